@@ -1,0 +1,162 @@
+"""The two charged plates of EFM and validation of every input that reaches the core.
+
+Conventions (used everywhere in ``efm_core``):
+
+* data live in R^D; the augmented space is R^{D+1} with **z the last coordinate**;
+* P's samples are positive charges on the plate z = 0, Q's samples negative charges on z = L;
+* by default every positive charge is +1/N and every negative charge -1/M, so each plate carries total charge 1;
+  optional per-charge weights (non-negative magnitudes) unbalance them, and are normalised to sum to 1 per plate
+  unless ``normalize=False``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+def _as_tensor(name: str, value: object, like: Tensor | None = None) -> Tensor:
+    if isinstance(value, Tensor):
+        tensor = value
+    else:
+        try:
+            tensor = torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} ({err}).") from None
+    if not (tensor.is_floating_point() or tensor.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise ValueError(f"{name} must hold real numbers; got dtype {tensor.dtype}.")
+    if not tensor.is_floating_point():
+        tensor = tensor.to(torch.get_default_dtype() if like is None else like.dtype)
+    if like is not None:
+        tensor = tensor.to(dtype=like.dtype, device=like.device)
+    return tensor
+
+
+def check_points(name: str, value: object, dim: int | None = None, like: Tensor | None = None) -> Tensor:
+    """Return ``value`` as a finite 2-D float tensor of shape (n, dim) with n >= 1, or raise ValueError.
+
+    ``dim`` is the required number of columns (None: any). ``like`` fixes dtype and device.
+    """
+    tensor = _as_tensor(name, value, like)
+    if tensor.ndim == 1 and dim == 1:
+        tensor = tensor[:, None]
+    if tensor.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n, {dim if dim is not None else 'dim'}); got shape {tuple(tensor.shape)}. "
+            "Reshape it so that each row is one point."
+        )
+    if tensor.shape[0] == 0:
+        raise ValueError(f"{name} is empty: give at least one point.")
+    if dim is not None and tensor.shape[1] != dim:
+        raise ValueError(
+            f"{name} has {tensor.shape[1]} coordinates per point but {dim} are needed; "
+            "check that every array uses the same data dimension D (points in R^{D+1} carry z last)."
+        )
+    if not torch.isfinite(tensor).all():
+        bad = int((~torch.isfinite(tensor)).any(dim=1).sum())
+        raise ValueError(f"{name} contains NaN or infinite values in {bad} row(s); remove or fix them.")
+    return tensor
+
+
+def check_gap(L: object) -> float:
+    """Return the plate distance L as a float, or raise ValueError unless it is finite and > 0."""
+    try:
+        gap = float(L)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"L must be a number (the distance between the plates); got {L!r}.") from None
+    if not (gap > 0 and gap < float("inf")):
+        raise ValueError(f"L must be finite and > 0 (the distance between the plates); got {gap}.")
+    return gap
+
+
+def check_weights(name: str, value: object | None, n: int, like: Tensor, normalize: bool = True) -> Tensor:
+    """Per-charge magnitudes of one plate, shape (n,), non-negative, not all zero; default 1/n each."""
+    if value is None:
+        return torch.full((n,), 1.0 / n, dtype=like.dtype, device=like.device)
+    weights = _as_tensor(name, value, like).reshape(-1)
+    if weights.shape[0] != n:
+        raise ValueError(f"{name} has {weights.shape[0]} entries but the plate has {n} charges; give one weight per charge.")
+    if not torch.isfinite(weights).all():
+        raise ValueError(f"{name} contains NaN or infinite values; every charge needs a finite weight.")
+    if (weights < 0).any():
+        raise ValueError(f"{name} must be non-negative magnitudes (the sign comes from the plate); found a negative entry.")
+    total = weights.sum()
+    if total <= 0:
+        raise ValueError(f"{name} sums to zero: at least one charge on the plate must carry charge.")
+    return weights / total if normalize else weights
+
+
+@dataclass(frozen=True)
+class Plates:
+    """Validated charges of both plates.
+
+    Attributes:
+        pos: (N, D) data coordinates of the positive charges (plate z = 0).
+        neg: (M, D) data coordinates of the negative charges (plate z = L).
+        L: plate distance, > 0.
+        pos_weights: (N,) magnitudes of the positive charges (default 1/N each).
+        neg_weights: (M,) magnitudes of the negative charges (default 1/M each).
+    """
+
+    pos: Tensor
+    neg: Tensor
+    L: float
+    pos_weights: Tensor
+    neg_weights: Tensor
+
+    @property
+    def D(self) -> int:
+        """Data dimension D; the space is R^{D+1}."""
+        return int(self.pos.shape[1])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.pos.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.pos.device
+
+    def lifted_pos(self) -> Tensor:
+        """(N, D+1) positive charges in R^{D+1}: z = 0 appended."""
+        return lift(self.pos, 0.0)
+
+    def lifted_neg(self) -> Tensor:
+        """(M, D+1) negative charges in R^{D+1}: z = L appended."""
+        return lift(self.neg, self.L)
+
+    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> "Plates":
+        kw = {"dtype": dtype or self.dtype, "device": device or self.device}
+        return Plates(self.pos.to(**kw), self.neg.to(**kw), self.L, self.pos_weights.to(**kw), self.neg_weights.to(**kw))
+
+
+def lift(x: Tensor, z: float | Tensor) -> Tensor:
+    """Append the height ``z`` (scalar or (n,)) to data points ``x`` of shape (n, D): returns (n, D+1)."""
+    col = torch.as_tensor(z, dtype=x.dtype, device=x.device).expand(x.shape[0])
+    return torch.cat([x, col[:, None]], dim=1)
+
+
+def make_plates(
+    pos: object,
+    neg: object,
+    L: object,
+    pos_weights: object | None = None,
+    neg_weights: object | None = None,
+    *,
+    normalize: bool = True,
+) -> Plates:
+    """Validate and bundle both plates. ``pos`` (N, D) and ``neg`` (M, D) are data coordinates (no z column).
+
+    The dtype and device follow ``pos`` (a float tensor); lists and numpy arrays become float64 tensors.
+    Raises ValueError with a message that says what is wrong and how to fix it.
+    """
+    if not isinstance(pos, Tensor):
+        pos = _as_tensor("pos", pos).to(torch.float64)
+    p = check_points("pos (the positive charges on P)", pos)
+    n = check_points("neg (the negative charges on Q)", neg, dim=p.shape[1], like=p)
+    gap = check_gap(L)
+    wp = check_weights("pos_weights", pos_weights, p.shape[0], p, normalize)
+    wn = check_weights("neg_weights", neg_weights, n.shape[0], p, normalize)
+    return Plates(p, n, gap, wp, wn)
