@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -22,7 +23,7 @@ def _as_tensor(name: str, value: object, like: Tensor | None = None) -> Tensor:
         tensor = value
     else:
         try:
-            tensor = torch.as_tensor(value)
+            tensor = torch.as_tensor(np.asarray(value))  # via numpy: Python floats stay float64, not float32
         except (TypeError, ValueError, RuntimeError) as err:
             raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} ({err}).") from None
     if not (tensor.is_floating_point() or tensor.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
@@ -62,6 +63,8 @@ def check_points(name: str, value: object, dim: int | None = None, like: Tensor 
 
 def check_gap(L: object) -> float:
     """Return the plate distance L as a float, or raise ValueError unless it is finite and > 0."""
+    if isinstance(L, (str, bytes, bool)):
+        raise ValueError(f"L must be a number (the distance between the plates), not {type(L).__name__} {L!r}.")
     try:
         gap = float(L)  # type: ignore[arg-type]
     except (TypeError, ValueError):
