@@ -1,0 +1,357 @@
+"""Quality metrics: distances between point clouds, and classifier/k-NN metrics for generated digits.
+
+Every function is pure and takes torch tensors or numpy arrays (any float dtype, any device); computations run in
+float64 on the CPU and return Python floats or CPU tensors.
+
+Point clouds (n, D):
+    ``w2_exact`` (optimal matching), ``energy_distance``, ``two_sample_floor`` (what two independent samples of the
+    target score, the yardstick for "W2 against the floor"), ``pointcloud_report``.
+Images (n, C, H, W) in [-1, 1], compared as flat pixel vectors (L2 in [-1, 1] pixel units):
+    ``knn_precision_recall`` (Kynkaanniemi et al. 2019), ``nearest_distances`` / ``memorised_share``
+    (memorisation), ``frechet_distance`` of classifier features, ``class_shares``, ``hue_errors``,
+    ``digits_report`` and ``translation_report``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+from .classifier import DigitsCNN, as_digit_batch, classifier_outputs
+from .images import image_hues, load_digits
+from .plates import check_points
+
+W2_MAX_POINTS = 2000
+
+
+def _points(name: str, x: object) -> Tensor:
+    """``x`` as a validated float64 CPU tensor (n, D); a 1-D array is n points in D = 1."""
+    t = x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))
+    t = t.detach().to("cpu", torch.float64)
+    return check_points(name, t[:, None] if t.ndim == 1 else t)
+
+
+def _flat(name: str, x: object) -> Tensor:
+    """Images or points (n, ...) as float64 CPU rows (n, prod(...)), finite, n >= 1."""
+    t = x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))
+    return _points(name, t.detach().reshape(t.shape[0], -1) if t.ndim > 1 else t)
+
+
+def _cdist(a: Tensor, b: Tensor) -> Tensor:
+    """Exact Euclidean distances (n, m) of float64 rows, without the matmul shortcut (no cancellation error)."""
+    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def _row_chunks(n: int, m: int, budget: int = 2**24) -> int:
+    return max(1, budget // max(m, 1))
+
+
+# --- point clouds --------------------------------------------------------------------------------------------------
+
+
+def w2_exact(a: object, b: object) -> float:
+    """Exact 2-Wasserstein distance between two equally weighted clouds a (n, D) and b (n, D), same n <= 2000.
+
+    W2 = sqrt(min over permutations s of mean_i |a_i - b_s(i)|^2), solved exactly by scipy's Hungarian algorithm
+    (``linear_sum_assignment``) on the squared distances; O(n^3), about 1 s at n = 1000. Returns W2 in data units.
+    """
+    x, y = _points("a", a), _points("b", b)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"a and b must have the same dimension; got {x.shape[1]} and {y.shape[1]}.")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"w2_exact needs equally many points in a and b; got {x.shape[0]} and {y.shape[0]}. Subsample the larger one.")
+    if x.shape[0] > W2_MAX_POINTS:
+        raise ValueError(f"w2_exact is O(n^3): at most {W2_MAX_POINTS} points; got {x.shape[0]}. Subsample, or use energy_distance.")
+    cost = (_cdist(x, y) ** 2).numpy()
+    rows, cols = linear_sum_assignment(cost)
+    return math.sqrt(float(cost[rows, cols].mean()))
+
+
+def _mean_distance(x: Tensor, y: Tensor, same: bool, unbiased: bool) -> float:
+    total = 0.0
+    step = _row_chunks(x.shape[0], y.shape[0])
+    for i in range(0, x.shape[0], step):
+        total += float(_cdist(x[i : i + step], y).sum())
+    n, m = x.shape[0], y.shape[0]
+    return total / (n * (n - 1)) if (same and unbiased) else total / (n * m)
+
+
+def energy_distance(a: object, b: object, unbiased: bool = False) -> float:
+    """Squared energy distance 2 E|X - Y| - E|X - X'| - E|Y - Y'| between clouds a (n, D) and b (m, D), any n, m.
+
+    Default: the V-statistic (all pairs, including i = j), which is >= 0 and exactly 0 for identical clouds; in 1-D it
+    equals 2 * integral (F_a - F_b)^2 dx of the empirical CDFs (scipy.stats.energy_distance returns its square root).
+    ``unbiased=True`` uses the U-statistic (pairs i != j within a cloud): unbiased for the population value, can be
+    slightly negative. Units: data units (a distance, not squared). Memory is chunked; time is O((n + m)^2 D).
+    """
+    x, y = _points("a", a), _points("b", b)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"a and b must have the same dimension; got {x.shape[1]} and {y.shape[1]}.")
+    if unbiased and min(x.shape[0], y.shape[0]) < 2:
+        raise ValueError("the unbiased energy distance needs at least 2 points in each cloud.")
+    return (
+        2 * _mean_distance(x, y, False, unbiased)
+        - _mean_distance(x, x, True, unbiased)
+        - _mean_distance(y, y, True, unbiased)
+    )
+
+
+class Floor(NamedTuple):
+    """Metric between two independent samples of the same distribution: mean and std over ``values``."""
+
+    mean: float
+    std: float
+    values: tuple[float, ...]
+
+
+def two_sample_floor(
+    target: object | Callable[[int, int], object],
+    n: int,
+    metric: Callable[[object, object], float] = w2_exact,
+    repeats: int = 5,
+    seed: int = 0,
+) -> Floor:
+    """The score of a perfect model: ``metric`` between two independent n-samples of the target, ``repeats`` times.
+
+    ``target`` is either a sampler ``target(n, seed) -> (n, D)`` (e.g. ``lambda n, s: sample_toy("two_moons", n,
+    seed=s)``; seeds ``seed + 2r`` and ``seed + 2r + 1`` are used), or a finite cloud (N, D) with N >= 2n, from which
+    two disjoint random subsets are drawn (resampling without replacement: duplicated points would fake a perfect
+    match). Compare a model's metric at the same n against ``.mean``; W2 floors shrink slowly with n (about
+    n^(-1/D) for D >= 3).
+    """
+    if repeats < 1 or n < 1:
+        raise ValueError(f"n and repeats must be positive; got n={n}, repeats={repeats}.")
+    values = []
+    if callable(target):
+        for r in range(repeats):
+            values.append(metric(target(n, seed + 2 * r), target(n, seed + 2 * r + 1)))
+    else:
+        pool = _flat("target", target)
+        if pool.shape[0] < 2 * n:
+            raise ValueError(f"the target cloud has {pool.shape[0]} points; two disjoint samples of {n} need {2 * n}. Lower n or give a sampler.")
+        g = torch.Generator().manual_seed(int(seed))
+        for _ in range(repeats):
+            idx = torch.randperm(pool.shape[0], generator=g)
+            values.append(metric(pool[idx[:n]], pool[idx[n : 2 * n]]))
+    arr = np.asarray(values, dtype=np.float64)
+    return Floor(float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, tuple(float(v) for v in arr))
+
+
+def _finite_rows(name: str, x: object) -> tuple[Tensor, float]:
+    """Rows of ``x`` (n, ...) flattened to float64 (n, F) with the non-finite ones dropped, and their share."""
+    t = x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))
+    t = t.detach().to("cpu", torch.float64)
+    t = t.reshape(t.shape[0], -1) if t.ndim > 1 else t[:, None]
+    ok = torch.isfinite(t).all(dim=1)
+    if not ok.any():
+        raise ValueError(f"every one of the {t.shape[0]} {name} is NaN or infinite; there is nothing to evaluate.")
+    return t[ok], float(1 - ok.double().mean())
+
+
+def pointcloud_report(
+    samples: object,
+    target: object,
+    target_sampler: Callable[[int, int], object] | None = None,
+    max_n: int = 1000,
+    repeats: int = 3,
+    seed: int = 0,
+) -> dict:
+    """Metrics of generated points ``samples`` (n, D) against the target cloud ``target`` (m, D).
+
+    Returns a dict: ``n`` (points used for W2), ``nonfinite_share`` (rows of samples with NaN/inf, dropped),
+    ``w2`` (``w2_exact`` on n = min(finite n, m, max_n) points of each, seeded subsets), ``energy`` (V-statistic on
+    all finite points), ``w2_floor`` / ``w2_floor_std`` (``two_sample_floor`` at the same n: from ``target_sampler``
+    if given, else from disjoint subsets of ``target`` when m >= 2n, else None) and ``w2_over_floor``.
+    """
+    x, bad = _finite_rows("samples", samples)
+    y = _flat("target", target)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"samples and target must have the same dimension; got {x.shape[1]} and {y.shape[1]}.")
+    n = min(x.shape[0], y.shape[0], max_n, W2_MAX_POINTS)
+    g = torch.Generator().manual_seed(int(seed))
+    xs = x[torch.randperm(x.shape[0], generator=g)[:n]]
+    ys = y[torch.randperm(y.shape[0], generator=g)[:n]]
+    w2 = w2_exact(xs, ys)
+    floor = None
+    if target_sampler is not None:
+        floor = two_sample_floor(target_sampler, n, repeats=repeats, seed=seed)
+    elif y.shape[0] >= 2 * n:
+        floor = two_sample_floor(y, n, repeats=repeats, seed=seed)
+    return {
+        "n": n,
+        "nonfinite_share": bad,
+        "w2": w2,
+        "energy": energy_distance(x, y),
+        "w2_floor": floor.mean if floor else None,
+        "w2_floor_std": floor.std if floor else None,
+        "w2_over_floor": w2 / floor.mean if floor and floor.mean > 0 else None,
+    }
+
+
+# --- images ----------------------------------------------------------------------------------------------------------
+
+
+def knn_precision_recall(samples: object, reference: object, k: int = 3) -> tuple[float, float]:
+    """k-NN precision and recall (Kynkaanniemi et al. 2019) of samples (n, ...) against reference (m, ...).
+
+    Vectors are compared flat, by Euclidean distance (pass images for pixel space, classifier features for feature
+    space). Each point's radius is the distance to its k-th nearest neighbour within its own set (itself excluded).
+    Precision: share of samples inside at least one reference ball; recall: share of reference points inside at
+    least one sample ball. Both depend on n and m: compare models at the same sizes.
+    """
+    x, y = _flat("samples", samples), _flat("reference", reference)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"samples and reference must have the same size per item; got {x.shape[1]} and {y.shape[1]}.")
+    if min(x.shape[0], y.shape[0]) <= k:
+        raise ValueError(f"k-NN precision/recall with k={k} needs more than {k} samples and reference items.")
+    return _coverage(x, y, k), _coverage(y, x, k)
+
+
+def _kth_radius(x: Tensor, k: int) -> Tensor:
+    step = _row_chunks(x.shape[0], x.shape[0])
+    return torch.cat([_cdist(x[i : i + step], x).kthvalue(k + 1, dim=1).values for i in range(0, x.shape[0], step)])
+
+
+def _coverage(points: Tensor, centres: Tensor, k: int) -> float:
+    """Share of ``points`` within the k-NN ball of at least one of ``centres``."""
+    radius = _kth_radius(centres, k)
+    step = _row_chunks(points.shape[0], centres.shape[0])
+    inside = [(_cdist(points[i : i + step], centres) <= radius).any(dim=1) for i in range(0, points.shape[0], step)]
+    return float(torch.cat(inside).double().mean())
+
+
+def nearest_distances(samples: object, train: object) -> Tensor:
+    """L2 distance (n,) float64 from every sample (n, ...) to its nearest training item (m, ...), flattened.
+
+    For digits in [-1, 1] pixels: real test digits lie >= 1.25 from their nearest training digit (see the tests), so a
+    sample within 0.5 of one is a near-copy.
+    """
+    x, y = _flat("samples", samples), _flat("train", train)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"samples and train must have the same size per item; got {x.shape[1]} and {y.shape[1]}.")
+    step = _row_chunks(x.shape[0], y.shape[0])
+    return torch.cat([_cdist(x[i : i + step], y).min(dim=1).values for i in range(0, x.shape[0], step)])
+
+
+def memorised_share(samples: object, train: object, threshold: float = 0.5) -> float:
+    """Share of samples closer than ``threshold`` (L2, pixel units) to a training item: near-copies."""
+    return float((nearest_distances(samples, train) < threshold).double().mean())
+
+
+def frechet_distance(features_a: object, features_b: object) -> float:
+    """Frechet distance |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of Gaussians fitted to (n, F), (m, F).
+
+    The matrix square root is taken as (S_a^(1/2) S_b S_a^(1/2))^(1/2) through symmetric eigendecompositions in
+    float64, so the result is real and >= 0 (up to rounding). Needs n, m >= 2. Units: squared feature units.
+    """
+    a, b = _flat("features_a", features_a), _flat("features_b", features_b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature sizes differ: {a.shape[1]} and {b.shape[1]}.")
+    if min(a.shape[0], b.shape[0]) < 2:
+        raise ValueError("the Frechet distance needs at least 2 items on each side.")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
+    vals, vecs = torch.linalg.eigh(cov_a)
+    root_a = vecs @ torch.diag(vals.clamp_min(0).sqrt()) @ vecs.T
+    cross = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp_min(0).sqrt().sum()
+    return float(((mu_a - mu_b) ** 2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * cross)
+
+
+def class_shares(probs: Tensor) -> Tensor:
+    """Share (10,) of items whose most probable class is each digit, from class probabilities (n, 10)."""
+    return torch.bincount(probs.argmax(1), minlength=probs.shape[1]).double() / probs.shape[0]
+
+
+def hue_errors(inputs: object, outputs: object) -> Tensor:
+    """Circular hue difference in degrees (n,) in [0, 180] between paired RGB images (n, 3, H, W); NaN if colourless."""
+    a, b = (torch.as_tensor(np.asarray(v)) if not isinstance(v, Tensor) else v for v in (inputs, outputs))
+    if a.shape != b.shape:
+        raise ValueError(f"inputs and outputs must be paired images of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}.")
+    diff = torch.remainder(image_hues(b.detach().cpu()) - image_hues(a.detach().cpu()), 360.0)
+    return torch.minimum(diff, 360.0 - diff)
+
+
+def digits_report(
+    samples: object,
+    reference: object | None = None,
+    train: object | None = None,
+    k: int = 3,
+    model: DigitsCNN | None = None,
+) -> dict:
+    """All metrics of generated digits ``samples`` (n, 1, 8, 8) in [-1, 1] (RGB samples are read as grey = max).
+
+    ``reference`` (real digits for precision/recall and FD) and ``train`` (the images the generator was trained on,
+    for memorisation) both default to all 1797 of scikit-learn's digits. Non-finite samples are dropped and counted;
+    pixels are clipped to [-1, 1] (as displayed) before every metric.
+    Returns a dict of floats (lists for class shares):
+
+    * ``n``, ``nonfinite_share``;
+    * ``confidence``: mean top class probability of the project's classifier; ``class_shares`` (10 shares of argmax
+      classes), ``class_share_min``, ``class_share_max``;
+    * ``fd``: Frechet distance of the classifier's 128-D penultimate features, samples vs reference;
+    * ``precision``, ``recall``: k-NN (k=3) in **pixel space** against the reference (the issue's bars);
+    * ``nearest_train_median``, ``nearest_train_min``: L2 to the nearest training image; ``memorised_share``: share
+      closer than 0.5.
+    """
+    flat, bad = _finite_rows("samples", samples)
+    if flat.shape[1] % 64:
+        raise ValueError(f"digit samples must be 8x8 images (n, C, 8, 8); got {flat.shape[1]} values per sample.")
+    x = as_digit_batch(flat.reshape(flat.shape[0], -1, 8, 8))
+    ref = load_digits().images if reference is None else as_digit_batch(reference)
+    tr = load_digits().images if train is None else as_digit_batch(train)
+    probs, feats = classifier_outputs(x, model)
+    _, ref_feats = classifier_outputs(ref, model)
+    shares = class_shares(probs)
+    nearest = nearest_distances(x, tr)
+    precision, recall = knn_precision_recall(x, ref, k)
+    return {
+        "n": int(x.shape[0]),
+        "nonfinite_share": bad,
+        "confidence": float(probs.max(1).values.mean()),
+        "class_shares": [round(float(s), 4) for s in shares],
+        "class_share_min": float(shares.min()),
+        "class_share_max": float(shares.max()),
+        "fd": frechet_distance(feats, ref_feats),
+        "precision": precision,
+        "recall": recall,
+        "nearest_train_median": float(nearest.median()),
+        "nearest_train_min": float(nearest.min()),
+        "memorised_share": float((nearest < 0.5).double().mean()),
+    }
+
+
+def translation_report(
+    inputs: object, outputs: object, target_class: int, hue_tolerance: float = 30.0, model: DigitsCNN | None = None
+) -> dict:
+    """Metrics of a digit translation (e.g. coloured 2 -> 3): paired ``inputs`` and ``outputs`` (n, C, 8, 8).
+
+    ``read_as_target``: share of outputs whose classifier argmax (grey = max over channels) is ``target_class``;
+    ``confidence``: their mean top probability; for RGB images also ``hue_error_median`` (degrees) and
+    ``hue_kept_share``: share of pairs whose stroke hues differ by at most ``hue_tolerance`` degrees (a colourless
+    output counts as not kept). Non-finite outputs count as failures on every share.
+    """
+    out = outputs if isinstance(outputs, Tensor) else torch.as_tensor(np.asarray(outputs))
+    out = out.detach().cpu().float()
+    if out.ndim != 4 or out.shape[0] == 0:
+        raise ValueError(f"outputs must be images (n, C, 8, 8); got shape {tuple(out.shape)}.")
+    ok = torch.isfinite(out.reshape(out.shape[0], -1)).all(1)
+    probs, _ = classifier_outputs(torch.where(ok[:, None, None, None], out, -1.0), model)
+    hit = (probs.argmax(1) == int(target_class)) & ok
+    report = {
+        "n": int(out.shape[0]),
+        "nonfinite_share": float(1 - ok.float().mean()),
+        "read_as_target": float(hit.double().mean()),
+        "confidence": float(probs.max(1).values[ok].mean()) if ok.any() else 0.0,
+    }
+    if out.shape[1] == 3:
+        errors = hue_errors(inputs, torch.where(ok[:, None, None, None], out, -1.0))
+        kept = (errors <= hue_tolerance) & ok
+        report["hue_error_median"] = float(errors.nanmedian()) if (~errors.isnan()).any() else float("nan")
+        report["hue_kept_share"] = float(kept.double().mean())
+    return report
