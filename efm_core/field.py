@@ -148,7 +148,7 @@ def _plate_field(
         b_chunk = max(1, chunk_elements // (n_chunk * d1))
         kernel = _plate_sum_direct
     else:
-        n_chunk = max(1, min(N, 4096))
+        n_chunk = max(1, min(N, 4096, chunk_elements))
         b_chunk = max(1, min(chunk_elements // n_chunk, chunk_elements // (TOP_K * d1)))
         kernel = _plate_sum_matmul
     parts = []
