@@ -256,18 +256,20 @@ def test_field_is_minus_gradient_of_potential(D):
     torch.testing.assert_close(plate_field_at(x, plates).vector(), -grad, rtol=1e-6, atol=1e-8)
 
 
-def test_potential_sign_and_green_function():
+@pytest.mark.parametrize("D", [1, 2, 5])
+def test_potential_is_the_green_function(D):
     """phi of a unit positive charge at distance r: -log(r)/(2 pi) in 2-D, r^{1-D} / ((D-1) S_D) above."""
-    for D in (1, 2, 5):
-        plates = make_plates(torch.zeros(1, D, dtype=F64), torch.zeros(1, D, dtype=F64), 1e9)
-        x = torch.zeros(3, D + 1, dtype=F64)
-        x[:, 0] = torch.tensor([0.5, 1.0, 2.0], dtype=F64)
-        r = x[:, 0]
-        far = 1e9  # the negative charge is at distance ~1e9: its potential is a constant we subtract
-        G = (lambda r: -torch.log(r) / (2 * math.pi)) if D == 1 else (lambda r: r ** (1 - D) / ((D - 1) * sphere_area(D)))
-        phi = potential(x, plates)
-        expected = G(r) - G(torch.full_like(r, far))
-        torch.testing.assert_close(phi, expected, rtol=1e-9, atol=1e-12)
+    far = 1e9  # the negative charge sits ~1e9 away: its potential is a constant, subtracted below
+    plates = make_plates(torch.zeros(1, D, dtype=F64), torch.zeros(1, D, dtype=F64), far)
+    r = torch.tensor([0.5, 1.0, 2.0], dtype=F64)
+    x = torch.zeros(3, D + 1, dtype=F64)
+    x[:, 0] = r
+
+    def green(r):
+        return -torch.log(r) / (2 * math.pi) if D == 1 else r ** (1 - D) / ((D - 1) * sphere_area(D))
+
+    expected = green(r) - green(torch.full_like(r, far))
+    torch.testing.assert_close(potential(x, plates), expected, rtol=1e-9, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------------------------
