@@ -9,6 +9,7 @@ at +-8).
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 
 import torch
@@ -110,13 +111,25 @@ TOYS: dict[str, Sampler] = {
 }
 
 
+def _integer(value: object) -> int | None:
+    """``value`` as a Python int if it is an integer (int or numpy integer, not bool), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
 def sample_toy(name: str, n: int, D: int = 2, seed: int | None = 0) -> Tensor:
     """Draw ``n`` samples of the toy ``name`` in dimension ``D`` (1 or 2): float64 tensor (n, D)."""
-    if name not in TOYS:
+    if not isinstance(name, str) or name not in TOYS:
         raise ValueError(f"unknown toy {name!r}; choose one of: {', '.join(TOYS)}.")
-    if D not in (1, 2):
-        raise ValueError(f"toys exist for D = 1 and D = 2; got D = {D}.")
-    if not isinstance(n, int) or n < 1:
+    if _integer(D) not in (1, 2):
+        raise ValueError(f"toys exist for D = 1 and D = 2; got D = {D!r}.")
+    if _integer(n) is None or _integer(n) < 1:
         raise ValueError(f"n must be a positive integer; got {n!r}.")
-    g = torch.Generator().manual_seed(int(seed) if seed is not None else torch.seed())
-    return TOYS[name](n, D, g)
+    if seed is not None and _integer(seed) is None:
+        raise ValueError(f"seed must be an integer or None; got {seed!r}.")
+    g = torch.Generator().manual_seed(_integer(seed) if seed is not None else torch.seed())
+    return TOYS[name](_integer(n), _integer(D), g)
