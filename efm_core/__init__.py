@@ -3,17 +3,51 @@
 from .field import FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
 from .data import TOYS, sample_toy
 from .plates import Plates, lift, make_plates
+from .images import (
+    ColouredDigits, Digits, colourise, digits_split, grey, image_hues, load_coloured_digits, load_digits,
+    load_image_folder, load_point_cloud, select_classes, shift_images,
+)
+from .classifier import classifier_outputs, load_classifier
+from .metrics import (
+    Floor, digits_report, energy_distance, frechet_distance, knn_precision_recall, memorised_share, nearest_distances,
+    pointcloud_report, translation_report, two_sample_floor, w2_exact,
+)
 
 __all__ = [
     "TOYS",
+    "ColouredDigits",
+    "Digits",
     "FieldResult",
+    "Floor",
     "PlateField",
     "Plates",
+    "classifier_outputs",
+    "colourise",
+    "digits_report",
+    "digits_split",
+    "energy_distance",
     "exact_field",
+    "frechet_distance",
+    "grey",
+    "image_hues",
+    "knn_precision_recall",
     "lift",
+    "load_classifier",
+    "load_coloured_digits",
+    "load_digits",
+    "load_image_folder",
+    "load_point_cloud",
     "log_sphere_area",
     "make_plates",
+    "memorised_share",
+    "nearest_distances",
     "plate_field_at",
+    "pointcloud_report",
     "potential",
     "sample_toy",
+    "select_classes",
+    "shift_images",
+    "translation_report",
+    "two_sample_floor",
+    "w2_exact",
 ]
