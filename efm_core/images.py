@@ -212,6 +212,13 @@ def _parse_npy(raw: bytes, name: str) -> np.ndarray:
     return array.astype(np.float64)
 
 
+def _number(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
 def _parse_csv(raw: bytes, name: str) -> np.ndarray:
     try:
         text = raw.decode("utf-8-sig")
@@ -225,13 +232,12 @@ def _parse_csv(raw: bytes, name: str) -> np.ndarray:
             continue
         sep = next((s for s in (",", ";", "\t") if s in line), None)
         cells = [c.strip() for c in (line.split(sep) if sep else line.split())]
-        try:
-            values = [float(c) for c in cells]
-        except ValueError:
-            if first:  # a header line such as "x,y"
+        values = [_number(c) for c in cells]
+        if None in values:
+            if first and all(v is None for v in values):  # a header line such as "x,y"
                 first = False
                 continue
-            raise ValueError(f"{name}, line {number}: {line[:60]!r} is not a row of numbers.") from None
+            raise ValueError(f"{name}, line {number}: {line[:60]!r} is not a row of numbers.")
         first = False
         if rows and len(values) != len(rows[0]):
             raise ValueError(f"{name}, line {number}: {len(values)} columns, but the first row has {len(rows[0])}.")

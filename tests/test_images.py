@@ -146,6 +146,7 @@ def test_point_cloud_sources_npy_path_and_filelike(tmp_path) -> None:
     [
         (b"", "empty"),
         (b"1,2\n3,abc\n", "line 2"),
+        (b"1,\n2,3\n", "line 1"),
         (b"1,2\n3,4,5\n", "3 columns"),
         (b"1,2\nnan,4\n", "NaN or infinite"),
         (b"1,2,3\n4,5,6\n", "this needs 1 or 2"),

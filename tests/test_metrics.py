@@ -116,7 +116,7 @@ def test_energy_distance_of_shifted_gaussians_matches_population_value() -> None
 def test_energy_distance_chunked_equals_one_block(monkeypatch) -> None:
     a, b = _rng(13).normal(size=(50, 3)), _rng(14).normal(size=(40, 3))
     whole = energy_distance(a, b)
-    monkeypatch.setattr(metrics, "_row_chunks", lambda n, m, budget=0: 7)
+    monkeypatch.setattr(metrics, "_row_step", lambda m, budget=0: 7)
     assert energy_distance(a, b) == pytest.approx(whole, rel=1e-13)
 
 
