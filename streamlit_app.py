@@ -1,7 +1,39 @@
-"""Field Matching Lab: the Streamlit entry point (a router over the pages in app/pages/)."""
+"""Field Matching Lab: the Streamlit entry point, a router over the pages in app/pages/.
+
+Run with ``streamlit run streamlit_app.py``. The router sets up the page, restores the non-widget state from the URL
+once per session, runs the chosen page (any error becomes a message, never a traceback) and writes the state back to
+the URL so that the address bar is always a shareable link. Widgets restore and write their own URL parameters.
+"""
+
+import logging
 
 import streamlit as st
 
-st.set_page_config(page_title="Field Matching Lab", layout="wide")
-st.title("Field Matching Lab")
-st.write("Electrostatic Field Matching, interactive. The pages arrive with the app issue.")
+from app import state
+
+st.set_page_config(page_title="Field Matching Lab", page_icon="⚡", layout="wide")
+
+PAGES = {
+    "The exact field": [
+        st.Page("app/pages/field_lines.py", title="Field lines", icon=":material/timeline:", default=True),
+        st.Page("app/pages/theorem.py", title="Theorem 3.1", icon=":material/call_split:"),
+        st.Page("app/pages/high_dimensions.py", title="High dimensions", icon=":material/stacks:"),
+    ],
+}
+
+for warning in state.init_session(st.session_state, st.query_params):
+    st.warning(warning)
+
+page = st.navigation(PAGES, position="top")
+try:
+    page.run()
+except Exception as err:  # st.rerun / st.stop are BaseExceptions and pass through
+    logging.getLogger(__name__).exception("page %s failed", page.title)
+    st.error(f"Something went wrong on this page ({type(err).__name__}: {err}). Your settings are kept; change one and try again.")
+
+for name, value in state.url_extras(st.session_state).items():
+    if value is None:
+        if name in st.query_params:
+            del st.query_params[name]
+    elif st.query_params.get(name) != value:
+        st.query_params[name] = value

@@ -1,0 +1,339 @@
+"""Session state of the app: the scene (which charges sit on which plate), presets, URL query parameters, uploads.
+
+No drawing and no physics here. Widget values (L, number of lines, ...) live in ``st.session_state`` under the keys
+in ``WIDGETS`` and travel in the URL through Streamlit's own ``bind="query-params"``; the widget helpers in
+``app/ui.py`` pass ``WIDGETS[key]`` to every widget, so bounds, defaults and URL names are defined once, here.
+Hand-built charges are not widgets: they live under ``CUSTOM_KEYS`` and are written to / read from the URL by
+``write_custom_to_url`` / ``read_custom_from_url`` (small sets only, so that a link stays short).
+
+Charges of a plate are an array of rows ``(x_1, ..., x_D, q)``: data coordinates and a positive charge magnitude
+(each plate's magnitudes are normalised to total charge 1 by ``efm_core.make_plates``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from efm_core import TOYS
+
+MAX_CHARGES = 4096  # per plate: uploads and hand-built sets above this are refused
+MAX_TOY_CHARGES = 2048  # the charges-per-plate control's upper end
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+URL_MAX_CUSTOM = 32  # hand-built plates with at most this many charges are written into the URL
+COORD_LIMIT = 1e4  # |coordinate| above this is refused (the views and the tracer are sized for toys)
+CUSTOM_KEYS = {"pos": "custom_pos", "neg": "custom_neg"}
+PLATE_NAMES = {"pos": "P (positive plate, z = 0)", "neg": "Q (negative plate, z = L)"}
+
+TOY_LABELS = {
+    "gaussian": "Gaussian N(0, I)",
+    "two_gaussians": "Two Gaussians (modes at ±8)",
+    "swiss_roll": "Swiss roll",
+    "two_moons": "Two moons",
+    "eight_gaussians": "Eight Gaussians",
+    "rings": "Three rings",
+    "checkerboard": "Checkerboard",
+    "uniform_disc": "Uniform disc (radius 3)",
+    "single_point": "Single point charge",
+}
+assert set(TOY_LABELS) == set(TOYS), "every toy of efm_core.data needs a label here"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A starting scene: the toy on each plate (or hand-built charges), L, charges per plate and data dimension."""
+
+    label: str
+    p_toy: str
+    q_toy: str
+    L: float
+    n_charges: int
+    D: int = 2
+    hand_pos: tuple[tuple[float, ...], ...] | None = None  # rows (x..., q) for hand-built scenes
+    hand_neg: tuple[tuple[float, ...], ...] | None = None
+
+
+PRESETS: dict[str, Preset] = {
+    "paper_mixture": Preset("Gaussian → two Gaussians (paper)", "gaussian", "two_gaussians", 6.0, 256),
+    "paper_swiss": Preset("Gaussian → Swiss roll (paper)", "gaussian", "swiss_roll", 6.0, 256),
+    "charge_pair": Preset("One charge pair (dipole)", "single_point", "single_point", 4.0, 1),
+    "capacitor": Preset("Capacitor (two uniform discs)", "uniform_disc", "uniform_disc", 1.0, 256),
+    "moons_8g": Preset("Two moons → eight Gaussians", "two_moons", "eight_gaussians", 6.0, 256),
+    "flat_1d": Preset("1-D: Gaussian → two Gaussians (plates are lines)", "gaussian", "two_gaussians", 6.0, 128, D=1),
+    "hand": Preset(
+        "Hand-built: two + charges, one − charge",
+        "gaussian",
+        "gaussian",
+        4.0,
+        256,
+        hand_pos=((-3.0, 0.0, 1.0), (3.0, 0.0, 1.0)),
+        hand_neg=((0.0, 0.0, 1.0),),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Widget:
+    """Bounds, default and help of one widget-backed setting (its session_state key is also its URL name)."""
+
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    step: float | None = None
+    help: str = ""
+
+
+WIDGETS: dict[str, Widget] = {
+    "preset": Widget("paper_mixture", help="A ready-made scene. Choosing one replaces both plates' charges and L."),
+    "D": Widget(2, help="Data dimension D. D = 2: plates are planes in 3-D space. D = 1: plates are lines in a 2-D picture."),
+    "p_toy": Widget("gaussian", help="Distribution P whose samples are the positive charges on the plate z = 0."),
+    "q_toy": Widget("two_gaussians", help="Distribution Q whose samples are the negative charges on the plate z = L."),
+    "n_charges": Widget(256, 1, MAX_TOY_CHARGES, 1, "Samples (charges) drawn for each plate. More charges: smoother field, slower tracing."),
+    "seed": Widget(0, 0, 10_000, 1, "Random seed of the samples on both plates (Q uses seed + 1) and of the line starts."),
+    "L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates. The paper: L = 6 maps P to Q well, L = 30 poorly."),
+    "n_lines": Widget(64, 4, 256, 4, "How many field lines are traced and drawn (starts are spread over P's charges)."),
+    "sides": Widget(
+        "both",
+        help="Two-sided: each line leaves its P charge in a direction drawn uniformly (so, by flux, also backwards). "
+        "Forward only: every line starts towards Q, as a naive sampler would.",
+    ),
+    "cones": Widget(False, help="Draw arrows (cones) along the lines showing the field's direction."),
+    "sigma": Widget(0.1, 0.0, 2.0, 0.05, "Noise σ of the training-point sampler (the cloud of points a network would be taught on)."),
+    "cloud": Widget(False, help="Show the training-point cloud between the plates (interpolations between P and Q plus noise σ)."),
+    "probe_y": Widget(0.0, -20.0, 20.0, 0.5, "The slice through the 3-D space: points with second coordinate x₂ equal to this value."),
+    "thm_preset": Widget("behind", help="A start that shows one case of Theorem 3.1."),
+    "hd_shift": Widget(4.0, 0.0, 20.0, 0.5, "Distance between the means of the two Gaussians P and Q (along the first axis)."),
+    "hd_n": Widget(256, 16, 2048, 16, "Charges on each plate (samples of P and Q)."),
+    "hd_L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates in the high-dimension demo."),
+}
+
+
+def defaults() -> dict[str, Any]:
+    """Default value of every widget-backed setting, by key."""
+    return {key: w.default for key, w in WIDGETS.items()}
+
+
+def apply_preset(state: MutableMapping[str, Any], name: str) -> None:
+    """Write preset ``name`` into ``state`` (a session_state or a dict): toys, L, charges per plate, D, hand-built charges.
+
+    Raises ValueError for an unknown preset.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+    p = PRESETS[name]
+    state["preset"] = name
+    state["p_toy"], state["q_toy"] = p.p_toy, p.q_toy
+    state["L"], state["n_charges"], state["D"] = p.L, p.n_charges, p.D
+    for side, rows in (("pos", p.hand_pos), ("neg", p.hand_neg)):
+        state[CUSTOM_KEYS[side]] = None if rows is None else np.asarray(rows, dtype=np.float64)
+
+
+def fit_dimension(rows: np.ndarray | None, D: int) -> np.ndarray | None:
+    """Hand-built rows (n, D'+1) adapted to dimension D: extra coordinates dropped, missing ones set to 0."""
+    if rows is None or rows.shape[1] == D + 1:
+        return rows
+    coords, q = rows[:, :-1], rows[:, -1:]
+    if coords.shape[1] > D:
+        coords = coords[:, :D]
+    else:
+        coords = np.concatenate([coords, np.zeros((coords.shape[0], D - coords.shape[1]))], axis=1)
+    return np.concatenate([coords, q], axis=1)
+
+
+# ---------------------------------------------------------------------------------------------- charges as tables
+def check_charges(rows: object, D: int, what: str = "the charges") -> np.ndarray:
+    """Validate hand-built / uploaded charges: returns float64 (n, D+1) rows (x_1..x_D, q).
+
+    Accepts (n, D) coordinates (every charge gets magnitude 1) or (n, D+1) with the magnitude last.
+    Raises ValueError saying what is wrong and how to fix it.
+    """
+    try:
+        arr = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: could not read the values as numbers; use plain decimal numbers only.") from None
+    if arr.ndim == 1 and D == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{what}: expected a table (one charge per row); got an array of shape {arr.shape}.")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{what}: no charges. A plate needs at least one charge.")
+    if arr.shape[0] > MAX_CHARGES:
+        raise ValueError(
+            f"{what}: {arr.shape[0]} charges, but the app takes at most {MAX_CHARGES} per plate "
+            "(the tracer would be too slow to be interactive). Subsample the file and upload it again."
+        )
+    if arr.shape[1] == D:
+        arr = np.concatenate([arr, np.ones((arr.shape[0], 1))], axis=1)
+    if arr.shape[1] != D + 1:
+        raise ValueError(
+            f"{what}: {arr.shape[1]} columns, but in dimension D = {D} a charge has {D} coordinate(s) "
+            f"and an optional magnitude, i.e. {D} or {D + 1} columns."
+        )
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).any(axis=1).sum())
+        raise ValueError(f"{what}: {bad} row(s) contain empty, NaN or infinite values; fill them in or delete them.")
+    if np.abs(arr[:, :-1]).max() > COORD_LIMIT:
+        raise ValueError(f"{what}: coordinates must lie within ±{COORD_LIMIT:g}; rescale the data.")
+    if (arr[:, -1] <= 0).any():
+        raise ValueError(
+            f"{what}: charge magnitudes must be > 0 (the sign comes from the plate: P positive, Q negative); "
+            f"{int((arr[:, -1] <= 0).sum())} row(s) are not."
+        )
+    return arr
+
+
+def parse_upload(name: str, data: bytes, D: int) -> np.ndarray:
+    """Parse an uploaded point cloud (CSV or NPY) into validated rows (n, D+1); see ``check_charges``.
+
+    CSV: one charge per row, ``D`` coordinates and an optional magnitude; a header line is allowed.
+    NPY: a numeric array of shape (n, D) or (n, D+1); pickled objects are refused.
+    """
+    label = f"upload {name!r}"
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"{label}: the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
+    if len(data) == 0:
+        raise ValueError(f"{label}: the file is empty.")
+    lower = name.lower()
+    if lower.endswith(".npy"):
+        try:
+            arr = np.load(io.BytesIO(data), allow_pickle=False)
+        except Exception as err:  # numpy raises ValueError/OSError/EOFError/UnpicklingError for bad files
+            raise ValueError(f"{label}: not a valid .npy array file ({type(err).__name__}: {err}).") from None
+        if arr.dtype.kind not in "fiu":
+            raise ValueError(f"{label}: the array holds {arr.dtype} values; it must hold numbers.")
+        return check_charges(arr, D, label)
+    if lower.endswith((".csv", ".txt")):
+        return check_charges(_read_csv(label, data), D, label)
+    raise ValueError(f"{label}: unknown file type; upload a .csv (one charge per row) or a .npy array.")
+
+
+def _read_csv(label: str, data: bytes) -> list[list[float]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(f"{label}: not a text file (a CSV must be UTF-8 text).") from None
+    rows: list[list[float]] = []
+    for i, record in enumerate(csv.reader(io.StringIO(text))):
+        cells = [c.strip() for c in record if c.strip() != ""]
+        if not cells:
+            continue
+        try:
+            rows.append([float(c) for c in cells])
+        except ValueError:
+            if i == 0 and not rows:
+                continue  # a header line
+            raise ValueError(f"{label}: line {i + 1} has a value that is not a number: {record}.") from None
+    if not rows:
+        raise ValueError(f"{label}: no numeric rows found.")
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise ValueError(f"{label}: rows have different numbers of columns ({sorted(widths)}); every row needs the same.")
+    return rows
+
+
+def charges_csv(rows: np.ndarray) -> str:
+    """Rows (n, D+1) as CSV text with a header x1..xD, q (the format ``parse_upload`` reads back)."""
+    D = rows.shape[1] - 1
+    head = ",".join([f"x{i + 1}" for i in range(D)] + ["q"])
+    return head + "\n" + "\n".join(",".join(f"{v:.6g}" for v in r) for r in rows) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ URL round trip
+def encode_charges(rows: np.ndarray) -> str:
+    """Compact URL text for a few charges: ``x:y:q_x:y:q`` -> rows joined by '_' and values by ':'."""
+    return "_".join(":".join(f"{v:.4g}" for v in r) for r in rows)
+
+
+def decode_charges(text: str, D: int) -> np.ndarray:
+    """Inverse of ``encode_charges``, validated; raises ValueError for malformed text."""
+    try:
+        rows = [[float(v) for v in part.split(":")] for part in text.split("_") if part]
+    except ValueError:
+        raise ValueError(f"could not read charges from {text[:40]!r}: expected numbers separated by ':' and '_'.") from None
+    if len({len(r) for r in rows}) > 1:
+        raise ValueError("charges in the link have different numbers of values per charge.")
+    return check_charges(rows, D, "charges in the link")
+
+
+def read_custom_from_url(query: Mapping[str, str], D: int) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Hand-built charges found in the query parameters ``cpos`` / ``cneg``; returns (rows by side, warnings)."""
+    found: dict[str, np.ndarray] = {}
+    warnings: list[str] = []
+    for side in ("pos", "neg"):
+        text = query.get("c" + side)
+        if not text:
+            continue
+        try:
+            found[side] = decode_charges(text, D)
+        except ValueError as err:
+            warnings.append(f"Ignored the link's {PLATE_NAMES[side]} charges: {err}")
+    return found, warnings
+
+
+def custom_url_params(custom: Mapping[str, np.ndarray | None]) -> dict[str, str]:
+    """Query parameters for the hand-built plates that are small enough to share (``cpos`` / ``cneg``)."""
+    out = {}
+    for side, rows in custom.items():
+        if rows is not None and rows.shape[0] <= URL_MAX_CUSTOM:
+            out["c" + side] = encode_charges(rows)
+    return out
+
+
+# ------------------------------------------------------------------------------- non-widget state (+ its URL part)
+EXTRA_KEYS = ("probe", "thm_start")  # points chosen by clicking: tuples of floats, None when not chosen
+
+
+def encode_point(point: tuple[float, ...]) -> str:
+    return ":".join(f"{v:.4g}" for v in point)
+
+
+def decode_point(text: str, size: int) -> tuple[float, ...]:
+    """A point written by ``encode_point`` with ``size`` finite coordinates; ValueError otherwise."""
+    try:
+        values = tuple(float(v) for v in text.split(":"))
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is not a list of numbers separated by ':'.") from None
+    if len(values) != size or not all(np.isfinite(values)) or max(abs(v) for v in values) > COORD_LIMIT:
+        raise ValueError(f"{text[:40]!r} must be {size} finite numbers within ±{COORD_LIMIT:g}.")
+    return values
+
+
+def init_session(ss: MutableMapping[str, Any], query: Mapping[str, str]) -> list[str]:
+    """Once per session: hand-built charges and clicked points from the URL (validated), else empty.
+
+    Returns warnings about parts of the link that were ignored. Widget values are restored by Streamlit itself.
+    """
+    if ss.get("_session_ready"):
+        return []
+    try:
+        D = int(query.get("D", WIDGETS["D"].default))
+    except ValueError:
+        D = WIDGETS["D"].default
+    D = D if D in (1, 2) else WIDGETS["D"].default
+    found, warnings = read_custom_from_url(query, D)
+    for side, key in CUSTOM_KEYS.items():
+        ss[key] = found.get(side)
+    for key, size in (("probe", D + 1), ("thm_start", D)):
+        ss[key] = None
+        if query.get(key):
+            try:
+                ss[key] = decode_point(query[key], size)
+            except ValueError as err:
+                warnings.append(f"Ignored the link's {key}: {err}")
+    ss["_session_ready"] = True
+    return warnings
+
+
+def url_extras(ss: Mapping[str, Any]) -> dict[str, str | None]:
+    """Query parameters for the non-widget state (None: remove the parameter)."""
+    custom = custom_url_params({side: ss.get(key) for side, key in CUSTOM_KEYS.items()})
+    out: dict[str, str | None] = {"cpos": custom.get("cpos"), "cneg": custom.get("cneg")}
+    for key in EXTRA_KEYS:
+        value = ss.get(key)
+        out[key] = None if value is None else encode_point(value)
+    return out

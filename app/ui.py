@@ -1,0 +1,152 @@
+"""Streamlit pieces shared by the pages: bound widgets, the scene sidebar, explanations, error guards, downloads.
+
+Every setting widget is created through ``slider`` / ``select`` / ``toggle`` / ``number``: they take bounds, default
+and help text from ``app.state.WIDGETS``, keep their value across page switches (``persist_state="session"``) and
+mirror it in the URL (``bind="query-params"``; values equal to the default are left out of the link).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import streamlit as st
+
+from app import compute, state
+from app.state import CUSTOM_KEYS, PRESETS, TOY_LABELS, WIDGETS
+
+log = logging.getLogger(__name__)
+BOUND = {"bind": "query-params", "persist_state": "session"}
+
+
+# ------------------------------------------------------------------------------------------------ bound widgets
+def slider(label: str, key: str, fmt: str | None = None, **kw: Any) -> Any:
+    w = WIDGETS[key]
+    return st.slider(label, w.lo, w.hi, w.default, w.step, format=fmt, key=key, help=w.help, **BOUND, **kw)
+
+
+def number(label: str, key: str, **kw: Any) -> Any:
+    w = WIDGETS[key]
+    return st.number_input(label, w.lo, w.hi, w.default, w.step, key=key, help=w.help, **BOUND, **kw)
+
+
+def select(label: str, key: str, options: Sequence[Any], labels: dict[Any, str] | None = None, **kw: Any) -> Any:
+    w = WIDGETS[key]
+    fmt = (lambda v: labels.get(v, str(v))) if labels else str
+    return st.selectbox(label, list(options), index=list(options).index(w.default), format_func=fmt, key=key, help=w.help, **BOUND, **kw)
+
+
+def segmented(label: str, key: str, options: Sequence[Any], labels: dict[Any, str], **kw: Any) -> Any:
+    w = WIDGETS[key]
+    value = st.segmented_control(
+        label, list(options), default=w.default, format_func=lambda v: labels[v], key=key, help=w.help, required=True, **BOUND, **kw
+    )
+    return w.default if value is None else value
+
+
+def toggle(label: str, key: str, **kw: Any) -> bool:
+    w = WIDGETS[key]
+    return st.toggle(label, w.default, key=key, help=w.help, **BOUND, **kw)
+
+
+# ------------------------------------------------------------------------------------------------------ scene
+def _on_preset() -> None:
+    state.apply_preset(st.session_state, st.session_state["preset"])
+
+
+def _set_L(value: float) -> None:
+    st.session_state["L"] = value
+
+
+def _drop_custom(side: str) -> None:
+    st.session_state[CUSTOM_KEYS[side]] = None
+
+
+def _plate_source(side: str, D: int) -> None:
+    key = CUSTOM_KEYS[side]
+    rows = st.session_state.get(key)
+    st.session_state[key] = rows = state.fit_dimension(rows, D)
+    plate = "P (+, z = 0)" if side == "pos" else "Q (−, z = L)"
+    if rows is None:
+        select(f"{plate}: distribution", "p_toy" if side == "pos" else "q_toy", list(TOY_LABELS), TOY_LABELS)
+        return
+    st.markdown(f"**{plate}**: {len(rows)} hand-built / uploaded charge{'s' if len(rows) != 1 else ''}")
+    st.button(
+        "Use a toy distribution again", key=f"drop_{side}", on_click=_drop_custom, args=(side,),
+        help="Forget the hand-built charges of this plate and sample the chosen toy distribution again.",
+    )
+
+
+def scene_sidebar() -> compute.Scene | None:
+    """The scene controls in the sidebar (preset, D, both plates, charges, seed, L with 6 / 30 buttons).
+
+    Returns the scene's charges, or None (after an ``st.error``) when they cannot be built.
+    """
+    with st.sidebar:
+        st.subheader("Scene")
+        select("Preset", "preset", list(PRESETS), {k: p.label for k, p in PRESETS.items()}, on_change=_on_preset)
+        D = segmented("Data dimension D", "D", [1, 2], {1: "D = 1 (2-D picture)", 2: "D = 2 (3-D picture)"})
+        _plate_source("pos", D)
+        _plate_source("neg", D)
+        custom = {side: st.session_state.get(key) for side, key in CUSTOM_KEYS.items()}
+        if any(v is None for v in custom.values()):
+            number("Charges per plate", "n_charges")
+        number("Seed", "seed")
+        slider("Plate distance L", "L", fmt="%.1f")
+        c6, c30 = st.columns(2)
+        c6.button("L = 6", on_click=_set_L, args=(6.0,), help="The paper's good setting: P maps onto Q accurately.", width="stretch")
+        c30.button("L = 30", on_click=_set_L, args=(30.0,), help="The paper's poor setting: forward lines miss much of Q.", width="stretch")
+        for side, rows in custom.items():
+            if rows is not None and len(rows) > state.URL_MAX_CUSTOM:
+                st.caption(f"{state.PLATE_NAMES[side]}: more than {state.URL_MAX_CUSTOM} hand-built charges are not put into the link.")
+    ss = st.session_state
+    with guard("Could not build the charges"):
+        return compute.scene_charges(int(D), ss["p_toy"], ss["q_toy"], int(ss["n_charges"]), int(ss["seed"]), custom["pos"], custom["neg"])
+    return None
+
+
+def current_L() -> float:
+    return float(st.session_state.get("L", WIDGETS["L"].default))
+
+
+# --------------------------------------------------------------------------------------------------- messages
+@contextlib.contextmanager
+def guard(what: str) -> Iterator[None]:
+    """Turn any error inside the block into a clear ``st.error`` (ValueError messages are shown as they are)."""
+    try:
+        yield
+    except ValueError as err:
+        st.error(f"{what}: {err}")
+    except Exception as err:  # the app never shows a traceback; the log keeps it
+        log.exception("unexpected error: %s", what)
+        st.error(f"{what}: an unexpected {type(err).__name__} occurred ({err}). The previous settings still apply; try other values.")
+
+
+def explain(what: str, why: str, equations: Sequence[str] = (), expanded: bool = True) -> None:
+    """The 'what you see / why it matters' box with the equations."""
+    with st.expander("What you see · why it matters", expanded=expanded):
+        a, b = st.columns(2)
+        a.markdown("**What you see.** " + what)
+        b.markdown("**Why it matters.** " + why)
+        for eq in equations:
+            st.latex(eq)
+
+
+def chart_key(key: str) -> str:
+    """The versioned widget key of a selectable chart: bumping the version clears its selection."""
+    return f"{key}_{st.session_state.get(f'_{key}_version', 0)}"
+
+
+def consume_selection(key: str, event: Any, handler: Callable[[dict], bool]) -> None:
+    """Act once on the selection returned by ``st.plotly_chart(..., key=chart_key(key), on_select="rerun")``.
+
+    The selection is read dict-style; ``handler(selection)`` returns True when it changed the app's state, and then
+    the chart's key version is bumped (so the same click is not applied twice) and the app reruns.
+    """
+    selection = event.get("selection", {}) if isinstance(event, dict) or hasattr(event, "get") else {}
+    if selection and selection.get("points") and handler(selection):
+        version = f"_{key}_version"
+        st.session_state[version] = st.session_state.get(version, 0) + 1
+        st.rerun()
