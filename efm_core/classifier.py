@@ -90,7 +90,7 @@ def accuracy(model: DigitsCNN, images: Tensor, labels: Tensor) -> float:
 def train_classifier(epochs: int = 30, batch_size: int = 64, lr: float = 2e-3, seed: int = 0) -> tuple[DigitsCNN, dict]:
     """Train ``DigitsCNN`` on the train half of ``digits_split()``; return it (eval mode) and its model card dict.
 
-    Adam with cosine decay and weight decay 1e-4, augmentation of ``_augment``; deterministic for a given seed and
+    AdamW (weight decay 1e-4) with cosine decay, augmentation of ``_augment``; deterministic for a given seed and
     thread count on CPU. The card records the held-out test accuracy.
     """
     torch.manual_seed(seed)
