@@ -1,0 +1,8 @@
+"""``python -m efm_core ...``: see ``efm_core.cli``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Safe checkpoints: ``NAME.safetensors`` (tensors only) + ``NAME.json`` (model card), never executing code.
+
+The JSON card holds the format name and version, the full ``ExperimentConfig`` (data, L, sampler, net, seed...),
+the training steps and time, metrics at save time, a manifest of every tensor (dtype and shape) and the SHA-256 of
+the tensor file. Loading refuses, with one clear ``CheckpointError`` (a ValueError) message: a missing file, a
+pickle or zip file (``torch.save`` output can run code when loaded, so it is never opened), anything that is not
+safetensors, a tensor file whose hash, names, dtypes or shapes differ from its card, a card from a newer format,
+and weights that do not fit the net the config describes.
+
+Tensor names: ``net.*`` the weights used for sampling (the EMA weights), ``train.*`` the optional training state
+(raw weights, optimiser moments, random generator states) that makes ``--resume`` exact.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import os
+import struct
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from .nets import build_net
+from .presets import ExperimentConfig, make_source
+
+FORMAT = "field-matching-lab/checkpoint"
+FORMAT_VERSION = 1
+NET_PREFIX = "net."
+TRAIN_PREFIX = "train."
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message says which file and why."""
+
+
+class Checkpoint(NamedTuple):
+    """A loaded checkpoint: its config, JSON card, all tensors, and the net (``net.*`` weights, eval mode)."""
+
+    config: ExperimentConfig
+    card: dict
+    tensors: dict[str, Tensor]
+    net: nn.Module
+
+
+def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """(NAME.safetensors, NAME.json) for ``path`` given with or without either suffix."""
+    p = Path(path)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manifest(tensors: dict[str, Tensor]) -> dict[str, dict]:
+    return {k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)} for k, v in sorted(tensors.items())}
+
+
+def _json_safe(value: object) -> object:
+    """Metrics as strict JSON: NaN and infinities become None, tensors/numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    config: ExperimentConfig,
+    tensors: dict[str, Tensor],
+    *,
+    steps: int,
+    metrics: dict | None = None,
+    extra: dict | None = None,
+) -> tuple[Path, Path]:
+    """Write ``path``.safetensors and ``path``.json (atomically, each via a temporary file); returns both paths.
+
+    ``tensors`` must contain the ``net.*`` weights; ``extra`` adds free-form card entries (e.g. train_seconds).
+    """
+    if not any(k.startswith(NET_PREFIX) for k in tensors):
+        raise ValueError("a checkpoint needs the net's weights under names starting with 'net.'.")
+    st_path, json_path = checkpoint_paths(path)
+    st_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = st_path.with_name(st_path.name + ".tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+    os.replace(tmp, st_path)
+    card = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": config.name,
+        "config": config.to_dict(),
+        "steps": int(steps),
+        "seed": config.seed,
+        "metrics": _json_safe(metrics or {}),
+        **_json_safe(extra or {}),
+        "torch_version": torch.__version__,
+        "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "has_train_state": any(k.startswith(TRAIN_PREFIX) for k in tensors),
+        "tensors": _manifest(tensors),
+        "sha256": _sha256(st_path),
+    }
+    tmp = json_path.with_name(json_path.name + ".tmp")
+    tmp.write_text(json.dumps(card, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, json_path)
+    return st_path, json_path
+
+
+def read_card(path: str | os.PathLike) -> dict:
+    """The validated JSON card of a checkpoint (its config parsed into ``card['config']`` as a dict)."""
+    st_path, json_path = checkpoint_paths(path)
+    for p in (json_path, st_path):
+        if not p.is_file():
+            raise CheckpointError(f"checkpoint {str(st_path.with_suffix(''))!r}: missing {p.name} (a checkpoint is NAME.safetensors + NAME.json).")
+    try:
+        card = json.loads(json_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{json_path.name} is not a valid JSON model card: {err}.") from None
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise CheckpointError(f"{json_path.name} is not a Field Matching Lab model card (no \"format\": \"{FORMAT}\").")
+    version = card.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{json_path.name} has no valid format_version.")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{json_path.name} has format version {version}; this code reads up to {FORMAT_VERSION}. Update the code.")
+    for key, kind in (("config", dict), ("tensors", dict), ("sha256", str), ("steps", int)):
+        if not isinstance(card.get(key), kind):
+            raise CheckpointError(f"{json_path.name} lacks a valid {key!r} entry.")
+    return card
+
+
+def _check_safetensors_header(st_path: Path) -> None:
+    """Refuse pickles, zips and anything whose first bytes are not a safetensors header, before parsing it."""
+    with st_path.open("rb") as fh:
+        head = fh.read(9)
+    if head[:1] == b"\x80" or head[:2] == b"PK":
+        raise CheckpointError(
+            f"{st_path.name} is a pickle/torch.save file, not safetensors; it is refused because loading it could run code."
+        )
+    if len(head) < 9:
+        raise CheckpointError(f"{st_path.name} is too short to be a safetensors file.")
+    (size,) = struct.unpack("<Q", head[:8])
+    if size > _MAX_HEADER or size > st_path.stat().st_size - 8 or head[8:9] != b"{":
+        raise CheckpointError(f"{st_path.name} is not a safetensors file (its header is malformed).")
+
+
+def load_tensors(path: str | os.PathLike) -> tuple[dict, dict[str, Tensor]]:
+    """(card, tensors) of a checkpoint after every check that needs no net; tensors on the CPU."""
+    card = read_card(path)
+    st_path, json_path = checkpoint_paths(path)
+    _check_safetensors_header(st_path)
+    if _sha256(st_path) != card["sha256"]:
+        raise CheckpointError(f"{st_path.name} does not match {json_path.name} (SHA-256 differs): the files belong to different checkpoints or one was modified.")
+    try:
+        tensors = load_file(str(st_path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{st_path.name} could not be read as safetensors: {err}.") from None
+    if _manifest(tensors) != card["tensors"]:
+        raise CheckpointError(f"{st_path.name}: tensor names, dtypes or shapes differ from the manifest in {json_path.name}.")
+    return card, tensors
+
+
+def net_state(tensors: dict[str, Tensor], prefix: str = NET_PREFIX) -> dict[str, Tensor]:
+    """The state dict stored under ``prefix`` (prefix stripped)."""
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def load_into(net: nn.Module, state: dict[str, Tensor], what: str) -> None:
+    """``net.load_state_dict(state)`` with mismatches reported as one CheckpointError."""
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        detail = "; ".join(
+            part for part in (
+                f"missing {missing[:3]}" if missing else "",
+                f"unexpected {unexpected[:3]}" if unexpected else "",
+                f"wrong shape for {wrong[0]}: file {tuple(state[wrong[0]].shape)} vs config {tuple(own[wrong[0]].shape)}" if wrong else "",
+            ) if part
+        )
+        raise CheckpointError(f"{what}: the weights do not fit the net described by its config ({detail}).")
+    net.load_state_dict(state)
+
+
+def build_model(config: ExperimentConfig) -> nn.Module:
+    """An untrained net for ``config`` (data shape from its P source)."""
+    return build_net(config.net, make_source(config.p).shape, config.L)
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load and verify a checkpoint; the net is rebuilt from the card's config and holds the ``net.*`` weights."""
+    card, tensors = load_tensors(path)
+    name = checkpoint_paths(path)[1].name
+    try:
+        config = ExperimentConfig.from_dict(card["config"])
+        net = build_model(config)
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{name}: its config is not valid: {err}") from None
+    load_into(net, net_state(tensors), name)
+    return Checkpoint(config, card, tensors, net.to(device).eval())

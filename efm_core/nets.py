@@ -1,0 +1,202 @@
+"""Networks that learn a field between the plates.
+
+Common interface: ``net(x, z) -> (f_x, f_z)`` with ``x`` of shape (B, *data_shape) (points (B, D) or images
+(B, C, H, W)), the heights ``z`` (B,) in [0, L], ``f_x`` of the shape of ``x`` (the field's data components) and
+``f_z`` (B,) (its z component). Every net knows ``L`` and sees z through the relative height z / L, both as a raw
+input feature (MLP) and as a sinusoidal embedding, the way diffusion nets see time.
+
+* ``FieldMLP`` for low D (toys) and small flattened images: input layer on [x, z/L], residual SiLU blocks
+  conditioned on the embedding, one linear output of D + 1 numbers.
+* ``FieldUNet`` for images: a small convolutional U-Net with GroupNorm, residual blocks whose bias comes from the
+  embedding, stride-2 down-sampling and nearest up-sampling; the output convolution has C + 1 channels, the first C
+  are f_x and the spatial mean of the last is f_z (as upstream's DDPM U-Net). Sized by ``channels`` and ``mults``
+  (one level per entry, each level halves H and W).
+
+``build_net(spec, data_shape, L)`` makes either from a JSON-able dict, which is what checkpoints store.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+EMBED_SCALE = 1000.0  # z / L in [0, 1] is multiplied by this before the sinusoids, like DDPM's time steps
+NET_KINDS = ("mlp", "unet")
+
+
+def sinusoidal_embedding(s: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
+    """Sinusoidal features (B, dim) of relative heights ``s`` (B,) (z / L, usually in [0, 1]); ``dim`` even."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=s.device, dtype=torch.float32) / half)
+    angles = (EMBED_SCALE * s.float())[:, None] * freqs[None, :]
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=1).to(s.dtype if s.is_floating_point() else torch.float32)
+
+
+class HeightEmbedding(nn.Module):
+    """z (B,) -> (B, width): sinusoidal features of z / L through a two-layer SiLU MLP."""
+
+    def __init__(self, L: float, width: int, features: int = 64) -> None:
+        super().__init__()
+        self.L = float(L)
+        self.features = features
+        self.mlp = nn.Sequential(nn.Linear(features, width), nn.SiLU(), nn.Linear(width, width))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.mlp(sinusoidal_embedding(z / self.L, self.features))
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.lin1 = nn.Linear(width, width)
+        self.lin2 = nn.Linear(width, width)
+        self.act = nn.SiLU()
+
+    def forward(self, h: Tensor, emb: Tensor) -> Tensor:
+        return h + self.lin2(self.act(self.lin1(self.act(h + emb))))
+
+
+class FieldMLP(nn.Module):
+    """MLP field for data of shape ``data_shape`` (flattened to D numbers): (x, z) -> (f_x, f_z)."""
+
+    def __init__(self, data_shape: tuple[int, ...], L: float, width: int = 256, depth: int = 3, emb_features: int = 64) -> None:
+        super().__init__()
+        self.data_shape = tuple(int(s) for s in data_shape)
+        self.L = float(L)
+        D = math.prod(self.data_shape)
+        self.inp = nn.Linear(D + 1, width)
+        self.emb = HeightEmbedding(L, width, emb_features)
+        self.blocks = nn.ModuleList(_ResidualBlock(width) for _ in range(depth))
+        self.out = nn.Sequential(nn.SiLU(), nn.Linear(width, D + 1))
+
+    def forward(self, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        flat = x.flatten(1)
+        h = self.inp(torch.cat([flat, (z / self.L)[:, None].to(flat.dtype)], dim=1))
+        emb = self.emb(z)
+        for block in self.blocks:
+            h = block(h, emb)
+        out = self.out(h)
+        return out[:, :-1].reshape(x.shape), out[:, -1]
+
+
+def _groups(channels: int) -> int:
+    return math.gcd(channels, 8)
+
+
+class _ConvBlock(nn.Module):
+    """GroupNorm-SiLU-conv twice, the embedding added as a per-channel bias in between, residual connection."""
+
+    def __init__(self, c_in: int, c_out: int, emb_width: int) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(_groups(c_in), c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.emb = nn.Linear(emb_width, c_out)
+        self.norm2 = nn.GroupNorm(_groups(c_out), c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.act = nn.SiLU()
+
+    def forward(self, h: Tensor, emb: Tensor) -> Tensor:
+        y = self.conv1(self.act(self.norm1(h))) + self.emb(emb)[:, :, None, None]
+        y = self.conv2(self.act(self.norm2(y)))
+        return self.skip(h) + y
+
+
+class FieldUNet(nn.Module):
+    """Small U-Net field for images ``data_shape`` = (C, H, W): (x (B, C, H, W), z (B,)) -> (f_x, f_z (B,)).
+
+    ``channels`` base width, ``mults`` width multiplier per level (H and W must be divisible by 2^(levels - 1)),
+    ``blocks`` residual blocks per level on the way down (one more on the way up, taking the skip connection).
+    """
+
+    def __init__(
+        self, data_shape: tuple[int, ...], L: float, channels: int = 32, mults: tuple[int, ...] = (1, 2), blocks: int = 1,
+        emb_features: int = 64,
+    ) -> None:
+        super().__init__()
+        if len(data_shape) != 3:
+            raise ValueError(f"the U-Net needs image data of shape (C, H, W); got data shape {tuple(data_shape)}.")
+        C, H, W = (int(s) for s in data_shape)
+        levels = len(mults)
+        if levels < 1 or H % 2 ** (levels - 1) or W % 2 ** (levels - 1):
+            raise ValueError(f"{levels} U-Net levels need H and W divisible by {2 ** max(levels - 1, 0)}; got {H}x{W}.")
+        self.data_shape = (C, H, W)
+        self.L = float(L)
+        emb_width = 4 * channels
+        widths = [channels * int(m) for m in mults]
+        self.emb = HeightEmbedding(L, emb_width, emb_features)
+        self.inp = nn.Conv2d(C, channels, 3, padding=1)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        c = channels
+        skips = [c]
+        for i, w in enumerate(widths):
+            for _ in range(blocks):
+                self.down.append(_ConvBlock(c, w, emb_width))
+                c = w
+                skips.append(c)
+            if i < levels - 1:
+                self.downsample.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
+                skips.append(c)
+        self.mid = nn.ModuleList([_ConvBlock(c, c, emb_width), _ConvBlock(c, c, emb_width)])
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for i, w in reversed(list(enumerate(widths))):
+            for _ in range(blocks + 1):
+                self.up.append(_ConvBlock(c + skips.pop(), w, emb_width))
+                c = w
+            if i > 0:
+                self.upsample.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, c, 3, padding=1)))
+        self.out = nn.Sequential(nn.GroupNorm(_groups(c), c), nn.SiLU(), nn.Conv2d(c, C + 1, 3, padding=1))
+        self.blocks_per_level = blocks
+        self.levels = levels
+
+    def forward(self, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        emb = self.emb(z)
+        h = self.inp(x)
+        skips = [h]
+        down = iter(self.down)
+        for i in range(self.levels):
+            for _ in range(self.blocks_per_level):
+                h = next(down)(h, emb)
+                skips.append(h)
+            if i < self.levels - 1:
+                h = self.downsample[i](h)
+                skips.append(h)
+        for block in self.mid:
+            h = block(h, emb)
+        up = iter(self.up)
+        for j, i in enumerate(reversed(range(self.levels))):
+            for _ in range(self.blocks_per_level + 1):
+                h = next(up)(torch.cat([h, skips.pop()], dim=1), emb)
+            if i > 0:
+                h = self.upsample[j](h)
+        out = self.out(h)
+        return out[:, :-1], out[:, -1].mean(dim=(1, 2))
+
+
+def build_net(spec: dict, data_shape: tuple[int, ...], L: float) -> nn.Module:
+    """A field net from its JSON spec, e.g. ``{"kind": "mlp", "width": 256, "depth": 3}`` or
+    ``{"kind": "unet", "channels": 32, "mults": [1, 2], "blocks": 1}``; unknown kinds or options raise ValueError."""
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise ValueError(f"a net spec is a dict with a 'kind' ({' or '.join(NET_KINDS)}); got {spec!r}.")
+    options = {k: v for k, v in spec.items() if k != "kind"}
+    if spec["kind"] == "mlp":
+        cls, known = FieldMLP, {"width", "depth", "emb_features"}
+    elif spec["kind"] == "unet":
+        cls, known = FieldUNet, {"channels", "mults", "blocks", "emb_features"}
+        if "mults" in options:
+            options["mults"] = tuple(options["mults"])
+    else:
+        raise ValueError(f"net kind must be one of {', '.join(NET_KINDS)}; got {spec['kind']!r}.")
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for a {spec['kind']} net; known: {sorted(known)}.")
+    return cls(tuple(data_shape), L, **options)
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)

@@ -1,0 +1,228 @@
+"""Algorithm 1's training points between the plates, and the regression targets at them.
+
+Training points (model- and solver-agnostic, pure functions of tensors and a ``torch.Generator``):
+
+* ``tent`` (default), ``constant``, ``none``: the paper's scheme. A height z ~ U(eps, L - eps), the point on the
+  segment from a P sample (at z = 0) to a Q sample (at z = L) at that height, plus the noise of eq. (21),
+  eps~ = |eps| m / |m| with m ~ N(0, I_D) and eps ~ N(0, s(t)^2 I_D), t = z / L, added to the data coordinates only
+  (z is not perturbed). Its distribution is N(0, s(t)^2 I_D). ``tent`` uses s(t) = sigma * 2 min(t, 1 - t): no
+  noise at the plates, ``sigma`` mid-gap (the project's training notes found constant noise near the plates makes
+  the target in-plane there and causes flipped lines; upstream's ``gaussian_tube`` has the same shape);
+  ``constant`` uses s = sigma, ``none`` s = 0.
+* ``pfgm``: upstream's ``Gaussian_mixing`` (PFGM's perturbation) around the z = 0 plate only: z = |N(0, sigma^2)|
+  (1 + tau)^m, m ~ U[0, M], x = p + u |N(0, sigma^2 I_D)| (1 + tau)^m with u a random unit vector. Unlike upstream,
+  z is clamped to [eps, L - eps] (upstream lets it pass the far plate). Used by the PFGM baseline.
+* ``pfgm_interp``: upstream's ``Uniform_mixing`` (their coloured-MNIST default): the same z as ``pfgm``, clamped,
+  and x the linear interpolation at that height, no x-noise (mass concentrated near the P plate).
+* ``both_side``: upstream's ``both_side``: half of the heights PFGM-like near P, half mirrored near Q, any height
+  outside [eps, L - eps] redrawn uniformly; x the linear interpolation (without upstream's eps offset), no x-noise.
+
+Pairing of the P and Q samples that span the segments: ``independent`` (as drawn) or ``ot`` (a minibatch optimal
+transport plan on squared distances, as OT-CFM; the training notes suggest it keeps the colour of coloured digits).
+
+Targets at the points x~ = (x, z) in R^{D+1}, computed without gradients, in the points' dtype (float32 is enough):
+
+* ``exact``: E / |E| of the exact two-plate field of all charges (``field.plate_field_at``), as the paper;
+* ``upstream``: upstream's per-plate surrogate sqrt(D+1) (d-/(|d-|+gamma) - d+/(|d+|+gamma)), d+- = softmax-weighted
+  mean offset from x~ to each plate's charges with weights r^-(D+1) (labelled; its direction is the bisector of
+  E+ and E-, not E's direction);
+* ``single_plate``: E+ / |E+|, the field of the P plate alone (the PFGM-style baseline).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+from .field import plate_field_at
+from .plates import check_gap, lift, make_plates
+
+SCHEDULES = ("tent", "constant", "none", "pfgm", "pfgm_interp", "both_side")
+PAIRINGS = ("independent", "ot")
+TARGETS = ("exact", "upstream", "single_plate")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How training points are drawn. ``sigma``: noise scale in data units (tent: the mid-gap std; PFGM kinds:
+    sigma_end); ``eps``: margin, heights lie in [eps, L - eps]; ``tau``, ``M``: PFGM's z-schedule (PFGM kinds only);
+    ``pairing``: 'independent' or 'ot'."""
+
+    kind: str = "tent"
+    sigma: float = 0.05
+    eps: float = 0.0
+    tau: float = 0.03
+    M: float = 291.0
+    pairing: str = "independent"
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCHEDULES:
+            raise ValueError(f"sampler kind must be one of {', '.join(SCHEDULES)}; got {self.kind!r}.")
+        if self.pairing not in PAIRINGS:
+            raise ValueError(f"sampler pairing must be one of {', '.join(PAIRINGS)}; got {self.pairing!r}.")
+        for name in ("sigma", "eps", "tau", "M"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"sampler {name} must be a finite number >= 0; got {value!r}.")
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> SamplerConfig:
+        """Build from a JSON dict; unknown keys are an error (a typo would otherwise be silently ignored)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ValueError(f"unknown sampler option(s) {unknown}; known: {sorted(known)}.")
+        return cls(**spec)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TrainingPoints(NamedTuple):
+    """Training points: data coordinates ``x`` (B, *shape), heights ``z`` (B,) in [0, L], ``t = z / L`` (B,)."""
+
+    x: Tensor
+    z: Tensor
+    t: Tensor
+
+    def lifted(self) -> Tensor:
+        """(B, D+1) points in R^{D+1}, flattened data coordinates with z last."""
+        return lift(self.x.flatten(1), self.z)
+
+
+def ot_pairing(p: Tensor, q: Tensor) -> Tensor:
+    """Reorder ``q`` (B, ...) so that row i is paired with row i of ``p`` (B, ...) by the exact assignment that
+    minimises the summed squared distance (a minibatch OT plan). Returns the reordered q."""
+    if p.shape[0] != q.shape[0]:
+        raise ValueError(f"OT pairing needs as many P as Q samples; got {p.shape[0]} and {q.shape[0]}.")
+    cost = torch.cdist(p.flatten(1).double(), q.flatten(1).double()).square().cpu().numpy()
+    rows, cols = linear_sum_assignment(cost)
+    order = np.empty_like(cols)
+    order[rows] = cols
+    return q[torch.from_numpy(order).to(q.device)]
+
+
+def _uniform(n: int, g: torch.Generator, like: Tensor) -> Tensor:
+    return torch.rand(n, generator=g, device=like.device, dtype=like.dtype)
+
+
+def _gaussian_like(x: Tensor, g: torch.Generator) -> Tensor:
+    return torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+
+
+def eq21_noise(shape: tuple[int, ...], scale: Tensor, g: torch.Generator, like: Tensor) -> Tensor:
+    """eps~ = |eps| m / |m| of eq. (21) with eps ~ N(0, scale^2 I_D), m ~ N(0, I_D), per row: (B, *shape).
+
+    ``scale`` (B,) is the per-point standard deviation. In distribution this equals N(0, scale^2 I_D)."""
+    B = shape[0]
+    eps = torch.randn(shape, generator=g, device=like.device, dtype=like.dtype).flatten(1)
+    m = torch.randn(shape, generator=g, device=like.device, dtype=like.dtype).flatten(1)
+    m_norm = torch.linalg.vector_norm(m, dim=1, keepdim=True).clamp_min(torch.finfo(like.dtype).tiny)
+    radius = torch.linalg.vector_norm(eps, dim=1, keepdim=True) * scale.reshape(B, 1)
+    return (radius * m / m_norm).reshape(shape)
+
+
+def noise_scale(t: Tensor, config: SamplerConfig) -> Tensor:
+    """Standard deviation s(t) (B,) of the eq. (21) noise at relative heights t = z / L (paper kinds only)."""
+    if config.kind == "tent":
+        return config.sigma * 2.0 * torch.minimum(t, 1.0 - t)
+    if config.kind == "constant":
+        return torch.full_like(t, config.sigma)
+    return torch.zeros_like(t)
+
+
+def _pfgm_heights(n: int, config: SamplerConfig, g: torch.Generator, like: Tensor) -> tuple[Tensor, Tensor]:
+    """PFGM's z = |N(0, sigma^2)| (1 + tau)^m with m ~ U[0, M]: returns (z (n,), multiplier (1 + tau)^m (n,))."""
+    m = config.M * _uniform(n, g, like)
+    mult = torch.exp(m * math.log1p(config.tau))
+    z = torch.randn(n, generator=g, device=like.device, dtype=like.dtype).abs() * config.sigma * mult
+    return z, mult
+
+
+def sample_points(p: Tensor, q: Tensor | None, L: float, config: SamplerConfig, generator: torch.Generator) -> TrainingPoints:
+    """Training points for B pairs: ``p`` (B, *shape) samples of P (z = 0), ``q`` (B, *shape) samples of Q (z = L).
+
+    ``q`` may be None only for the ``pfgm`` kind (which perturbs around P alone). Everything is drawn with
+    ``generator`` on the device and in the dtype of ``p``. Heights always lie in [eps, L - eps].
+    """
+    L = check_gap(L)
+    if config.eps * 2 >= L:
+        raise ValueError(f"sampler eps = {config.eps} leaves no room between the plates (L = {L}); use eps < L / 2.")
+    if q is None and config.kind != "pfgm":
+        raise ValueError(f"the {config.kind!r} sampler interpolates between P and Q samples; give Q samples.")
+    if q is not None:
+        if q.shape != p.shape:
+            raise ValueError(f"P and Q batches must have the same shape; got {tuple(p.shape)} and {tuple(q.shape)}.")
+        if config.pairing == "ot":
+            q = ot_pairing(p, q)
+    B = p.shape[0]
+    lo, hi = config.eps, L - config.eps
+    if config.kind == "pfgm":
+        z, mult = _pfgm_heights(B, config, generator, p)
+        z = z.clamp(lo, hi)
+        x = p + eq21_noise(tuple(p.shape), config.sigma * mult, generator, p)
+        return TrainingPoints(x, z, z / L)
+    if config.kind == "pfgm_interp":
+        z = _pfgm_heights(B, config, generator, p)[0].clamp(lo, hi)
+    elif config.kind == "both_side":
+        near = _pfgm_heights(B, config, generator, p)[0] + lo
+        from_q = torch.arange(B, device=p.device) >= B // 2
+        z = torch.where(from_q, L - near, near)
+        redraw = (z < lo) | (z > hi)
+        z = torch.where(redraw, lo + (hi - lo) * _uniform(B, generator, p), z)
+    else:
+        z = lo + (hi - lo) * _uniform(B, generator, p)
+    t = z / L
+    tb = t.reshape(B, *([1] * (p.ndim - 1)))
+    x = (1.0 - tb) * p + tb * q
+    if config.kind in ("tent", "constant"):
+        x = x + eq21_noise(tuple(p.shape), noise_scale(t, config), generator, p)
+    return TrainingPoints(x, z, t)
+
+
+def _softmax_offset(points: Tensor, charges: Tensor, chunk: int) -> Tensor:
+    """d = sum_i w_i (c_i - x~) with w = softmax(-(D+1) log r_i) over the charges c_i (N, D+1): (B, D+1)."""
+    half_power = points.shape[1] / 2.0
+    out = []
+    for start in range(0, points.shape[0], chunk):
+        x = points[start : start + chunk]
+        r2 = torch.cdist(x, charges).square().clamp_min(torch.finfo(x.dtype).tiny)
+        w = torch.softmax(-half_power * torch.log(r2), dim=1)
+        out.append(w @ charges - x)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def field_target(
+    points: Tensor, p: Tensor, q: Tensor | None, L: float, kind: str = "exact", gamma: float = 1e-7,
+    chunk_elements: int = 1 << 22,
+) -> Tensor:
+    """Regression target (B, D+1) at ``points`` (B, D+1, z last) for charges ``p`` (N, D) on z = 0 and ``q`` (M, D)
+    on z = L (flattened data coordinates), computed in the dtype and on the device of ``points``.
+
+    ``exact`` and ``single_plate`` return unit vectors; ``upstream`` returns the surrogate with norm <= 2 sqrt(D+1)
+    (``gamma`` softens it as upstream's ``training.gamma``).
+    """
+    if kind not in TARGETS:
+        raise ValueError(f"target kind must be one of {', '.join(TARGETS)}; got {kind!r}.")
+    p = p.to(points)
+    if kind == "single_plate":
+        plates = make_plates(p, p[:1], L)  # the dummy Q charge is computed separately and not used
+        return plate_field_at(points, plates, chunk_elements=chunk_elements).pos.direction
+    if q is None:
+        raise ValueError(f"the {kind!r} target needs charges on both plates.")
+    q = q.to(points)
+    if kind == "exact":
+        return plate_field_at(points, make_plates(p, q, L), chunk_elements=chunk_elements).direction
+    chunk = max(1, chunk_elements // max(p.shape[0], q.shape[0]))
+    d_pos = _softmax_offset(points, lift(p, 0.0), chunk)
+    d_neg = _softmax_offset(points, lift(q, check_gap(L)), chunk)
+    n_pos = torch.linalg.vector_norm(d_pos, dim=1, keepdim=True) + gamma
+    n_neg = torch.linalg.vector_norm(d_neg, dim=1, keepdim=True) + gamma
+    return math.sqrt(points.shape[1]) * (d_neg / n_neg - d_pos / n_pos)

@@ -1,0 +1,332 @@
+"""Algorithm 1: the training loop (shared by EFM and the baselines), and evaluation of a trained net.
+
+Each step draws ``n_charges`` fresh items of each plate's source (the large batch of charges), builds training
+points from the first ``n_queries`` pairs, and takes one Adam step on the objective:
+
+* ``EFMObjective`` (EFM and the PFGM-style baseline): |f(x~) - target(x~)|^2 with the target of
+  ``sampler.field_target`` (E/|E| of all the step's charges, computed without gradients in float32);
+* ``baselines.FlowMatchingObjective``: conditional flow matching on the same pairs.
+
+The loop has a linear warm-up, optional cosine decay, gradient clipping, an exponential moving average of the
+weights (used for sampling), seeded generators (data on the CPU, training-point noise on the device; one stream per
+DDP rank), a CSV loss log, a progress bar, a callback after every step that may stop the run, chunked stepping
+(``trainer.step(k)``, e.g. from a Streamlit fragment) and exact resume from a checkpoint with training state.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from . import distributed
+from .baselines import FlowMatchingObjective
+from .checkpoints import (
+    NET_PREFIX,
+    TRAIN_PREFIX,
+    CheckpointError,
+    build_model,
+    load_into,
+    load_tensors,
+    net_state,
+    save_checkpoint,
+)
+from .presets import ExperimentConfig, make_source
+from .sampler import SamplerConfig, field_target, sample_points
+from .transport import generate, translate
+
+Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor]
+StepCallback = Callable[["Trainer", dict], bool | None]
+LOG_FIELDS = ("step", "loss", "lr", "grad_norm", "seconds")
+
+
+class EFMObjective:
+    """Loss of Algorithm 1: the mean over training points of |f(x~) - target(x~)|^2 over all D+1 components.
+
+    Training points: ``sampler.sample_points`` on the first ``n_queries`` items of the P and Q batches; target:
+    ``sampler.field_target`` of all charges in the batches (``kind`` exact, upstream or single_plate).
+    """
+
+    def __init__(self, L: float, sampler: SamplerConfig, n_queries: int, target: str = "exact", gamma: float = 1e-7) -> None:
+        self.L, self.sampler, self.n_queries, self.target, self.gamma = float(L), sampler, int(n_queries), target, gamma
+
+    def __call__(self, net: nn.Module, p: Tensor, q: Tensor | None, generator: torch.Generator) -> Tensor:
+        n = self.n_queries
+        points = sample_points(p[:n], None if q is None else q[:n], self.L, self.sampler, generator)
+        target = field_target(
+            points.lifted().float(), p.flatten(1).float(), None if q is None else q.flatten(1).float(), self.L, self.target, self.gamma
+        )
+        f_x, f_z = net(points.x, points.z)
+        pred = torch.cat([f_x.flatten(1), f_z[:, None]], dim=1)
+        return (pred - target.to(pred)).square().sum(1).mean()
+
+
+def make_objective(config: ExperimentConfig) -> Objective:
+    """The loss of ``config.objective`` (efm and pfgm: ``EFMObjective``; fm: ``FlowMatchingObjective``)."""
+    sampler = config.sampler_config
+    if config.objective == "fm":
+        return FlowMatchingObjective(config.L, sampler, config.n_queries)
+    if config.objective == "pfgm" and (config.target != "single_plate" or sampler.kind != "pfgm"):
+        raise ValueError("the pfgm objective needs target 'single_plate' and sampler kind 'pfgm'.")
+    return EFMObjective(config.L, sampler, config.n_queries, config.target, config.gamma)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' -> CUDA if available else CPU; 'cpu', 'cuda', 'cuda:1' as given (ValueError if CUDA is missing)."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {device!r}.")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto.")
+    return torch.device(device)
+
+
+def lr_factor(step: int, config: ExperimentConfig) -> float:
+    """Learning-rate multiplier at 0-based ``step``: linear warm-up over ``warmup`` steps, then constant or a
+    cosine decay to ``min_lr_ratio`` at ``steps``."""
+    if step < config.warmup:
+        return (step + 1) / config.warmup
+    if config.lr_schedule == "constant":
+        return 1.0
+    span = max(1, config.steps - config.warmup)
+    progress = min(1.0, (step - config.warmup) / span)
+    return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class Trainer:
+    """Train the net of ``config``; ``step(k)`` runs k steps, ``run()`` all remaining ones.
+
+    device: 'cpu', 'cuda' or 'auto'. callback: called as ``callback(trainer, record)`` after every step; return
+    False (or call ``request_stop()``) to stop. log_path: CSV loss log (appended; rank 0 only). dist: a
+    ``distributed.DistContext`` for DDP (see ``distributed.init_distributed``).
+    Attributes: ``net`` (raw weights), ``ema`` (averaged weights, used for sampling), ``step_count``, ``history``
+    (list of records: step, loss, lr, grad_norm, seconds), ``seconds`` (training wall time).
+    """
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        *,
+        device: str | torch.device = "auto",
+        callback: StepCallback | None = None,
+        log_path: str | os.PathLike | None = None,
+        dist: distributed.DistContext | None = None,
+    ) -> None:
+        self.config = config
+        self.dist = dist
+        self.device = distributed.device_for(dist, resolve_device(device))
+        self.objective = make_objective(config)
+        self.p_source = make_source(config.p)
+        self.q_source = make_source(config.q) if config.q is not None else None
+        if self.q_source is not None and self.q_source.shape != self.p_source.shape:
+            raise ValueError(f"P and Q data must have the same shape; got {self.p_source.shape} and {self.q_source.shape}.")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.net = build_model(config).to(self.device)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False).eval()
+        self.model: nn.Module = self.net
+        if dist is not None:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        rank = dist.rank if dist is not None else 0
+        self.data_generator = torch.Generator().manual_seed(config.seed * 1_000_003 + 1 + rank)
+        self.noise_generator = torch.Generator(device=self.device).manual_seed(config.seed * 1_000_003 + 500_001 + rank)
+        self.callback = callback
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.step_count = 0
+        self.history: list[dict] = []
+        self.seconds = 0.0
+        self._stop = False
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist is None or self.dist.is_main
+
+    @property
+    def done(self) -> bool:
+        """True once all ``config.steps`` are done or a stop was requested."""
+        return self._stop or self.step_count >= self.config.steps
+
+    def request_stop(self) -> None:
+        """Stop before the next step (from a callback or another thread, e.g. an app's stop button)."""
+        self._stop = True
+
+    def _draw(self) -> tuple[Tensor, Tensor | None]:
+        n = self.config.n_charges
+        p = self.p_source.sample(n, self.data_generator).to(self.device)
+        q = self.q_source.sample(n, self.data_generator).to(self.device) if self.q_source is not None else None
+        return p, q
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = min(self.config.ema, (1 + self.step_count) / (10 + self.step_count))
+        for e, p in zip(self.ema.parameters(), self.net.parameters(), strict=True):
+            e.lerp_(p, 1.0 - decay)
+        for e, b in zip(self.ema.buffers(), self.net.buffers(), strict=True):
+            e.copy_(b)
+
+    def step(self, k: int = 1) -> list[dict]:
+        """Run up to ``k`` training steps (fewer if the run is done or stopped); returns their log records."""
+        records = []
+        self.net.train()
+        for _ in range(k):
+            if self.done:
+                break
+            start = time.perf_counter()
+            lr = self.config.lr * lr_factor(self.step_count, self.config)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            p, q = self._draw()
+            loss = self.objective(self.model, p, q, self.noise_generator)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the loss became {loss.item()} at step {self.step_count}; lower lr or check the data.")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            clip = self.config.grad_clip if self.config.grad_clip > 0 else math.inf
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), clip)
+            self.optimizer.step()
+            self.step_count += 1
+            self._update_ema()
+            self.seconds += time.perf_counter() - start
+            record = {
+                "step": self.step_count,
+                "loss": distributed.mean_over_ranks(float(loss.item()), self.dist, self.device),
+                "lr": lr,
+                "grad_norm": float(grad_norm),
+                "seconds": round(self.seconds, 4),
+            }
+            self.history.append(record)
+            records.append(record)
+            self._log(record)
+            if self.callback is not None and self.callback(self, record) is False:
+                self._stop = True
+        return records
+
+    def run(self, progress: bool = True) -> list[dict]:
+        """Train until ``config.steps`` (or a stop); a tqdm bar on rank 0 when ``progress``. Returns the history."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=self.config.steps, initial=self.step_count, disable=not (progress and self.is_main), desc=self.config.name)
+        try:
+            while not self.done:
+                for record in self.step(1):
+                    bar.update(1)
+                    if record["step"] % 10 == 0 or self.done:
+                        bar.set_postfix(loss=f"{record['loss']:.4f}")
+        finally:
+            bar.close()
+        return self.history
+
+    def _log(self, record: dict) -> None:
+        if self.log_path is None or not self.is_main:
+            return
+        new = not self.log_path.exists() or self.log_path.stat().st_size == 0
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(record)
+
+    # --- checkpoints ---------------------------------------------------------------------------------------------
+
+    def state_tensors(self, train_state: bool = True) -> dict[str, Tensor]:
+        """Tensors to save: the EMA weights as ``net.*``; with ``train_state`` also the raw weights, Adam's moments
+        and both generators' states under ``train.*``."""
+        tensors = {NET_PREFIX + k: v.detach().clone() for k, v in self.ema.state_dict().items()}
+        if train_state:
+            tensors.update({f"{TRAIN_PREFIX}net.{k}": v.detach().clone() for k, v in self.net.state_dict().items()})
+            for i, state in self.optimizer.state_dict()["state"].items():
+                for name, value in state.items():
+                    tensors[f"{TRAIN_PREFIX}adam.{i}.{name}"] = torch.as_tensor(value).detach().clone()
+            tensors[f"{TRAIN_PREFIX}rng.data"] = self.data_generator.get_state()
+            tensors[f"{TRAIN_PREFIX}rng.noise"] = self.noise_generator.get_state()
+        return tensors
+
+    def save(self, path: str | os.PathLike, metrics: dict | None = None, train_state: bool = True) -> Path | None:
+        """Write ``path``.safetensors + ``path``.json (rank 0 only; other ranks wait). Returns the JSON path on rank 0."""
+        written = None
+        if self.is_main:
+            extra = {
+                "train_seconds": round(self.seconds, 2),
+                "cpu_minutes": round(self.seconds / 60.0, 2) if self.device.type == "cpu" else None,
+                "device": str(self.device),
+                "world_size": self.dist.world_size if self.dist is not None else 1,
+                "final_loss": self.history[-1]["loss"] if self.history else None,
+            }
+            written = save_checkpoint(path, self.config, self.state_tensors(train_state), steps=self.step_count, metrics=metrics, extra=extra)[1]
+        distributed.barrier(self.dist)
+        return written
+
+    def resume(self, path: str | os.PathLike) -> None:
+        """Continue from a checkpoint with training state written by ``save`` for the same config (``steps`` may
+        differ, to train longer). Restores weights, EMA, Adam, generators, step count and training time."""
+        card, tensors = load_tensors(path)
+        name = Path(path).name
+        saved = ExperimentConfig.from_dict(card["config"]).to_dict()
+        mine = self.config.to_dict()
+        diff = sorted(k for k in mine if k not in ("steps", "description") and saved.get(k) != mine[k])
+        if diff:
+            raise CheckpointError(f"{name}: cannot resume, its config differs in {diff}.")
+        if not card.get("has_train_state"):
+            raise CheckpointError(f"{name} holds no training state (saved without it); start a new run instead.")
+        load_into(self.ema, {k: v.to(self.device) for k, v in net_state(tensors).items()}, name)
+        load_into(self.net, {k: v.to(self.device) for k, v in net_state(tensors, TRAIN_PREFIX + "net.").items()}, name)
+        adam = self.optimizer.state_dict()
+        state: dict[int, dict] = {}
+        for key, value in net_state(tensors, TRAIN_PREFIX + "adam.").items():
+            index, field = key.split(".", 1)
+            state.setdefault(int(index), {})[field] = value if field == "step" else value.to(self.device)
+        adam["state"] = state
+        self.optimizer.load_state_dict(adam)
+        self.data_generator.set_state(tensors[TRAIN_PREFIX + "rng.data"])
+        self.noise_generator.set_state(tensors[TRAIN_PREFIX + "rng.noise"])
+        self.step_count = int(card["steps"])
+        self.seconds = float(card.get("train_seconds") or 0.0)
+
+
+# --- evaluation ------------------------------------------------------------------------------------------------------
+
+
+def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int = 0, **solver: object) -> dict:
+    """Metrics of a trained net (``efm_core.metrics``) plus transport statistics (NFE, turned back, bad share).
+
+    Generation of points (toys, point files): ``pointcloud_report`` (W2 vs its two-sample floor, energy distance).
+    Generation of digits from noise: ``digits_report`` (classifier confidence and class shares, FD, k-NN precision /
+    recall, memorisation against the training items). Translation between digit classes (P and Q both digits of
+    one class each): ``translation_report`` (read as the target class, hue kept) of n inputs from P.
+    """
+    from . import metrics
+
+    target_spec = config.p if config.objective == "pfgm" else config.q
+    target = make_source(target_spec)
+    source = make_source(config.p)
+    translating = config.objective != "pfgm" and config.p["kind"] in ("digits", "coloured_digits")
+    if translating:
+        inputs = source.reference(n, seed)
+        result = translate(net, config, inputs, **solver)
+    else:
+        result = generate(net, config, n, seed, **solver)
+    out = result.x if target.clip is None else result.x.clamp(*target.clip)
+    if translating and len(target_spec.get("classes") or []) == 1 and target_spec["kind"] in ("digits", "coloured_digits"):
+        report = metrics.translation_report(inputs, out, int(target_spec["classes"][0]))
+    elif target_spec["kind"] in ("digits", "coloured_digits"):
+        report = metrics.digits_report(out, train=target.items)
+    elif target.clip is None:
+        sampler = (lambda m, s: target.reference(m, 7919 + s)) if target_spec["kind"] == "toy" else None
+        report = metrics.pointcloud_report(out, target.reference(n, seed + 1), target_sampler=sampler)
+    else:
+        report = {}
+    report.update({f"transport_{k}": v for k, v in result.stats().items()})
+    return report
