@@ -1,0 +1,492 @@
+"""Field lines of the exact two-plate field: a batched adaptive tracer in arc length, and Theorem 3.1's cases.
+
+A field line solves dp/ds = E(p) / |E(p)| in arc length s (never dx/dz, which is singular where E_z changes sign).
+All lines advance together with Dormand-Prince 5(4) (FSAL, 6 field evaluations per attempted step), each with its own
+step size; the lines still running are gathered on every iteration. The field is ``plate_field_at``.
+
+Numerics (all scale-free, in units of the charges' geometry):
+
+* ``spacing``: median nearest-neighbour distance of a plate's charges (0 when a plate has no two distinct charges),
+  ``rho`` = 1e-3 x min(spacing, L) per plate (1e-3 x L when the spacing is 0): lines start ``rho`` off a positive
+  charge and are captured within ``rho`` of a negative one;
+* step cap h <= 0.5 x (distance to the nearest charge of either sign): a step never jumps over a charge, and a line
+  converges geometrically into a negative charge; the local error tolerance is ``tol`` x (that same distance);
+* lost: farther than R = 50 x max(L, extent of the charges) from their centre, longer than 20 R, no field (a zero of
+  E), a step below float resolution, or ``max_steps`` attempted steps. So no input makes the tracer run unbounded.
+
+Stopping rules. ``trace_lines`` (default) ends a line only on a negative charge. With ``plate_delta`` set it also
+applies Theorem 3.1's plate rule: an upward crossing of z = L at y stops there if E_z(y, L + delta) <= 0 (the field
+just behind the plate points back into it), else the line goes on; a downward crossing stops if E_z(y, L - delta) >= 0.
+
+Cases (``CASES``), in this order of precedence: **lost**; **backward** (went below z = -t_back: left P backwards and
+looped round); **behind** (went above z = L + t_behind: crossed the Q plate and came back from behind); **front**
+(ended at its first crossing of z = L). With the plate rule the thresholds are 0 (the events are exact); with charge
+capture only they are min(spacing, L) of the plate concerned, so lines that weave between neighbouring charges of a
+plate are not counted as crossing it (0 for a plate whose charges all coincide).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from .field import plate_field_at
+from .plates import Plates, check_points
+
+CASES = ("front", "behind", "backward", "lost")
+FRONT, BEHIND, BACKWARD, LOST = range(4)
+
+RHO_FRACTION = 1e-3  # start / capture radius in units of min(spacing, L)
+STEP_CAP = 0.5  # h <= STEP_CAP x distance to the nearest charge
+RADIUS_FACTOR = 50.0  # lost beyond RADIUS_FACTOR x max(L, extent) from the centre of the charges
+LENGTH_FACTOR = 20.0  # lost when longer than LENGTH_FACTOR x that radius
+SPACING_SAMPLE = 1024  # rows used to estimate a plate's median nearest-neighbour spacing
+CROSSING_BISECTIONS = 40  # bisection steps to locate a crossing of z = L on a step's Hermite cubic
+
+# Dormand-Prince 5(4): nodes are implicit in the rows (arc length does not enter the right-hand side).
+_A = (
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+)
+_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84)  # 5th-order weights (b7 = 0)
+_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)  # b - b*, 7 stages
+
+
+class LineTrace(NamedTuple):
+    """K traced field lines in R^{D+1} (z last). Every tensor is finite (no NaN, ever).
+
+    start: (K, D+1) start points. end: (K, D+1) end points: the negative charge's position when captured, the
+        crossing point (z = L) when stopped by the plate rule, the last point reached when lost.
+    case: (K,) int64 index into ``CASES``. end_charge: (K,) int64 index of the capturing negative charge, -1 if none.
+    start_charge: (K,) int64 index of the positive charge the line leaves, -1 for a start at a given point.
+    flux: (K,) share of the positive plate's flux the line stands for (sums to 1 over lines started at charges;
+        1/K each for given start points).
+    crossed: (K,) bool, the line reached z = L at least once. crossing: (K, D+1) its first point on z = L (the end
+        point where it never crossed). side: (K,) int64, the side of z = L the line arrived from at its end:
+        -1 front (z < L), +1 behind (z > L), 0 lost.
+    length: (K,) arc length. steps: (K,) attempted steps (accepted + rejected). evals: (K,) field evaluations.
+    paths: None, or K tensors (n_k, D+1) from start to end, thinned to at most ``max_path_points`` points.
+    """
+
+    start: Tensor
+    end: Tensor
+    case: Tensor
+    end_charge: Tensor
+    start_charge: Tensor
+    flux: Tensor
+    crossed: Tensor
+    crossing: Tensor
+    side: Tensor
+    length: Tensor
+    steps: Tensor
+    evals: Tensor
+    paths: list[Tensor] | None
+
+
+class _Geometry(NamedTuple):
+    """What the integrator needs to know about the plates, in the working dtype and device."""
+
+    plates: Plates
+    pos: Tensor  # (N, D+1) lifted positive charges
+    neg: Tensor  # (M, D+1) lifted negative charges
+    spacing_pos: float  # median nearest-neighbour spacing, 0 if no two charges differ
+    spacing_neg: float
+    rho_pos: float
+    rho_neg: float
+    centre: Tensor  # (D+1,)
+    radius: float
+
+
+def median_spacing(points: Tensor) -> float:
+    """Median distance from a point of ``points`` (n, d) to its nearest distinct neighbour (0 if there is none).
+
+    Uses at most ``SPACING_SAMPLE`` evenly spaced rows against all points, so the cost is O(SPACING_SAMPLE x n).
+    """
+    n = points.shape[0]
+    if n < 2:
+        return 0.0
+    rows = points[torch.linspace(0, n - 1, min(n, SPACING_SAMPLE)).round().long()]
+    dist = _nearest(rows, points, distinct=True)[0]
+    dist = dist[torch.isfinite(dist) & (dist > 0)]
+    return float(dist.median()) if dist.numel() else 0.0
+
+
+def _nearest(
+    x: Tensor, charges: Tensor, distinct: bool = False, chunk_elements: int = 1 << 22
+) -> tuple[Tensor, Tensor]:
+    """Distance (B,) and index (B,) of the nearest row of ``charges`` to each row of ``x``, from exact differences.
+
+    ``distinct``: ignore charges at distance 0 (inf where there is no other one).
+    """
+    B, d1 = x.shape
+    rows = max(1, chunk_elements // max(1, charges.shape[0] * min(d1, 32)))
+    dists, idxs = [], []
+    for start in range(0, B, rows):
+        xb = x[start : start + rows]
+        if d1 <= 32:
+            d = torch.cdist(xb, charges, compute_mode="donot_use_mm_for_euclid_dist")
+        else:  # matrix products are cheap but inexact next to a charge: recompute the winner exactly below
+            d = torch.cdist(xb, charges)
+        if distinct:
+            d = torch.where(d > 0, d, torch.full_like(d, math.inf))
+        dist, idx = d.min(dim=1)
+        if d1 > 32:
+            dist = torch.linalg.vector_norm(xb - charges[idx], dim=1)
+            if distinct:
+                dist = torch.where(dist > 0, dist, torch.full_like(dist, math.inf))
+        dists.append(dist)
+        idxs.append(idx)
+    return torch.cat(dists), torch.cat(idxs)
+
+
+def geometry(plates: Plates, dtype: torch.dtype) -> _Geometry:
+    """Spacings, capture radii and the loss radius of ``plates`` (moved to ``dtype``)."""
+    plates = plates.to(dtype=dtype)
+    pos, neg = plates.lifted_pos(), plates.lifted_neg()
+    s_pos, s_neg = median_spacing(plates.pos), median_spacing(plates.neg)
+    centre = 0.5 * (pos.mean(0) + neg.mean(0))
+    extent = float(torch.linalg.vector_norm(torch.cat([pos, neg]) - centre, dim=1).max())
+    return _Geometry(
+        plates,
+        pos,
+        neg,
+        s_pos,
+        s_neg,
+        RHO_FRACTION * min(s_pos or plates.L, plates.L),
+        RHO_FRACTION * min(s_neg or plates.L, plates.L),
+        centre,
+        RADIUS_FACTOR * max(plates.L, extent),
+    )
+
+
+def _direction(geo: _Geometry, x: Tensor) -> Tensor:
+    return plate_field_at(x, geo.plates).direction
+
+
+def _hermite(p0: Tensor, k0: Tensor, p1: Tensor, k1: Tensor, h: Tensor, t: Tensor) -> Tensor:
+    """Cubic Hermite point at fraction t (B,) of a step of length h (B,) from p0 (slope k0) to p1 (slope k1)."""
+    t = t[:, None]
+    t2, t3 = t * t, t * t * t
+    return (
+        (2 * t3 - 3 * t2 + 1) * p0
+        + (t3 - 2 * t2 + t) * h[:, None] * k0
+        + (-2 * t3 + 3 * t2) * p1
+        + (t3 - t2) * h[:, None] * k1
+    )
+
+
+def _crossing_point(p0: Tensor, k0: Tensor, p1: Tensor, k1: Tensor, h: Tensor, L: float) -> Tensor:
+    """Where the step's Hermite cubic meets z = L (z0 - L and z1 - L of opposite signs); z set to L exactly."""
+    lo = torch.zeros_like(h)
+    hi = torch.ones_like(h)
+    below0 = p0[:, -1] < L
+    for _ in range(CROSSING_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        same = (_hermite(p0, k0, p1, k1, h, mid)[:, -1] < L) == below0
+        lo = torch.where(same, mid, lo)
+        hi = torch.where(same, hi, mid)
+    y = _hermite(p0, k0, p1, k1, h, 0.5 * (lo + hi))
+    y[:, -1] = L
+    return y
+
+
+def _thin(path: Tensor, max_points: int) -> Tensor:
+    n = path.shape[0]
+    if n <= max_points:
+        return path
+    return path[torch.linspace(0, n - 1, max_points).round().long()]
+
+
+def integrate(
+    geo: _Geometry,
+    start: Tensor,
+    *,
+    tol: float,
+    max_steps: int,
+    plate_delta: float | None = None,
+    return_paths: bool = False,
+    max_path_points: int = 256,
+) -> dict[str, Tensor | list[Tensor] | None]:
+    """Trace lines from ``start`` (K, D+1) to their ends; returns the per-line fields of ``LineTrace`` (no start
+    charge / flux). See the module docstring for the rules."""
+    K, d1 = start.shape
+    L = geo.plates.L
+    dev, dt = start.device, start.dtype
+    eps = torch.finfo(dt).eps
+    tol = max(tol, 64 * eps)
+    rho_min = min(geo.rho_pos, geo.rho_neg)
+    max_length = LENGTH_FACTOR * geo.radius
+    coeff = [torch.tensor(row, dtype=dt, device=dev) for row in _A]
+    b = torch.tensor(_B, dtype=dt, device=dev)
+    e = torch.tensor(_E, dtype=dt, device=dev)
+
+    p = start.clone()
+    k = _direction(geo, p)
+    d_neg, j_neg = _nearest(p, geo.neg)
+    dist = torch.minimum(_nearest(p, geo.pos)[0], d_neg)
+    h = STEP_CAP * dist.clamp(min=rho_min)
+    length = torch.zeros(K, dtype=dt, device=dev)
+    steps = torch.zeros(K, dtype=torch.long, device=dev)
+    evals = torch.ones(K, dtype=torch.long, device=dev)
+    zmin = p[:, -1].clone()
+    zmax = p[:, -1].clone()
+    crossed = torch.zeros(K, dtype=torch.bool, device=dev)
+    crossing = p.clone()
+    end = p.clone()
+    end_charge = torch.full((K,), -1, dtype=torch.long, device=dev)
+    side = torch.zeros(K, dtype=torch.long, device=dev)
+    lost = torch.zeros(K, dtype=torch.bool, device=dev)
+
+    captured = d_neg < geo.rho_neg
+    end_charge[captured] = j_neg[captured]
+    end[captured] = geo.neg[j_neg[captured]]
+    side[captured] = torch.where(p[captured, -1] > L, 1, -1)
+    lost |= ~captured & (torch.linalg.vector_norm(k, dim=1) == 0)
+    active = ~(captured | lost)
+    path_idx: list[Tensor] = [torch.arange(K, device=dev)]
+    path_pts: list[Tensor] = [p.clone()]
+
+    while True:
+        act = active.nonzero().squeeze(1)
+        if act.numel() == 0:
+            break
+        pa, da = p[act], dist[act].clamp(min=rho_min)
+        ha = torch.minimum(h[act], STEP_CAP * da)
+        stages = [k[act]]
+        for row in coeff:
+            y = pa + ha[:, None] * torch.einsum("j,jbd->bd", row, torch.stack(stages))
+            stages.append(_direction(geo, y))
+        stack = torch.stack(stages)
+        p_new = pa + ha[:, None] * torch.einsum("j,jbd->bd", b, stack)
+        k_new = _direction(geo, p_new)
+        err_vec = ha[:, None] * (torch.einsum("j,jbd->bd", e[:6], stack) + e[6] * k_new)
+        ratio = torch.linalg.vector_norm(err_vec, dim=1) / (tol * da)
+        accept = ratio <= 1.0
+        steps[act] += 1
+        evals[act] += 6
+        grow = (0.9 * ratio.clamp(min=1e-10) ** -0.2).clamp(0.2, 5.0)
+        h[act] = ha * torch.where(accept, grow, grow.clamp(max=1.0))
+
+        acc = act[accept]
+        if acc.numel():
+            p0, k0, h0 = pa[accept], stages[0][accept], ha[accept]
+            p1, k1 = p_new[accept], k_new[accept]
+            p[acc], k[acc] = p1, k1
+            length[acc] += h0
+            keep = p1.clone()  # the point the path retains after this step
+            stop_plate = torch.zeros(acc.numel(), dtype=torch.bool, device=dev)
+
+            z0, z1 = p0[:, -1], p1[:, -1]
+            up, down = (z0 < L) & (z1 >= L), (z0 > L) & (z1 <= L)
+            cross = up | down
+            if cross.any():
+                ci = cross.nonzero().squeeze(1)
+                y = _crossing_point(p0[ci], k0[ci], p1[ci], k1[ci], h0[ci], L)
+                first = ~crossed[acc[ci]]
+                crossing[acc[ci[first]]] = y[first]
+                crossed[acc[ci]] = True
+                if plate_delta is not None:
+                    probe = y.clone()
+                    probe[:, -1] = torch.where(up[ci], L + plate_delta, L - plate_delta)
+                    ez = _direction(geo, probe)[:, -1]
+                    evals[acc[ci]] += 1
+                    stop = (up[ci] & (ez <= 0)) | (down[ci] & (ez >= 0))
+                    stop_plate[ci[stop]] = True
+                    keep[ci[stop]] = y[stop]
+                    side[acc[ci[stop]]] = torch.where(up[ci[stop]], -1, 1)
+
+            dn, jn = _nearest(p1, geo.neg)
+            dall = torch.minimum(dn, _nearest(p1, geo.pos)[0])
+            dist[acc] = dall
+            cap = ~stop_plate & (dn < geo.rho_neg)
+            end_charge[acc[cap]] = jn[cap]
+            side[acc[cap]] = torch.where(p1[cap, -1] > L, 1, -1)
+            far = torch.linalg.vector_norm(p1 - geo.centre, dim=1) > geo.radius
+            gone = ~stop_plate & ~cap & (far | (length[acc] > max_length) | (torch.linalg.vector_norm(k1, dim=1) == 0))
+            lost[acc[gone]] = True
+            zmin[acc] = torch.minimum(zmin[acc], keep[:, -1])
+            zmax[acc] = torch.maximum(zmax[acc], keep[:, -1])
+            end[acc] = torch.where(cap[:, None], geo.neg[jn], keep)
+            active[acc[stop_plate | cap | gone]] = False
+            if return_paths:
+                path_idx.append(acc)
+                path_pts.append(torch.where(cap[:, None], geo.neg[jn], keep))
+
+        # bounded work: out of steps, or a step below float resolution at this point
+        tiny = h[act] < 8 * eps * torch.linalg.vector_norm(p[act], dim=1).clamp(min=rho_min)
+        stuck = active[act] & ((steps[act] >= max_steps) | tiny)
+        lost[act[stuck]] = True
+        end[act[stuck]] = p[act[stuck]]
+        active[act[stuck]] = False
+
+    if plate_delta is None:
+        t_back, t_behind = min(geo.spacing_pos, L), min(geo.spacing_neg, L)
+    else:
+        t_back = t_behind = 0.0
+    case = torch.full((K,), FRONT, dtype=torch.long, device=dev)
+    case[zmax > L + t_behind] = BEHIND
+    case[zmin < -t_back] = BACKWARD
+    case[lost] = LOST
+    side[lost] = 0
+    crossing = torch.where(crossed[:, None], crossing, end)
+
+    paths = None
+    if return_paths:
+        idx = torch.cat(path_idx)
+        order = torch.sort(idx, stable=True).indices
+        pts = torch.cat(path_pts)[order]
+        counts = torch.bincount(idx, minlength=K).tolist()
+        paths = [_thin(part, max_path_points) for part in torch.split(pts, counts)]
+    return {
+        "end": end,
+        "case": case,
+        "end_charge": end_charge,
+        "crossed": crossed,
+        "crossing": crossing,
+        "side": side,
+        "length": length,
+        "steps": steps,
+        "evals": evals,
+        "paths": paths,
+    }
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return value
+
+
+def check_tracer_options(tol: object, dtype: object, max_steps: object, max_path_points: object) -> None:
+    """Raise ValueError unless the tracer options are usable."""
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0 < tol < 1):
+        raise ValueError(f"tol must be a number in (0, 1) (relative local error per step); got {tol!r}.")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}.")
+    _positive_int("max_steps", max_steps)
+    if _positive_int("max_path_points", max_path_points) < 2:
+        raise ValueError("max_path_points must be at least 2 (a path keeps its start and its end).")
+
+
+def _check_directions(directions: object, K: int, d1: int, like: Tensor) -> Tensor:
+    u = check_points("directions", directions, dim=d1, like=like)
+    if u.shape[0] != K:
+        raise ValueError(
+            f"directions has {u.shape[0]} rows but {K} lines start at charges; give one direction per line."
+        )
+    norm = torch.linalg.vector_norm(u, dim=1, keepdim=True)
+    if (norm == 0).any():
+        raise ValueError("directions contains a zero vector; every start direction needs a length > 0.")
+    return u / norm
+
+
+def trace_lines(
+    plates: Plates,
+    *,
+    n_lines: int | None = None,
+    per_charge: int | None = None,
+    charges: object | None = None,
+    starts: object | None = None,
+    directions: object | None = None,
+    seed: int = 0,
+    tol: float = 1e-6,
+    dtype: torch.dtype = torch.float64,
+    plate_delta: float | None = None,
+    return_paths: bool = False,
+    max_path_points: int = 256,
+    max_steps: int = 2000,
+) -> LineTrace:
+    """Trace field lines of the exact field of ``plates`` from the positive plate (or from given points).
+
+    Give exactly one source of lines:
+
+    * ``n_lines``: that many lines, spread over the positive charges in proportion to their weights (systematic
+      sampling: charge i gets n_lines x w_i lines up to rounding), each carrying flux 1/n_lines;
+    * ``per_charge``: that many lines from every positive charge (line flux w_i / per_charge);
+    * ``charges``: (K,) indices of positive charges, one line each (repeats allowed);
+    * ``starts``: (K, D+1) points in R^{D+1} (z last) to start from, used as they are.
+
+    Lines from charges start ``rho`` off the charge along ``directions`` ((K, D+1), normalised; default: uniform on
+    S^D, which carries uniform flux, drawn with ``seed``).
+
+    Args:
+        plates: validated plates (``make_plates``); moved to ``dtype`` (float64 or float32) on their device.
+        tol: relative local error per step (in units of the distance to the nearest charge); at least 64 x machine
+            epsilon. 1e-4 gives the same end charge as 1e-6 in the measured cases at ~40% fewer field evaluations.
+        plate_delta: None: lines end only on negative charges. A number delta > 0: also apply the plate rule of
+            Theorem 3.1 at z = L (see module docstring), probing E_z at L +- delta.
+        return_paths: also return every line's path (start, accepted steps, end), thinned to ``max_path_points``.
+        max_steps: attempted steps per line before it is declared lost (bounds the work for any input).
+
+    Returns:
+        ``LineTrace`` (all tensors in ``dtype`` on the plates' device).
+    """
+    if not isinstance(plates, Plates):
+        raise ValueError(
+            f"plates must be a Plates (build one with make_plates(pos, neg, L)); got {type(plates).__name__}."
+        )
+    check_tracer_options(tol, dtype, max_steps, max_path_points)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer; got {seed!r}.")
+    if plate_delta is not None and not (isinstance(plate_delta, (int, float)) and 0 < plate_delta < float("inf")):
+        raise ValueError(f"plate_delta must be None or a finite number > 0; got {plate_delta!r}.")
+    given = [
+        name
+        for name, v in (("n_lines", n_lines), ("per_charge", per_charge), ("charges", charges), ("starts", starts))
+        if v is not None
+    ]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of n_lines, per_charge, charges or starts; got {given or 'none'}.")
+    geo = geometry(plates, dtype)
+    N, d1 = geo.pos.shape
+    gen = torch.Generator().manual_seed(seed)
+    weights = geo.plates.pos_weights
+    if starts is not None:
+        if directions is not None:
+            raise ValueError("directions only apply to lines started at charges; drop them when giving starts.")
+        p0 = check_points("starts", starts, dim=d1, like=geo.pos)
+        start_charge = torch.full((p0.shape[0],), -1, dtype=torch.long, device=p0.device)
+        flux = torch.full((p0.shape[0],), 1.0 / p0.shape[0], dtype=dtype, device=p0.device)
+    else:
+        if n_lines is not None:
+            n = _positive_int("n_lines", n_lines)
+            u = (torch.rand((), generator=gen, dtype=torch.float64) + torch.arange(n, dtype=torch.float64)) / n
+            cum = torch.cumsum(weights.double().cpu(), 0)
+            start_charge = torch.searchsorted(cum / cum[-1], u).clamp(max=N - 1).to(geo.pos.device)
+            flux = torch.full((n,), 1.0 / n, dtype=dtype, device=geo.pos.device)
+        elif per_charge is not None:
+            m = _positive_int("per_charge", per_charge)
+            start_charge = torch.arange(N, device=geo.pos.device).repeat_interleave(m)
+            flux = weights[start_charge] / m
+        else:
+            idx = torch.as_tensor(charges).reshape(-1)
+            if idx.numel() == 0 or idx.is_floating_point() or idx.dtype == torch.bool:
+                raise ValueError("charges must be a non-empty array of integer indices of positive charges.")
+            if (idx < 0).any() or (idx >= N).any():
+                raise ValueError(
+                    f"charges must index the {N} positive charges (0..{N - 1}); found {int(idx.min())}..{int(idx.max())}."
+                )
+            start_charge = idx.long().to(geo.pos.device)
+            counts = torch.bincount(start_charge, minlength=N)
+            flux = weights[start_charge] / counts[start_charge]
+        u_dir = None if directions is None else _check_directions(directions, start_charge.shape[0], d1, geo.pos)
+        if u_dir is None:
+            u_dir = torch.randn(start_charge.shape[0], d1, generator=gen, dtype=torch.float64).to(geo.pos)
+            u_dir = u_dir / torch.linalg.vector_norm(u_dir, dim=1, keepdim=True)
+        p0 = geo.pos[start_charge] + geo.rho_pos * u_dir
+    out = integrate(
+        geo,
+        p0,
+        tol=tol,
+        max_steps=max_steps,
+        plate_delta=plate_delta,
+        return_paths=return_paths,
+        max_path_points=max_path_points,
+    )
+    return LineTrace(start=p0, start_charge=start_charge, flux=flux, **out)
