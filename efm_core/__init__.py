@@ -3,6 +3,8 @@
 from .field import FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
 from .data import TOYS, sample_toy
 from .plates import Plates, lift, make_plates
+from .lines import CASES, LineTrace, trace_lines
+from .exact_transport import transport_exact, transport_trace
 from .images import (
     ColouredDigits, Digits, colourise, digits_split, grey, image_hues, load_coloured_digits, load_digits,
     load_image_folder, load_point_cloud, select_classes, shift_images,
@@ -14,11 +16,13 @@ from .metrics import (
 )
 
 __all__ = [
+    "CASES",
     "TOYS",
     "ColouredDigits",
     "Digits",
     "FieldResult",
     "Floor",
+    "LineTrace",
     "PlateField",
     "Plates",
     "classifier_outputs",
@@ -47,7 +51,10 @@ __all__ = [
     "sample_toy",
     "select_classes",
     "shift_images",
+    "trace_lines",
     "translation_report",
+    "transport_exact",
+    "transport_trace",
     "two_sample_floor",
     "w2_exact",
 ]
