@@ -244,15 +244,23 @@ def transport(
 
 def learned_field(net: nn.Module, objective: str, L: float) -> FieldFn:
     """The field of a trained net as ``field(x, z) -> (f_x, f_z)``, evaluated without gradients on the net's device
-    and dtype, returned in the caller's dtype. For ``fm`` the net's velocity v (per unit t = z / L) becomes (v, L)."""
+    and dtype, returned in the caller's dtype.
+
+    EFM and PFGM nets regress a unit vector, so their output is normalised to unit length: then |dx/dz| <= 1 / f_min
+    even where the net extrapolates wildly (off the training points an MLP's output grows with |x|, and a guarded
+    but unnormalised slope can still grow exponentially along a line). For ``fm`` the net's velocity v (per unit
+    t = z / L) becomes the field (v, L), i.e. dx/dz = v / L, unnormalised.
+    """
     param = next(net.parameters())
 
     def field(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
         with torch.no_grad():
             f_x, f_z = net(x.to(param), z.to(param))
         if objective == "fm":
-            f_z = torch.full_like(f_z, float(L))
-        return f_x.to(x), f_z.to(x)
+            return f_x.to(x), torch.full_like(f_z, float(L)).to(x)
+        norm = torch.sqrt(f_x.flatten(1).square().sum(1) + f_z.square())
+        norm = torch.where(norm > 0, norm, torch.ones_like(norm))  # a zero output stays zero (and is guarded)
+        return (f_x / norm.reshape(-1, *([1] * (f_x.ndim - 1)))).to(x), (f_z / norm).to(x)
 
     return field
 

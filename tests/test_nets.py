@@ -1,0 +1,68 @@
+"""Field nets: the common (x, z) -> (f_x, f_z) interface, z conditioning, per-sample independence, specs."""
+
+import pytest
+import torch
+
+from efm_core.nets import FieldMLP, FieldUNet, build_net, count_parameters, sinusoidal_embedding
+
+SPECS = [
+    ({"kind": "mlp", "width": 32, "depth": 2}, (2,)),
+    ({"kind": "mlp", "width": 32, "depth": 1}, (1, 8, 8)),
+    ({"kind": "unet", "channels": 8, "mults": [1, 2]}, (1, 8, 8)),
+    ({"kind": "unet", "channels": 8, "mults": [1, 2, 2], "blocks": 2}, (3, 8, 8)),
+]
+
+
+@pytest.mark.parametrize("spec,shape", SPECS)
+def test_interface_shapes_and_z_conditioning(spec, shape):
+    torch.manual_seed(0)
+    net = build_net(spec, shape, L=6.0)
+    x = torch.randn(5, *shape)
+    z = torch.linspace(0.0, 6.0, 5)
+    f_x, f_z = net(x, z)
+    assert f_x.shape == x.shape and f_z.shape == (5,)
+    f_x2, f_z2 = net(x, z.flip(0))
+    assert not torch.allclose(f_z, f_z2)  # the height matters
+    assert not torch.allclose(f_x, f_x2)
+
+
+@pytest.mark.parametrize("spec,shape", SPECS)
+def test_samples_do_not_interact(spec, shape):
+    torch.manual_seed(1)
+    net = build_net(spec, shape, L=2.0)
+    x, z = torch.randn(4, *shape), torch.rand(4) * 2
+    f_x, f_z = net(x, z)
+    for i in range(4):
+        one_x, one_z = net(x[i : i + 1], z[i : i + 1])
+        torch.testing.assert_close(one_x[0], f_x[i], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(one_z[0], f_z[i], rtol=1e-5, atol=1e-5)
+
+
+def test_sinusoidal_embedding_values():
+    s = torch.tensor([0.0, 0.5])
+    e = sinusoidal_embedding(s, 8)
+    assert e.shape == (2, 8)
+    torch.testing.assert_close(e[0], torch.tensor([1.0] * 4 + [0.0] * 4))
+    torch.testing.assert_close(e[1, 0], torch.cos(torch.tensor(500.0)))  # highest frequency: 1000 * s
+
+
+def test_build_net_refuses_bad_specs():
+    with pytest.raises(ValueError, match="net kind"):
+        build_net({"kind": "transformer"}, (2,), 1.0)
+    with pytest.raises(ValueError, match="unknown option"):
+        build_net({"kind": "mlp", "widht": 3}, (2,), 1.0)
+    with pytest.raises(ValueError, match="divisible"):
+        build_net({"kind": "unet", "mults": [1, 2, 2, 2]}, (1, 6, 6), 1.0)
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+        FieldUNet((2,), 1.0)
+
+
+def test_same_seed_same_weights_and_sizes():
+    torch.manual_seed(3)
+    a = FieldMLP((2,), 6.0, width=16, depth=1)
+    torch.manual_seed(3)
+    b = FieldMLP((2,), 6.0, width=16, depth=1)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    # input (D+1 -> w), embedding (64 -> w -> w), one block (2 w x w), output (w -> D+1)
+    w = 16
+    assert count_parameters(a) == (3 * w + w) + (64 * w + w + w * w + w) + 2 * (w * w + w) + (w * 3 + 3)

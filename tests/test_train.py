@@ -1,0 +1,143 @@
+"""The training loop: schedule, EMA, determinism, exact resume, callback/stop, loss log, and that it learns."""
+
+import csv
+
+import pytest
+import torch
+
+from efm_core.baselines import FlowMatchingObjective
+from efm_core.presets import PRESETS, ExperimentConfig, get_preset
+from efm_core.sampler import SamplerConfig
+from efm_core.train import EFMObjective, Trainer, evaluate, lr_factor, make_objective
+
+TINY = get_preset("tiny")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small nets train faster on one thread, and much faster when other processes share the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _params(module):
+    return torch.cat([p.detach().flatten() for p in module.parameters()])
+
+
+def test_lr_schedule():
+    cfg = TINY.replace(steps=110, warmup=10, lr_schedule="cosine", min_lr_ratio=0.1)
+    assert lr_factor(0, cfg) == pytest.approx(0.1) and lr_factor(9, cfg) == pytest.approx(1.0)
+    assert lr_factor(10, cfg) == pytest.approx(1.0)
+    assert lr_factor(60, cfg) == pytest.approx(0.55)  # half way down the cosine
+    assert lr_factor(110, cfg) == pytest.approx(0.1)
+    assert lr_factor(60, cfg.replace(lr_schedule="constant")) == 1.0
+
+
+def test_same_seed_same_run_and_resume_is_exact(tmp_path):
+    straight = Trainer(TINY.replace(steps=8), device="cpu")
+    straight.step(8)
+    first = Trainer(TINY.replace(steps=8), device="cpu")
+    first.step(4)
+    first.save(tmp_path / "half")
+    resumed = Trainer(TINY.replace(steps=8), device="cpu")
+    resumed.resume(tmp_path / "half")
+    assert resumed.step_count == 4
+    resumed.step(10)  # stops at config.steps
+    assert resumed.step_count == 8
+    assert torch.equal(_params(straight.net), _params(resumed.net))
+    assert torch.equal(_params(straight.ema), _params(resumed.ema))
+    assert [r["loss"] for r in straight.history[4:]] == [r["loss"] for r in resumed.history]
+    other = Trainer(TINY.replace(steps=8, seed=1), device="cpu")
+    other.step(8)
+    assert not torch.equal(_params(straight.net), _params(other.net))
+
+
+def test_resume_refuses_another_config_or_a_slim_checkpoint(tmp_path):
+    t = Trainer(TINY, device="cpu")
+    t.step(2)
+    t.save(tmp_path / "a")
+    t.save(tmp_path / "slim", train_state=False)
+    with pytest.raises(ValueError, match="differs in \\['L'\\]"):
+        Trainer(TINY.replace(L=3.0), device="cpu").resume(tmp_path / "a")
+    with pytest.raises(ValueError, match="no training state"):
+        Trainer(TINY, device="cpu").resume(tmp_path / "slim")
+
+
+def test_ema_follows_its_formula():
+    t = Trainer(TINY.replace(ema=0.5), device="cpu")
+    before = _params(t.ema).clone()
+    t.step(1)  # decay min(0.5, (1 + 1) / (10 + 1)) = 2/11
+    torch.testing.assert_close(_params(t.ema), before * (2 / 11) + _params(t.net) * (9 / 11))
+
+
+def test_callback_can_stop_and_chunks_and_log(tmp_path):
+    seen = []
+
+    def callback(trainer, record):
+        seen.append(record["step"])
+        return record["step"] < 3
+
+    log = tmp_path / "log.csv"
+    t = Trainer(TINY, device="cpu", callback=callback, log_path=log)
+    records = t.step(10)
+    assert [r["step"] for r in records] == [1, 2, 3] and seen == [1, 2, 3] and t.done
+    assert t.step(5) == []
+    rows = list(csv.DictReader(log.open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]
+    assert all(float(r["loss"]) > 0 and float(r["lr"]) > 0 for r in rows)
+    t2 = Trainer(TINY, device="cpu")
+    assert len(t2.step(4)) == 4 and len(t2.step(4)) == 4 and t2.step_count == 8
+
+
+def test_objectives_by_config():
+    assert isinstance(make_objective(TINY), EFMObjective)
+    assert isinstance(make_objective(get_preset("fm-two_moons-L6")), FlowMatchingObjective)
+    assert make_objective(get_preset("pfgm-two_moons")).target == "single_plate"
+    with pytest.raises(ValueError, match="sampler kinds 'none' and 'constant'"):
+        FlowMatchingObjective(1.0, SamplerConfig(kind="tent"), 8)
+
+
+def test_flow_matching_loss_is_zero_for_the_true_velocity():
+    shift = torch.tensor([3.0, -1.0])
+
+    def perfect(x, z):
+        return shift.expand_as(x), torch.zeros(x.shape[0])
+
+    p = torch.randn(32, 2)
+    objective = FlowMatchingObjective(6.0, SamplerConfig(kind="none"), 16)
+    assert float(objective(perfect, p, p + shift, torch.Generator())) == pytest.approx(0.0, abs=1e-10)
+    assert float(objective(perfect, p, p + 2 * shift, torch.Generator())) == pytest.approx(float((shift**2).sum()))
+
+
+def test_config_validation_and_presets():
+    assert {"tiny", "digits-gen", "cdigits-2to3", "two_moons-L6", "two_moons-L30"} <= set(PRESETS)
+    for name in [n for n in PRESETS if not n.startswith(("fm-", "pfgm-", "tiny"))]:
+        twin = PRESETS["fm-" + name]
+        assert (twin.objective, twin.p, twin.q, twin.steps, twin.n_queries, twin.net) == (
+            "fm", PRESETS[name].p, PRESETS[name].q, PRESETS[name].steps, PRESETS[name].n_queries, PRESETS[name].net,
+        )
+    spec = TINY.to_dict()
+    assert ExperimentConfig.from_dict(spec) == TINY
+    with pytest.raises(ValueError, match="unknown config key"):
+        ExperimentConfig.from_dict({**spec, "stepz": 3})
+    with pytest.raises(ValueError, match="missing required"):
+        ExperimentConfig.from_dict({k: v for k, v in spec.items() if k != "L"})
+    with pytest.raises(ValueError, match="L must be"):
+        TINY.replace(L=-1.0)
+    with pytest.raises(ValueError, match="n_queries"):
+        TINY.replace(n_queries=10_000)
+
+
+@pytest.mark.slow
+def test_short_training_lowers_w2():
+    """About 10 s of CPU: Gaussian -> two moons at L = 2; the EMA net's W2 falls far below the untrained net's."""
+    config = TINY.replace(net={"kind": "mlp", "width": 64, "depth": 2}, steps=400, warmup=20, n_charges=512, n_queries=128, ema=0.98)
+    trainer = Trainer(config, device="cpu")
+    before = evaluate(trainer.ema, config, n=300, seed=5)
+    trainer.run(progress=False)
+    after = evaluate(trainer.ema, config, n=300, seed=5)
+    assert after["w2"] < 0.5 * before["w2"]
+    assert after["w2"] < 3 * after["w2_floor"]
+    assert after["transport_nonfinite"] == 0
