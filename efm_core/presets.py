@@ -118,7 +118,17 @@ class FiniteSource(Source):
 
 
 class ColouredDigitsSource(FiniteSource):
-    """Grey digit strokes coloured with a fresh uniformly random hue at every draw."""
+    """Grey digit strokes coloured with a fresh uniformly random hue at every draw. A draw of more items than the set
+    holds repeats strokes (with replacement), each copy in its own hue, so that P and Q batches have n items each."""
+
+    def __init__(self, spec: dict, items: Tensor, clip: tuple[float, float] | None, labels: Tensor | None = None,
+                 held_out: Tensor | None = None) -> None:
+        super().__init__(spec, items, clip, labels, held_out)
+        self.shape = (3, *self.shape[1:])  # the grey strokes (1, H, W) are drawn as RGB (3, H, W)
+
+    def indices(self, n: int, generator: torch.Generator) -> Tensor:
+        size = self.items.shape[0]
+        return super().indices(n, generator) if n <= size else torch.randint(size, (n,), generator=generator)
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         idx = self.indices(n, generator)
