@@ -106,7 +106,7 @@ def transport_trace(
         forward = draw < forward_probability(geo.plates, x, delta).double()
     else:
         forward = torch.ones(K, dtype=torch.bool, device=x.device)
-    start = lift(x, torch.where(forward, delta, -delta).to(x))
+    start = lift(x, torch.where(forward, x.new_tensor(delta), x.new_tensor(-delta)))
     out = integrate(
         geo,
         start,

@@ -293,7 +293,7 @@ def integrate(
                 crossed[acc[ci]] = True
                 if plate_delta is not None:
                     probe = y.clone()
-                    probe[:, -1] = torch.where(up[ci], L + plate_delta, L - plate_delta)
+                    probe[:, -1] = torch.where(up[ci], y.new_tensor(L + plate_delta), y.new_tensor(L - plate_delta))
                     ez = _direction(geo, probe)[:, -1]
                     evals[acc[ci]] += 1
                     stop = (up[ci] & (ez <= 0)) | (down[ci] & (ez >= 0))
