@@ -48,7 +48,7 @@ def test_dipole_lines_keep_their_exact_invariant(D: int) -> None:
     assert (tr.end_charge == 0).all()
     torch.testing.assert_close(tr.end, torch.tensor([[0.0] * D + [L]], dtype=torch.float64).expand(16, -1))
     worst = 0.0
-    for path, t in zip(tr.paths, theta):
+    for path, t in zip(tr.paths, theta, strict=True):
         p = path[:-1]  # the last point is the charge itself
         a, b = p.clone(), p.clone()
         b[:, -1] -= L
