@@ -7,7 +7,9 @@ still work, in memory. No drawing here; no widgets.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -15,7 +17,8 @@ import streamlit as st
 import torch
 
 from efm_core import make_plates, plate_field_at, sample_toy
-from efm_core.lines import CASES, trace_lines
+from efm_core.exact_transport import transport_trace
+from efm_core.lines import CASES, median_spacing, trace_lines
 from efm_core.metrics import energy_distance
 from efm_core.plates import Plates
 from efm_core.sampler import SamplerConfig, sample_points
@@ -26,6 +29,7 @@ THEOREM_DTYPE = torch.float64  # single lines whose E_z is read along the way: f
 PLATE_DELTA = 0.03  # Theorem 3.1's probe distance behind / in front of the Q plate, and the start height off P
 MAX_PATH_POINTS = 160
 SWEEP_LS = (1.0, 2.0, 4.0, 6.0, 10.0, 20.0, 30.0, 50.0)
+LANDING_SEED_OFFSET = 1000  # fresh P points use seed + this, so they differ from the charges
 
 
 class Scene(NamedTuple):
@@ -39,6 +43,14 @@ class Scene(NamedTuple):
     @property
     def D(self) -> int:
         return int(self.pos.shape[1])
+
+    @property
+    def key(self) -> str:
+        """A short fingerprint of the charges (for background-job keys)."""
+        h = hashlib.md5()
+        for a in self:
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()[:16]
 
     def plates(self, L: float) -> Plates:
         return make_plates(torch.from_numpy(self.pos), torch.from_numpy(self.neg), L, torch.from_numpy(self.pos_w), torch.from_numpy(self.neg_w))
@@ -79,59 +91,40 @@ def _systematic(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
     return np.minimum(np.searchsorted(cum / cum[-1], u), len(weights) - 1)
 
 
-class LineSet(NamedTuple):
-    """Traced lines of one kind of start: paths (K arrays (T_k, D+1)), case names (K,), end points (K, D) on Q."""
+class Lines(NamedTuple):
+    """Traced lines: paths (K arrays (T_k, D+1), z last), case names (K,), and the seconds the trace took."""
 
     paths: list[np.ndarray]
     cases: list[str]
-    ends: np.ndarray
-    ended: np.ndarray  # (K,) bool: the line reached Q (not lost)
-
-
-class Lines(NamedTuple):
-    """Both kinds of start from the same charges: ``two`` (direction uniform on the sphere: the flux-weighted,
-    two-sided start of Theorem 3.1) and ``fwd`` (the same directions flipped to point towards Q: forward only)."""
-
-    two: LineSet
-    fwd: LineSet
     seconds: float
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def field_lines(scene: Scene, L: float, n_lines: int, seed: int) -> Lines:
-    """Trace ``n_lines`` two-sided and ``n_lines`` forward-only lines in one batch (same charges, mirrored directions)."""
-    import time
-
+def field_lines(scene: Scene, L: float, n_lines: int, seed: int, sides: str = "both") -> Lines:
+    """``n_lines`` lines leaving P's charges (chosen by magnitude), in a direction uniform on the sphere ('both': the
+    flux-weighted two-sided start) or the same directions flipped to point towards Q ('forward')."""
+    if sides not in ("both", "forward"):
+        raise ValueError(f"sides must be 'both' or 'forward'; got {sides!r}.")
     rng = np.random.default_rng(seed)
     idx = _systematic(scene.pos_w, n_lines, rng)
     u = rng.standard_normal((n_lines, scene.D + 1))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
-    u_fwd = u.copy()
-    u_fwd[:, -1] = np.abs(u_fwd[:, -1])
+    if sides == "forward":
+        u[:, -1] = np.abs(u[:, -1])
     t0 = time.perf_counter()
     trace = trace_lines(
-        scene.plates(L), charges=np.concatenate([idx, idx]), directions=np.concatenate([u, u_fwd]), tol=TRACE_TOL,
-        dtype=TRACE_DTYPE, return_paths=True, max_path_points=MAX_PATH_POINTS,
+        scene.plates(L), charges=idx, directions=u, tol=TRACE_TOL, dtype=TRACE_DTYPE, return_paths=True, max_path_points=MAX_PATH_POINTS
     )
     seconds = time.perf_counter() - t0
-    paths = [p.double().numpy() for p in trace.paths]
-    cases = [CASES[c] for c in trace.case.tolist()]
-    ends = trace.end[:, :-1].double().numpy()
-    ended = np.array([c != "lost" for c in cases])
-    k = n_lines
-    return Lines(
-        LineSet(paths[:k], cases[:k], ends[:k], ended[:k]),
-        LineSet(paths[k:], cases[k:], ends[k:], ended[k:]),
-        seconds,
-    )
+    return Lines([p.double().numpy() for p in trace.paths], [CASES[c] for c in trace.case.tolist()], seconds)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def landing_distance(scene: Scene, ends: np.ndarray) -> float:
-    """Energy distance (data units) between end points (K, D) and Q's charges; NaN without end points."""
-    if len(ends) == 0:
+    """Energy distance (data units; the unbiased U-statistic, so a few dozen end points are not penalised for being
+    few: it scatters around 0 when they follow Q) between end points (K, D) and Q's charges; NaN below 2 points."""
+    if len(ends) < 2 or len(scene.neg) < 2:
         return math.nan
-    return float(energy_distance(torch.from_numpy(ends), torch.from_numpy(scene.neg)))
+    return float(energy_distance(torch.from_numpy(ends), torch.from_numpy(scene.neg), unbiased=True))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -186,11 +179,21 @@ def field_slice(scene: Scene, L: float, y: float, z_range: tuple[float, float], 
 
 
 # --------------------------------------------------------------------------------------------- Theorem 3.1 page
+class Decision(NamedTuple):
+    """E_z where a line first reaches z = L: total just in front (z = L - delta) and just behind (L + delta), and
+    behind the plate P's part and Q's part of it. Stop there iff front and behind have opposite signs."""
+
+    front: float
+    behind: float
+    behind_pos: float
+    behind_neg: float
+
+
 class SingleLine(NamedTuple):
     """One start x on P traced forwards (from (x, +delta)) and backwards (from (x, -delta)) with the plate rule.
 
-    For each direction: path (T, D+1), case name, arc length s (T,), E_z+ and E_z- along the path (T,), the first
-    crossing of z = L (D+1,) or None, and E_z+, E_z- just behind the plate there (the stop/continue decision).
+    For each direction: path (T, D+1), case name, arc length s (T,), E_z+ and E_z- (P's and Q's parts) along the
+    path (T,), the first crossing of z = L (D+1,) or None, and the ``Decision`` there (None without a crossing).
     """
 
     paths: dict[str, np.ndarray]
@@ -199,7 +202,7 @@ class SingleLine(NamedTuple):
     ez_pos: dict[str, np.ndarray]
     ez_neg: dict[str, np.ndarray]
     crossing: dict[str, np.ndarray | None]
-    decision: dict[str, tuple[float, float] | None]
+    decision: dict[str, Decision | None]
     forward_flux: float  # share of the plate's flux at x that leaves forwards: E_z(x, +delta) / (E_z(+) - E_z(-))
 
 
@@ -221,11 +224,13 @@ def single_line(scene: Scene, L: float, start: tuple[float, ...]) -> SingleLine:
         out["ez_pos"][name] = r.pos.vector()[:, -1].numpy()
         out["ez_neg"][name] = r.neg.vector()[:, -1].numpy()
         if bool(trace.crossed[i]):
-            y = trace.crossing[i].double().clone()
+            y = trace.crossing[i].double()
             out["crossing"][name] = y.numpy()
-            y[-1] = L + PLATE_DELTA
-            behind = plate_field_at(y[None], plates)
-            out["decision"][name] = (float(behind.pos.vector()[0, -1]), float(behind.neg.vector()[0, -1]))
+            probes = y.repeat(2, 1)
+            probes[:, -1] = torch.tensor([L - PLATE_DELTA, L + PLATE_DELTA], dtype=probes.dtype)
+            at = plate_field_at(probes, plates)
+            total, p_part, q_part = at.vector()[:, -1], at.pos.vector()[:, -1], at.neg.vector()[:, -1]
+            out["decision"][name] = Decision(float(total[0]), float(total[1]), float(p_part[1]), float(q_part[1]))
         else:
             out["crossing"][name] = None
             out["decision"][name] = None
@@ -235,41 +240,94 @@ def single_line(scene: Scene, L: float, start: tuple[float, ...]) -> SingleLine:
     return SingleLine(**out, forward_flux=float(flux))
 
 
-class Sweep(NamedTuple):
-    """The L sweep: Ls (k,), share of each case among the two-sided lines (case -> (k,)), energy distance of the end
-    points to Q's charges per start kind ('two-sided', 'forward-only' -> (k,))."""
+@st.cache_data(max_entries=32, show_spinner=False)
+def case_examples(scene: Scene, L: float, n_candidates: int = 48) -> dict[str, tuple[float, ...] | None]:
+    """A start on P for each case of Theorem 3.1 in this scene: 'front' and 'behind' (the forward line's case, the
+    candidate nearest P's centre wins) and 'backward' (the candidate sending the largest share of its flux backwards).
 
-    Ls: np.ndarray
-    shares: dict[str, np.ndarray]
-    errors: dict[str, np.ndarray]
+    Candidates are P's centre and P charges spread by weight. None where no candidate shows the case.
+    """
+    rng = np.random.default_rng(0)
+    centre = (scene.pos * scene.pos_w[:, None]).sum(0)
+    cand = np.concatenate([centre[None], scene.pos[_systematic(scene.pos_w, n_candidates, rng)]])
+    plates = scene.plates(L)
+    starts = np.concatenate([cand, np.full((len(cand), 1), PLATE_DELTA)], axis=1)
+    trace = trace_lines(plates, starts=starts, tol=TRACE_TOL, dtype=TRACE_DTYPE, plate_delta=PLATE_DELTA)
+    below = starts.copy()
+    below[:, -1] = -PLATE_DELTA
+    ez = plate_field_at(torch.from_numpy(np.concatenate([starts, below])), plates).vector()[:, -1].numpy()
+    up, down = np.maximum(ez[: len(cand)], 0), np.maximum(-ez[len(cand) :], 0)
+    backward_share = down / np.maximum(up + down, 1e-300)
+    dist = np.linalg.norm(cand - centre, axis=1)
+    out: dict[str, tuple[float, ...] | None] = {}
+    for case in ("front", "behind"):
+        hits = np.flatnonzero(trace.case.numpy() == CASES.index(case))
+        out[case] = tuple(float(v) for v in cand[hits[np.argmin(dist[hits])]]) if hits.size else None
+    out["backward"] = tuple(float(v) for v in cand[int(np.argmax(backward_share))])
+    return out
 
 
-def sweep_L(scene: Scene, n_lines: int, seed: int, Ls: tuple[float, ...] = SWEEP_LS, progress=None) -> Sweep:
-    """Trace at every L (each L is its own cached ``field_lines`` call); ``progress(i, n)`` is called as it goes."""
-    shares = {c: [] for c in CASES}
-    errors = {"two-sided": [], "forward-only": []}
-    for i, L in enumerate(Ls):
-        if progress is not None:
-            progress(i, len(Ls))
-        lines = field_lines(scene, float(L), n_lines, seed)
-        for c in CASES:
-            shares[c].append(float(np.mean([k == c for k in lines.two.cases])))
-        for name, ls in (("two-sided", lines.two), ("forward-only", lines.fwd)):
-            errors[name].append(landing_distance(scene, ls.ends[ls.ended]))
-    return Sweep(np.asarray(Ls, dtype=float), {c: np.asarray(v) for c, v in shares.items()}, {k: np.asarray(v) for k, v in errors.items()})
+class Landings(NamedTuple):
+    """Theorem 3.1's map T applied to K fresh points of P, for each kind of start ('two-sided': flux-weighted side
+    choice; 'forward-only': every line starts towards Q): end points of the lines that reached Q (K', D), the case of
+    every line (K,), the energy distance of the end points to Q's charges, and the seconds it took."""
+
+    ends: dict[str, np.ndarray]
+    cases: dict[str, list[str]]
+    distance: dict[str, float]
+    seconds: float
+
+
+def fresh_p(scene: Scene, p_toy: str | None, K: int, seed: int) -> np.ndarray:
+    """K fresh points of P (K, D): new samples of the toy, or for hand-built charges the charges (drawn by
+    magnitude) jittered by their median nearest-neighbour spacing."""
+    if p_toy is not None:
+        return sample_toy(p_toy, K, D=scene.D, seed=seed + LANDING_SEED_OFFSET).numpy()
+    rng = np.random.default_rng(seed + LANDING_SEED_OFFSET)
+    idx = rng.choice(len(scene.pos), size=K, p=scene.pos_w)
+    spacing = median_spacing(torch.from_numpy(scene.pos)) if len(scene.pos) > 1 else 0.0
+    return scene.pos[idx] + (spacing or 0.1) * rng.standard_normal((K, scene.D))
+
+
+def landings(scene: Scene, L: float, K: int, seed: int, p_toy: str | None) -> Landings:
+    """T of Theorem 3.1 (``transport_trace``) from the same K fresh points of P with both kinds of start.
+
+    Plain function (it runs in a background thread, see ``app.background``); results are cached by the job key.
+    """
+    t0 = time.perf_counter()
+    plates = scene.plates(L)
+    starts = torch.from_numpy(fresh_p(scene, p_toy, K, seed))
+    ends, cases, distance = {}, {}, {}
+    for name, sides in (("two-sided", "both"), ("forward-only", "forward")):
+        trace = transport_trace(plates, starts, sides=sides, seed=seed, tol=TRACE_TOL, dtype=TRACE_DTYPE)
+        case = [CASES[c] for c in trace.case.tolist()]
+        ok = np.array([c != "lost" for c in case])
+        ends[name] = trace.end[:, :-1].double().numpy()[ok]
+        cases[name] = case
+        distance[name] = landing_distance(scene, ends[name])
+    return Landings(ends, cases, distance, time.perf_counter() - t0)
+
+
+def summarize_sweep(Ls: list[float], results: list[Landings]) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(Ls, share of each case among the two-sided lines per L, energy distance per kind of start per L)."""
+    shares = {c: np.array([np.mean([k == c for k in r.cases["two-sided"]]) for r in results]) for c in CASES}
+    errors = {name: np.array([r.distance[name] for r in results]) for name in ("two-sided", "forward-only")}
+    return np.asarray(Ls, dtype=float), shares, errors
 
 
 # -------------------------------------------------------------------------------------------- high dimensions
 class DimStats(NamedTuple):
     """Per dimension D (k,): quartiles (k, 3) of the largest charge's share of |E|; log10 of the largest and
-    smallest r^-(D+1) (k,); share of points where float32 r^-(D+1) gives no usable field (k,); quartiles (k, 3) of
-    the cosine between E and the direction to the nearest Q charge, for points in the upper half of the gap."""
+    smallest r^-(D+1) (k,); share of points where r^-(D+1) computed directly in float32 / float64 gives no usable
+    field (every weight 0 or one infinite) (k,); quartiles (k, 3) of the cosine between E and the field of the
+    nearest charge alone (towards it for a Q charge, away from it for a P charge)."""
 
     dims: np.ndarray
     top_share: np.ndarray
     log10_w_max: np.ndarray
     log10_w_min: np.ndarray
     f32_broken: np.ndarray
+    f64_broken: np.ndarray
     cos_nearest: np.ndarray
 
 
@@ -278,7 +336,7 @@ def dimension_stats(dims: tuple[int, ...], n: int, shift: float, L: float, n_que
     """P = N(0, I_D), Q = N(shift e1, I_D), ``n`` charges each, at distance L; queries on segments between fresh
     P and Q samples at heights z = tL, t ~ U(0.05, 0.95). All log-space sums in float64 (``plate_field_at``)."""
     g = torch.Generator().manual_seed(seed)
-    rows = {k: [] for k in ("top", "wmax", "wmin", "f32", "cos")}
+    rows = {k: [] for k in ("top", "wmax", "wmin", "f32", "f64", "cos")}
     for D in dims:
         pos = torch.randn(n, D, generator=g, dtype=torch.float64)
         neg = torch.randn(n, D, generator=g, dtype=torch.float64)
@@ -294,18 +352,19 @@ def dimension_stats(dims: tuple[int, ...], n: int, shift: float, L: float, n_que
         log_contrib = -0.5 * D * torch.log(r2)  # |E_i| up to the common 1/(n S_D): r_i^-D
         top = torch.exp(log_contrib.max(1).values - torch.logsumexp(log_contrib, 1))
         log_w = -0.5 * (D + 1) * torch.log(r2) / math.log(10)  # log10 r^-(D+1)
-        w32 = r2.float() ** (-(D + 1) / 2.0)
-        broken = ~torch.isfinite(w32.sum(1)) | (w32.sum(1) == 0)
+        for name, dtype in (("f32", torch.float32), ("f64", torch.float64)):
+            w = (r2.to(dtype) ** (-(D + 1) / 2.0)).sum(1)  # the naive sum of weights
+            rows[name].append(float((~torch.isfinite(w) | (w == 0)).double().mean()))
         direction = plate_field_at(x, plates).direction
-        upper = t > 0.5
-        to_near = plates.lifted_neg()[torch.cdist(x[upper], plates.lifted_neg()).argmin(1)] - x[upper]
-        cos = (direction[upper] * to_near).sum(1) / torch.linalg.vector_norm(to_near, dim=1)
+        nearest = r2.argmin(1)
+        sign = torch.where(nearest < n, 1.0, -1.0).to(x)  # P charges push, Q charges pull
+        own = sign[:, None] * (x - charges[nearest])
+        cos = (direction * own).sum(1) / torch.linalg.vector_norm(own, dim=1)
         rows["top"].append(torch.quantile(top, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)).numpy())
         rows["wmax"].append(float(log_w.max()))
         rows["wmin"].append(float(log_w.min()))
-        rows["f32"].append(float(broken.double().mean()))
         rows["cos"].append(torch.quantile(cos, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)).numpy())
     return DimStats(
         np.asarray(dims, dtype=float), np.stack(rows["top"]), np.asarray(rows["wmax"]), np.asarray(rows["wmin"]),
-        np.asarray(rows["f32"]), np.stack(rows["cos"]),
+        np.asarray(rows["f32"]), np.asarray(rows["f64"]), np.stack(rows["cos"]),
     )

@@ -24,12 +24,19 @@ def lines_csv(paths: Sequence[np.ndarray], cases: Sequence[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def endpoints_csv(sets: dict[str, tuple[Sequence[np.ndarray], Sequence[str]]]) -> str:
-    """Start and end of every line: ``line,starts,case,start_x1..start_z,end_x1..end_z``; ``sets`` maps a start
-    kind ('two-sided', 'forward-only') to (paths, cases)."""
-    D = next((p[0].shape[1] - 1 for p, _ in sets.values() if len(p)), 1)
+def endpoints_csv(paths: Sequence[np.ndarray], cases: Sequence[str]) -> str:
+    """Start and end of every line: ``line,case,start_x1..start_z,end_x1..end_z``."""
+    D = paths[0].shape[1] - 1 if len(paths) else 1
     names = _coords(D)
-    out = [",".join(["line", "starts", "case"] + [f"start_{c}" for c in names] + [f"end_{c}" for c in names])]
-    for kind, (paths, cases) in sets.items():
-        out.extend(f"{i},{kind},{case},{_fmt(p[0])},{_fmt(p[-1])}" for i, (p, case) in enumerate(zip(paths, cases, strict=True)))
+    out = [",".join(["line", "case"] + [f"start_{c}" for c in names] + [f"end_{c}" for c in names])]
+    out.extend(f"{i},{case},{_fmt(p[0])},{_fmt(p[-1])}" for i, (p, case) in enumerate(zip(paths, cases, strict=True)))
+    return "\n".join(out) + "\n"
+
+
+def points_csv(sets: dict[str, np.ndarray]) -> str:
+    """Points of several named sets: ``set,x1..xD`` (one row per point)."""
+    D = next((p.shape[1] for p in sets.values() if p.ndim == 2), 1)
+    out = [",".join(["set"] + [f"x{i + 1}" for i in range(D)])]
+    for name, pts in sets.items():
+        out.extend(f"{name},{_fmt(p)}" for p in pts)
     return "\n".join(out) + "\n"

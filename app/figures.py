@@ -66,6 +66,18 @@ def view_box(pos: np.ndarray, neg: np.ndarray, L: float) -> Box:
     return Box(-margin, L + margin, tuple(float(c) for c in centre), half)
 
 
+def fit_box(paths: list[np.ndarray], base: Box, L: float, pad: float = 1.0) -> Box:
+    """The part of ``base`` that holds ``paths`` (and both plates), with ``pad`` around: a closer view of a few lines."""
+    pts = np.concatenate([clip_to_box(p, base) for p in paths]) if paths else np.zeros((0, len(base.centre) + 1))
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if len(pts) == 0:
+        return base
+    z_lo = max(base.z_lo, min(float(pts[:, -1].min()), 0.0) - pad)
+    z_hi = min(base.z_hi, max(float(pts[:, -1].max()), L) + pad)
+    half = min(base.half, float(np.abs(pts[:, :-1] - np.asarray(base.centre)).max()) + pad)
+    return Box(z_lo, z_hi, base.centre, max(half, 0.25 * (z_hi - z_lo)))
+
+
 def clip_to_box(path: np.ndarray, box: Box) -> np.ndarray:
     """Copy of ``path`` (T, D+1, z last) with points outside ``box`` set to NaN, so a line shows gaps there."""
     out = np.array(path, dtype=np.float64, copy=True)
@@ -127,6 +139,8 @@ def field_lines_figure(
     neg_weights: np.ndarray | None = None,
     cones: bool = False,
     cloud: np.ndarray | None = None,
+    marks: dict[str, np.ndarray] | None = None,
+    box: Box | None = None,
     n_frames: int = 30,
     height: int = 620,
 ) -> go.Figure:
@@ -137,15 +151,17 @@ def field_lines_figure(
         paths: one (T_k, D+1) polyline per field line (z last); cases: the case name of each line (``CASE_STYLE``).
         pos_weights, neg_weights: optional (N,), (M,) magnitudes (marker size grows with them).
         cones: add direction arrows along the lines. cloud: optional (B, D+1) training points to show.
+        marks: optional named points (D+1,) drawn as black crosses (e.g. a start, a crossing of z = L).
+        box: the region drawn (default ``view_box``); lines are cut where they leave it.
         n_frames: frames of the client-side animation that moves one point along every line (0: none).
 
     Traces, in order: plate P, plate Q, P charges, Q charges, one trace per case present (legend "case (count)"),
-    then the optional cones, cloud, and the moving points (the trace the animation frames update).
+    then the optional cones, cloud, marks (one trace each), and the moving points (the trace the frames update).
     """
     D = pos.shape[1]
     if D not in (1, 2):
         raise ValueError(f"field-line pictures exist for D = 1 and D = 2; got D = {D}.")
-    box = view_box(pos, neg, L)
+    box = box or view_box(pos, neg, L)
     three_d = D == 2
     Scatter = go.Scatter3d if three_d else go.Scatter
     fig = go.Figure()
@@ -157,7 +173,8 @@ def field_lines_figure(
     ):
         z = 0.0 if color == POS_COLOR else L
         size = _marker_sizes(w, len(charges), 3.0 if three_d else 6.0)
-        fig.add_trace(Scatter(**_axes(_lift(charges, z)), mode="markers", name=name, marker={"color": color, "size": size}, hoverinfo="skip"))
+        shown = clip_to_box(_lift(charges, z), box)
+        fig.add_trace(Scatter(**_axes(shown), mode="markers", name=name, marker={"color": color, "size": size}, hoverinfo="skip"))
     clipped = [clip_to_box(p, box) for p in paths]
     for case, style in CASE_STYLE.items():
         members = [c for c, k in zip(clipped, cases, strict=True) if k == case]
@@ -176,6 +193,8 @@ def field_lines_figure(
         fig.add_trace(
             Scatter(**_axes(cloud), mode="markers", name=f"training points ({len(cloud)})", marker={"color": "#555555", "size": 1.5 if three_d else 3, "opacity": 0.5}, hoverinfo="skip")
         )
+    for name, point in (marks or {}).items():
+        fig.add_trace(Scatter(**_axes(np.asarray(point, dtype=float)[None]), mode="markers", name=name, marker={"symbol": "x", "size": 6 if three_d else 12, "color": PROBE_COLOR}))
     if n_frames and paths:
         _add_animation(fig, paths, box, n_frames, three_d)
     _layout_scene(fig, box, three_d, height)
@@ -257,8 +276,8 @@ def _layout_scene(fig: go.Figure, box: Box, three_d: bool, height: int) -> None:
                 "yaxis": {"title": {"text": "x₁"}, "range": list(ranges[1])},
                 "zaxis": {"title": {"text": "x₂"}, "range": list(ranges[2])},
                 "aspectmode": "manual",
-                "aspectratio": {"x": 1.3, "y": 1.0, "z": 1.0},
-                "camera": {"eye": {"x": 0.2, "y": -1.9, "z": 0.9}},
+                "aspectratio": {"x": min(2.0, max(0.6, (box.z_hi - box.z_lo) / (2 * box.half))), "y": 1.0, "z": 1.0},
+                "camera": {"eye": {"x": -0.55, "y": -2.0, "z": 0.55}, "center": {"x": 0.0, "y": 0.0, "z": -0.1}},
                 "uirevision": "scene",
             },
         )
@@ -461,25 +480,33 @@ def ez_profile_figure(
     return fig
 
 
-def sweep_figures(Ls: np.ndarray, shares: dict[str, np.ndarray], errors: dict[str, np.ndarray], height: int = 300) -> tuple[go.Figure, go.Figure]:
-    """The L sweep: share of each line case against L (stacked), and the end-point error against Q per variant."""
+def sweep_figures(
+    Ls: np.ndarray, shares: dict[str, np.ndarray], errors: dict[str, np.ndarray], current_L: float | None = None,
+    L_max: float | None = None, height: int = 300,
+) -> tuple[go.Figure, go.Figure]:
+    """The L sweep: the share of each line case against L, and the end-point error against Q per kind of start.
+
+    ``current_L`` adds a dotted vertical line (a trace named "current L") at the L in use; the L axis runs from 0 to
+    ``L_max`` (default: the largest L given), so that a sweep still filling in keeps its axis.
+    """
     cases = go.Figure()
     for case, style in CASE_STYLE.items():
         if case in shares:
-            cases.add_trace(go.Scatter(x=Ls, y=shares[case], name=case, mode="lines+markers", stackgroup="cases", line={"color": style.color}))
-    cases.update_layout(
-        template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="sweep-cases",
-        xaxis={"title": {"text": "L"}, "type": "log"}, yaxis={"title": {"text": "share of lines"}, "range": [0, 1]}, legend={"orientation": "h", "y": -0.25},
-    )
+            cases.add_trace(go.Scatter(x=Ls, y=shares[case], name=case, mode="lines+markers", line={"color": style.color}))
     err = go.Figure()
     for name, values in errors.items():
         color, symbol = VARIANT_STYLE.get(name, ("#333333", "circle"))
         err.add_trace(go.Scatter(x=Ls, y=values, name=name, mode="lines+markers", line={"color": color}, marker={"symbol": symbol, "size": 9}))
-    err.update_layout(
-        template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="sweep-error",
-        xaxis={"title": {"text": "L"}, "type": "log"}, yaxis={"title": {"text": "energy distance to Q's charges"}, "rangemode": "tozero"},
-        legend={"orientation": "h", "y": -0.25},
-    )
+    top = max([float(np.nanmax(v)) for v in errors.values() if np.isfinite(v).any()] + [1e-3])
+    bottom = min([float(np.nanmin(v)) for v in errors.values() if np.isfinite(v).any()] + [0.0])
+    for fig, (lo, hi), title in ((cases, (0.0, 1.0), "share of lines"), (err, (bottom, 1.05 * top), "energy distance to Q's charges")):
+        if current_L is not None:
+            fig.add_trace(go.Scatter(x=[current_L, current_L], y=[lo, hi], mode="lines", name="current L", line={"color": "#000000", "dash": "dot", "width": 1}))
+        fig.update_layout(
+            template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision=title,
+            xaxis={"title": {"text": "L"}, "range": [0.0, float(L_max or max(Ls)) * 1.03]}, yaxis={"title": {"text": title}, "range": [lo, hi if hi > lo else lo + 1]},
+            legend={"orientation": "h", "y": -0.25},
+        )
     return cases, err
 
 

@@ -22,24 +22,35 @@ BOUND = {"bind": "query-params", "persist_state": "session"}
 
 
 # ------------------------------------------------------------------------------------------------ bound widgets
+def _keep(key: str) -> None:
+    """Re-assign a widget's session value before it is created: a widget with the same key on another page would
+    otherwise show its default for one run after a page switch (Streamlit 1.67, seen in AppTest)."""
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
+
+
 def slider(label: str, key: str, fmt: str | None = None, **kw: Any) -> Any:
     w = WIDGETS[key]
+    _keep(key)
     return st.slider(label, w.lo, w.hi, w.default, w.step, format=fmt, key=key, help=w.help, **BOUND, **kw)
 
 
 def number(label: str, key: str, **kw: Any) -> Any:
     w = WIDGETS[key]
+    _keep(key)
     return st.number_input(label, w.lo, w.hi, w.default, w.step, key=key, help=w.help, **BOUND, **kw)
 
 
 def select(label: str, key: str, options: Sequence[Any], labels: dict[Any, str] | None = None, **kw: Any) -> Any:
     w = WIDGETS[key]
+    _keep(key)
     fmt = (lambda v: labels.get(v, str(v))) if labels else str
     return st.selectbox(label, list(options), index=list(options).index(w.default), format_func=fmt, key=key, help=w.help, **BOUND, **kw)
 
 
 def segmented(label: str, key: str, options: Sequence[Any], labels: dict[Any, str], **kw: Any) -> Any:
     w = WIDGETS[key]
+    _keep(key)
     value = st.segmented_control(
         label, list(options), default=w.default, format_func=lambda v: labels[v], key=key, help=w.help, required=True, **BOUND, **kw
     )
@@ -48,6 +59,7 @@ def segmented(label: str, key: str, options: Sequence[Any], labels: dict[Any, st
 
 def toggle(label: str, key: str, **kw: Any) -> bool:
     w = WIDGETS[key]
+    _keep(key)
     return st.toggle(label, w.default, key=key, help=w.help, **BOUND, **kw)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import compute, exports, figures, state, ui
+from app import background, compute, exports, figures, state, ui
 from app.state import CUSTOM_KEYS
 
 PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -24,7 +24,7 @@ if scene is None:
 ss = st.session_state
 L, D, seed = ui.current_L(), scene.D, int(ss["seed"])
 
-c1, c2, c3, c4, c5 = st.columns([3, 3, 2, 2, 3], vertical_alignment="bottom")
+c1, c2, c3, c4, c5 = st.columns([3, 4, 2, 3, 3], vertical_alignment="bottom")
 with c1:
     n_lines = int(ui.slider("Number of lines", "n_lines"))
 with c2:
@@ -32,16 +32,15 @@ with c2:
 with c3:
     cones = ui.toggle("Arrows", "cones")
 with c4:
-    cloud_on = ui.toggle("Training points", "cloud")
+    cloud_on = ui.toggle("Training cloud", "cloud")
 with c5:
-    sigma = float(ui.slider("Noise σ of the training points", "sigma", disabled=not cloud_on))
+    sigma = float(ui.slider("Noise σ", "sigma", disabled=not cloud_on))
 
 lines = None
 with ui.guard("Could not trace the field lines"), st.spinner("Tracing field lines…"):
-    lines = compute.field_lines(scene, L, n_lines, seed)
+    lines = compute.field_lines(scene, L, n_lines, seed, sides)
 if lines is None:
     st.stop()
-shown = lines.two if sides == "both" else lines.fwd
 cloud = None
 if cloud_on:
     with ui.guard("Could not draw the training points"):
@@ -49,29 +48,55 @@ if cloud_on:
 
 left, right = st.columns([3, 2])
 with left:
-    fig = figures.field_lines_figure(scene.pos, scene.neg, L, shown.paths, shown.cases, pos_weights=scene.pos_w, neg_weights=scene.neg_w, cones=cones, cloud=cloud)
+    fig = figures.field_lines_figure(scene.pos, scene.neg, L, lines.paths, lines.cases, pos_weights=scene.pos_w, neg_weights=scene.neg_w, cones=cones, cloud=cloud)
     st.plotly_chart(fig, key="lines_fig", theme=None, config=PNG)
-    counts = {c: shown.cases.count(c) for c in figures.CASE_STYLE}
-    cols = st.columns(len(counts))
-    for col, (case, count) in zip(cols, counts.items(), strict=True):
-        col.metric(case, f"{count}", help=figures.CASE_STYLE[case].label)
+    cols = st.columns(len(figures.CASE_STYLE))
+    for col, (case, style) in zip(cols, figures.CASE_STYLE.items(), strict=True):
+        col.metric(case, f"{lines.cases.count(case)}", help=style.label)
+    st.caption(f"{len(lines.paths)} lines traced in {lines.seconds:.2f} s.")
 
 with right:
     st.subheader("Where the lines land on Q")
-    ends = {"two-sided": lines.two.ends[lines.two.ended], "forward-only": lines.fwd.ends[lines.fwd.ended]}
-    m1, m2 = st.columns(2)
-    for col, name in ((m1, "two-sided"), (m2, "forward-only")):
-        ed = compute.landing_distance(scene, ends[name])
-        col.metric(
-            f"Energy distance, {name}", "—" if np.isnan(ed) else f"{ed:.3f}",
-            help="Energy distance between the lines' end points and Q's charges (0 = same distribution). Two-sided "
-            "starts (a uniform direction at each P charge, so some leave backwards) reproduce Q; forward-only starts do not.",
+    K = int(ui.slider("Landing points per kind of start", "land_k"))
+    p_source = None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"]
+    job_key = ("landings", scene.key, L, K, seed, p_source)
+    job = background.submit("landings", {job_key: (compute.landings, (scene, L, K, seed, p_source))})[job_key]
+    pending = not job.done()
+
+    @st.fragment(run_every=0.5 if pending else None)
+    def landing_panel() -> None:
+        if not job.done():
+            st.info(f"Mapping {K} fresh points of P to Q with both kinds of start, in the background… (the picture on the left is up to date)")
+            return
+        if pending:  # finished while this fragment was polling: one full rerun draws it without the timer
+            st.rerun()
+        if job.exception() is not None:
+            st.error(f"The landing check failed: {job.exception()}")
+            return
+        land = job.result()
+        m1, m2 = st.columns(2)
+        for col, name in ((m1, "two-sided"), (m2, "forward-only")):
+            ed = land.distance[name]
+            col.metric(
+                f"Energy distance, {name}", "—" if np.isnan(ed) else f"{ed:.3f}",
+                help="Energy distance between the end points and Q's charges (unbiased estimate: it scatters around 0 "
+                "when the end points follow Q). Two-sided starts (the side drawn in proportion to the flux) reproduce Q; "
+                "forward-only starts do not.",
+            )
+        if D == 2:
+            st.plotly_chart(figures.landing_scatter(scene.neg, land.ends), key="landing_fig", theme=None, config=PNG)
+        st.plotly_chart(figures.landing_histogram(scene.neg, land.ends), key="landing_hist", theme=None, config=PNG)
+        lost = {k: v.count("lost") for k, v in land.cases.items()}
+        st.caption(
+            f"T of Theorem 3.1 for {K} fresh points of P ({land.seconds:.1f} s). Lines that never reached Q are left out: "
+            f"two-sided {lost['two-sided']}, forward-only {lost['forward-only']}."
         )
-    if D == 2:
-        st.plotly_chart(figures.landing_scatter(scene.neg, ends), key="landing_fig", theme=None, config=PNG)
-    st.plotly_chart(figures.landing_histogram(scene.neg, ends), key="landing_hist", theme=None, config=PNG)
-    lost = {k: int((~v.ended).sum()) for k, v in (("two-sided", lines.two), ("forward-only", lines.fwd))}
-    st.caption(f"Lines that never reached Q (left out above): two-sided {lost['two-sided']}, forward-only {lost['forward-only']}. Traced in {lines.seconds:.2f} s.")
+        st.download_button(
+            "Landing points (CSV)", lambda: exports.points_csv(land.ends), file_name="landing_points.csv", mime="text/csv",
+            key="dl_landings", help="End points on Q of both kinds of start (kind, x1..xD).",
+        )
+
+    landing_panel()
 
 ui.explain(
     "Every line leaves a red charge and ends on a blue one. **Front** lines (purple) go straight across. **Behind** lines "
@@ -122,10 +147,10 @@ with pc2:
         names = [f"x{i + 1}" for i in range(D)] + ["z"]
         st.markdown("Probe at (" + ", ".join(f"{n} = {v:.2f}" for n, v in zip(names, probe_point, strict=True)) + "). Click the slice to move it.")
         table = pd.DataFrame(
-            [list(v) + [float(np.linalg.norm(v))] for v in (pr.E, pr.E_pos, pr.E_neg)],
-            index=["E (total)", "E₊ (P's charges)", "E₋ (Q's charges)"], columns=[f"{n} component" for n in names] + ["norm"],
+            {label: list(v) + [float(np.linalg.norm(v))] for label, v in (("E (total)", pr.E), ("E₊ (P)", pr.E_pos), ("E₋ (Q)", pr.E_neg))},
+            index=[f"{n} component" for n in names] + ["norm |·|"],
         )
-        st.dataframe(table.style.format("{:.3e}"))
+        st.dataframe(table.style.format("{:.3e}"), width="stretch")
         verdict = "towards Q (+z)" if pr.E[-1] > 0 else "away from Q (−z)"
         st.markdown(
             f"log₁₀|E| = {pr.log10_norm:.2f}. The z components: E_z⁺ = {pr.E_pos[-1]:.3e} (P pushes), "
@@ -245,11 +270,11 @@ with st.expander("Build the charges yourself: click, edit, upload", expanded=any
 st.subheader("Export")
 e1, e2 = st.columns(2)
 e1.download_button(
-    "Lines (CSV)", lambda: exports.lines_csv(shown.paths, shown.cases), file_name="field_lines.csv", mime="text/csv", key="dl_lines",
+    "Lines (CSV)", lambda: exports.lines_csv(lines.paths, lines.cases), file_name="field_lines.csv", mime="text/csv", key="dl_lines",
     help="Every drawn line as a polyline: line id, its Theorem 3.1 case, point index and coordinates (z last).",
 )
 e2.download_button(
-    "End points (CSV)", lambda: exports.endpoints_csv({"two-sided": (lines.two.paths, lines.two.cases), "forward-only": (lines.fwd.paths, lines.fwd.cases)}),
-    file_name="end_points.csv", mime="text/csv", key="dl_ends", help="Start and end point of every traced line, for both kinds of start.",
+    "End points of the lines (CSV)", lambda: exports.endpoints_csv(lines.paths, lines.cases), file_name="end_points.csv",
+    mime="text/csv", key="dl_ends", help="Start and end point and case of every drawn line.",
 )
 st.caption("The pictures download as PNG from the camera icon in each chart's toolbar.")

@@ -1,0 +1,186 @@
+"""Page "Theorem 3.1": one start on P traced forwards and backwards, E_z+ and E_z- along its line with the
+stop / continue decision at z = L, presets showing each case, and a cached sweep over L."""
+
+import numpy as np
+import streamlit as st
+
+from app import background, compute, figures, ui
+from app.state import CUSTOM_KEYS
+
+PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+CASE_NAMES = {"front": "Front", "behind": "Behind", "backward": "Backward"}
+LINE_NAMES = {"forward": "Forward line", "backward": "Backward line"}
+
+st.title("Theorem 3.1: where does a line end?")
+st.caption(
+    "A point of P emits field lines on both sides of its plate. Pick a start on P and follow both: the forward line "
+    "ends on Q from the front or slips through and returns from behind; the backward line loops round the outside."
+)
+scene = ui.scene_sidebar()
+if scene is None:
+    st.stop()
+ss = st.session_state
+L, D = ui.current_L(), scene.D
+
+
+def _tex(v: float) -> str:
+    """A number in LaTeX scientific notation."""
+    mant, exp = f"{v:.3e}".split("e")
+    return rf"{mant} \times 10^{{{int(exp)}}}"
+
+
+def _on_preset() -> None:
+    ss["thm_start"] = None
+    ss["thm_line"] = "backward" if ss["thm_preset"] == "backward" else "forward"
+
+
+c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+with c1:
+    preset = ui.segmented("Show me a line that ends…", "thm_preset", list(CASE_NAMES), {
+        "front": "on Q from the front", "behind": "on Q from behind", "backward": "after leaving P backwards"}, on_change=_on_preset)
+with c2:
+    which = ui.segmented("Chart follows the", "thm_line", list(LINE_NAMES), LINE_NAMES)
+
+start = ss.get("thm_start")
+if start is not None and len(start) != D:
+    start = None
+if start is None:
+    with ui.guard("Could not find example starts"), st.spinner("Looking for a start that shows this case…"):
+        examples = compute.case_examples(scene, L)
+        start = examples.get(preset) or next((v for v in examples.values() if v is not None), None)
+        if examples.get(preset) is None:
+            st.info(f"In this scene, at L = {L:g}, no start among the ones tried shows the case '{preset}'; showing another one. Try another L.")
+if start is None:
+    start = tuple(float(v) for v in (scene.pos * scene.pos_w[:, None]).sum(0))
+
+line = None
+with ui.guard("Could not trace the lines from this start"), st.spinner("Tracing…"):
+    line = compute.single_line(scene, L, tuple(float(v) for v in start))
+if line is None:
+    st.stop()
+
+left, right = st.columns([3, 2])
+with left:
+    marks = {"start": np.append(start, 0.0)}
+    if line.crossing[which] is not None:
+        marks["reaches z = L"] = line.crossing[which]
+    names = list(LINE_NAMES)
+    fig = figures.field_lines_figure(
+        scene.pos, scene.neg, L, [line.paths[n] for n in names], [line.cases[n] for n in names],
+        pos_weights=scene.pos_w, neg_weights=scene.neg_w, marks=marks, height=520,
+        box=figures.fit_box([line.paths[n] for n in names], figures.view_box(scene.pos, scene.neg, L), L),
+    )
+    st.plotly_chart(fig, key="thm_lines", theme=None, config=PNG)
+with right:
+    st.markdown("**Pick the start** (click a grey dot on P, seen face on):")
+    lo, hi = scene.pos.min(0) - 1.0, scene.pos.max(0) + 1.0
+    if D == 2:
+        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 25), np.linspace(lo[1], hi[1], 25))
+        grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    else:
+        grid = np.stack([np.linspace(lo[0], hi[0], 41), np.zeros(41)], axis=1)
+    event = st.plotly_chart(
+        figures.start_picker_figure(scene.pos, grid, np.asarray(start)), key=ui.chart_key("thm_picker"), on_select="rerun",
+        selection_mode="points", theme=None,
+    )
+
+    def _pick(selection: dict) -> bool:
+        p = selection["points"][0]
+        ss["thm_start"] = (float(p["x"]), float(p["y"])) if D == 2 else (float(p["x"]),)
+        return True
+
+    ui.consume_selection("thm_picker", event, _pick)
+    share = line.forward_flux
+    st.metric("Flux leaving this point forwards", f"{100 * share:.0f} %", help="E_z just above the plate over the jump of E_z across it: the share of this point's lines that start towards Q. The rest leave backwards.")
+    st.markdown(f"Forward line: **{line.cases['forward']}**. Backward line: **{line.cases['backward']}**.")
+
+st.subheader(f"E_z⁺ and E_z⁻ along the {which} line")
+p1, p2 = st.columns([3, 2])
+with p1:
+    s_cross = None
+    if line.crossing[which] is not None:
+        k = int(np.argmin(np.linalg.norm(line.paths[which] - line.crossing[which], axis=1)))
+        s_cross = float(line.s[which][k])
+    st.plotly_chart(
+        figures.ez_profile_figure(line.s[which], line.ez_pos[which], line.ez_neg[which], line.paths[which][:, -1], L, s_cross),
+        key="thm_profile", theme=None, config=PNG,
+    )
+with p2:
+    decision = line.decision[which]
+    if decision is None:
+        st.markdown(f"This line never reaches the plane z = L (its case: **{line.cases[which]}**), so no decision is taken there.")
+    else:
+        stop = decision.front * decision.behind <= 0
+        st.markdown(f"Where the line first reaches z = L, the total field just in front of the plate and just behind it (±{compute.PLATE_DELTA}):")
+        st.latex(rf"E_z(L^-) = {_tex(decision.front)}")
+        st.latex(rf"E_z(L^+) = {_tex(decision.behind)}")
+        if stop:
+            st.success(
+                "**Opposite signs**: the field points into the plate from both sides, so the plate absorbs the line here. "
+                "The line **stops**: it ends on Q here."
+            )
+        else:
+            st.warning(
+                "**Same sign**: the field passes through the plate here. The line **continues**, turns round "
+                "on the other side of Q and lands on it later."
+            )
+        st.markdown("Behind the plate the total is P's push plus Q's pull:")
+        st.latex(rf"E_z(L^+) = \underbrace{{{_tex(decision.behind_pos)}}}_{{E_z^+\ (P)}} + \underbrace{{{_tex(decision.behind_neg)}}}_{{E_z^-\ (Q)}}")
+
+ui.explain(
+    "The 3-D view shows the two lines that leave your start: the forward one (towards Q) and the backward one. The "
+    "chart follows one of them and plots the z components of P's field E⁺ and Q's field E⁻ on a sign-keeping "
+    "logarithmic (asinh) scale. E_z⁻ flips sign when the line crosses the Q plate, because Q's field always points "
+    "at Q; E_z⁺ does not.",
+    "A sampler has to decide what to do when a line reaches z = L. The paper's rule: **stop if the field just in "
+    "front of the plate and just behind it have opposite signs** (the plate absorbs the line there), **continue if "
+    "they have the same sign** (the line passes through and returns from behind). Lines that continue, and lines "
+    "that leave P backwards, still end on Q — Gauss's law sends all of P's flux to Q — and only counting them makes "
+    "the landing points follow Q.",
+    [
+        r"\text{stop at } (y, L) \iff E_z(y, L^-)\,E_z(y, L^+) < 0 \quad(\text{arriving from the front: } E_z(y, L^+) \le 0)",
+        r"\Pr[\text{forward} \mid x] = \frac{E_z(x, 0^+)}{E_z(x, 0^+) - E_z(x, 0^-)},\qquad E_z(x, 0^+) - E_z(x, 0^-) = \rho_P(x)",
+    ],
+)
+
+# ------------------------------------------------------------------------------------------------ sweep over L
+st.subheader("Sweep over L: the paper's “L = 6 maps well, L = 30 poorly”")
+K = int(ui.slider("Fresh points of P per L", "sweep_lines"))
+seed = int(ss["seed"])
+p_source = None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"]
+jobs = {
+    ("sweep", scene.key, Li, K, seed, p_source): (compute.landings, (scene, Li, K, seed, p_source)) for Li in compute.SWEEP_LS
+}
+futures = list(background.submit("sweep", jobs).values())
+pending = not all(f.done() for f in futures)
+
+
+@st.fragment(run_every=1.0 if pending else None)
+def sweep_panel() -> None:
+    done = [f.done() for f in futures]
+    if pending and all(done):
+        st.rerun()  # everything arrived while polling: one full rerun draws it without the timer
+    failed = [f for f, d in zip(futures, done, strict=True) if d and not f.cancelled() and f.exception() is not None]
+    if failed:
+        st.error(f"The sweep failed: {failed[0].exception()}")
+        return
+    if not all(done):
+        st.progress(sum(done) / len(done), text=f"Mapping {K} fresh points of P at {len(done)} values of L, in the background: {sum(done)} done.")
+    ready = [(Li, f.result()) for Li, f, d in zip(compute.SWEEP_LS, futures, done, strict=True) if d and not f.cancelled()]
+    if not ready:
+        return
+    Ls, shares, errors = compute.summarize_sweep([r[0] for r in ready], [r[1] for r in ready])
+    cases_fig, err_fig = figures.sweep_figures(Ls, shares, errors, current_L=L, L_max=max(compute.SWEEP_LS))
+    s1, s2 = st.columns(2)
+    s1.plotly_chart(cases_fig, key="sweep_cases", theme=None, config=PNG)
+    s2.plotly_chart(err_fig, key="sweep_error", theme=None, config=PNG)
+
+
+sweep_panel()
+st.markdown(
+    "Each L maps the same fresh points of P to Q along the exact field. Left: the share of each case among the "
+    "two-sided lines — as L grows, fewer lines pass behind Q and more leave P backwards. Right: how far the end "
+    "points are from Q's charges (energy distance; 0 = same distribution, up to sampling noise). Two-sided starts "
+    "land on Q at every L; forward-only starts — what a sampler integrating from z = 0 to z = L does — miss the "
+    "backward flux, and miss it more as L grows."
+)
