@@ -22,7 +22,13 @@ Cases (``CASES``), in this order of precedence: **lost**; **backward** (went bel
 looped round); **behind** (went above z = L + t_behind: crossed the Q plate and came back from behind); **front**
 (ended at its first crossing of z = L). With the plate rule the thresholds are 0 (the events are exact); with charge
 capture only they are min(spacing, L) of the plate concerned, so lines that weave between neighbouring charges of a
-plate are not counted as crossing it (0 for a plate whose charges all coincide).
+plate are not counted as crossing it (0 for a plate whose charges all coincide). ``LineTrace.side`` is the local
+fact of which side of z = L the line's last step came from, so a front line may reach its charge from just above.
+
+Cost: about 6 field evaluations of the active lines per step, 50-100 steps per line. At tol >= 1e-4 over 90% of the
+steps are set by the step cap, not by the error control (D = 2, 512 charges a plate), so tol below that buys
+accuracy cheaply and tol above it saves little. The tensors are small: on a busy CPU one torch
+thread is much faster than several (``torch.set_num_threads(1)``; measured 5x on a shared 2-core machine).
 """
 
 from __future__ import annotations
