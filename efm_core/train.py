@@ -271,7 +271,8 @@ class Trainer:
 
     def resume(self, path: str | os.PathLike) -> None:
         """Continue from a checkpoint with training state written by ``save`` for the same config (``steps`` may
-        differ, to train longer). Restores weights, EMA, Adam, generators, step count and training time."""
+        differ, to train longer). Restores weights, EMA, Adam, step count, training time and (single process) the
+        generators, so that the continued run is bit-identical to an uninterrupted one."""
         card, tensors = load_tensors(path)
         name = Path(path).name
         saved = ExperimentConfig.from_dict(card["config"]).to_dict()
@@ -290,9 +291,14 @@ class Trainer:
             state.setdefault(int(index), {})[field] = value if field == "step" else value.to(self.device)
         adam["state"] = state
         self.optimizer.load_state_dict(adam)
-        self.data_generator.set_state(tensors[TRAIN_PREFIX + "rng.data"])
-        self.noise_generator.set_state(tensors[TRAIN_PREFIX + "rng.noise"])
         self.step_count = int(card["steps"])
+        if self.dist is None or self.dist.world_size == 1:
+            self.data_generator.set_state(tensors[TRAIN_PREFIX + "rng.data"])
+            self.noise_generator.set_state(tensors[TRAIN_PREFIX + "rng.noise"])
+        else:  # only rank 0's streams were saved: give every rank a fresh stream of its own (not bit-exact)
+            rank, base = self.dist.rank, self.config.seed * 1_000_003 + 7_919 * self.step_count
+            self.data_generator.manual_seed(base + 1 + rank)
+            self.noise_generator.manual_seed(base + 500_001 + rank)
         self.seconds = float(card.get("train_seconds") or 0.0)
 
 

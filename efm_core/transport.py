@@ -272,7 +272,7 @@ def _solver_options(config: ExperimentConfig, overrides: dict) -> dict:
 
 
 def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **solver: object) -> TransportResult:
-    """Draw ``n`` samples of P (seeded) and carry them to Q: (result with x of shape (n, *shape)).
+    """Draw ``n`` samples of P (seeded) and carry them to Q: result with x of shape (n, *shape) on the net's device.
 
     For the PFGM-style baseline the start is its prior on the plane z = L and the lines run back to the data at z = 0.
     ``solver`` overrides the config's solver options (solver kind as ``kind``, steps, f_min, rtol, snapshots...).
@@ -282,11 +282,12 @@ def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **
     g = torch.Generator().manual_seed(int(seed))
     field = learned_field(net, config.objective, config.L)
     options = _solver_options(config, solver)
+    device = next(net.parameters()).device
     if config.objective == "pfgm":
-        shape = make_source(config.p).shape
-        return transport(field, pfgm_prior(n, shape, config.L, g), config.L, 0.0, **options)
+        x0 = pfgm_prior(n, make_source(config.p).shape, config.L, g)
+        return transport(field, x0.to(device), config.L, 0.0, **options)
     x0 = make_source(config.p).sample(n, g)
-    return transport(field, x0, 0.0, config.L, **options)
+    return transport(field, x0.to(device), 0.0, config.L, **options)
 
 
 def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool = False, **solver: object) -> TransportResult:
@@ -299,4 +300,5 @@ def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool
         raise ValueError(f"inputs must have shape (n, {', '.join(map(str, shape))}) for this model; got {got}.")
     field = learned_field(net, config.objective, config.L)
     start, end = (config.L, 0.0) if reverse else (0.0, config.L)
-    return transport(field, x.float(), start, end, **_solver_options(config, solver))
+    x0 = x.float().to(next(net.parameters()).device)
+    return transport(field, x0, start, end, **_solver_options(config, solver))

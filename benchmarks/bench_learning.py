@@ -1,0 +1,118 @@
+"""Learning benchmarks: training speed, digit sampling time, and EFM vs baselines at an equal budget on the toys.
+
+    python benchmarks/bench_learning.py                 # everything, about 10 minutes on 2 CPU cores
+    python benchmarks/bench_learning.py --part speed    # only steps/s and the 64-digit sampling time
+    python benchmarks/bench_learning.py --steps 600     # a smaller training budget per model
+
+Prints markdown tables (paste them into docs/performance_learning.md). Runs on one CPU thread by default (``--threads``).
+EFM vs baselines: every model has the same net (the toy preset's MLP), the same number of steps and training points per
+step, and is sampled with Heun (50 steps, 100 NFE; flow matching's dx/dz = v / L needs no guard). W2 is the exact
+W2 between 1000 transported points and 1000 fresh target points, against the two-sample floor at the same n;
+"bad" is the share of lines whose slope guard f_z <= 0.05 was used (turned back) or that went non-finite.
+Flow matching does not depend on L (its net sees t = z / L), so one run serves both L columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from efm_core.nets import count_parameters  # noqa: E402
+from efm_core.presets import get_preset  # noqa: E402
+from efm_core.train import Trainer, evaluate  # noqa: E402
+from efm_core.transport import generate  # noqa: E402
+
+TOYS = ("two_gaussians", "swiss_roll", "two_moons")
+
+
+def steps_per_second(config, steps: int = 30, warm: int = 5) -> float:
+    trainer = Trainer(config.replace(steps=steps + warm), device="cpu")
+    trainer.step(warm)
+    start = time.perf_counter()
+    trainer.step(steps)
+    return steps / (time.perf_counter() - start)
+
+
+def speed_table() -> str:
+    rows = ["| model | net | parameters | charges / queries per step | steps/s |", "|---|---|---|---|---|"]
+    cases = [
+        ("toy (two_moons-L6)", get_preset("two_moons-L6")),
+        ("digits-gen (MLP)", get_preset("digits-gen")),
+        ("digits-gen (U-Net 32, [1, 2])", get_preset("digits-gen").replace(net={"kind": "unet", "channels": 32, "mults": [1, 2]})),
+        ("cdigits-2to3 (MLP, OT pairs)", get_preset("cdigits-2to3")),
+    ]
+    for label, config in cases:
+        trainer = Trainer(config, device="cpu")
+        rate = steps_per_second(config)
+        spec = config.net
+        net = f"{spec['kind']} " + ", ".join(f"{k}={v}" for k, v in spec.items() if k != "kind")
+        rows.append(f"| {label} | {net} | {count_parameters(trainer.net):,} | {config.n_charges} / {config.n_queries} | {rate:.1f} |")
+    return "\n".join(rows)
+
+
+def sampling_table() -> str:
+    rows = ["| net | solver | NFE | seconds for 64 digits |", "|---|---|---|---|"]
+    for label, net in (("MLP 512x3", None), ("U-Net 32, [1, 2]", {"kind": "unet", "channels": 32, "mults": [1, 2]})):
+        config = get_preset("digits-gen") if net is None else get_preset("digits-gen").replace(net=net)
+        trainer = Trainer(config, device="cpu")
+        for kind, steps in (("euler", 100), ("heun", 50)):
+            generate(trainer.ema, config, 64, seed=0, kind=kind, steps=2)  # warm-up
+            start = time.perf_counter()
+            result = generate(trainer.ema, config, 64, seed=0, kind=kind, steps=steps)
+            rows.append(f"| {label} | {kind} {steps} steps | {result.nfe} | {time.perf_counter() - start:.2f} |")
+    return "\n".join(rows)
+
+
+def _run(config, steps: int) -> tuple[dict, float]:
+    trainer = Trainer(config.replace(steps=steps), device="cpu")
+    start = time.perf_counter()
+    trainer.run(progress=False)
+    seconds = time.perf_counter() - start
+    return evaluate(trainer.ema, trainer.config, n=1000, seed=1), seconds
+
+
+def comparison_table(steps: int) -> str:
+    rows = [
+        "| target | L | method | W2 | floor | W2 / floor | NFE | bad lines | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for toy in TOYS:
+        fm = _run(get_preset(f"fm-{toy}-L6"), steps)
+        for L in (6, 30):
+            rows.append(_row(toy, L, "EFM", *_run(get_preset(f"{toy}-L{L}"), steps)))
+            rows.append(_row(toy, L, "flow matching", *fm))
+        rows.append(_row(toy, "-", "PFGM-style (z_max 40)", *_run(get_preset(f"pfgm-{toy}"), steps)))
+        print("\n".join(rows[-5:]), file=sys.stderr, flush=True)
+    return "\n".join(rows)
+
+
+def _row(toy, L, label, report, seconds) -> str:
+    return (
+        f"| {toy} | {L} | {label} | {report['w2']:.2f} | {report['w2_floor']:.2f} | {report['w2_over_floor']:.2f} | "
+        f"{report['transport_nfe']} | {report['transport_bad_share']:.1%} | {seconds:.0f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("all", "speed", "compare"), default="all")
+    parser.add_argument("--steps", type=int, default=1200, help="training steps per model in the comparison (default 1200)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s)\n")
+    if args.part in ("all", "speed"):
+        print("### Training speed\n\n" + speed_table() + "\n")
+        print("### Sampling 64 digits (untrained weights: the time does not depend on them)\n\n" + sampling_table() + "\n")
+    if args.part in ("all", "compare"):
+        print(f"### EFM vs baselines, {args.steps} steps each\n\n" + comparison_table(args.steps) + "\n")
+
+
+if __name__ == "__main__":
+    main()
