@@ -24,6 +24,7 @@ the direction is the zero vector and log|E| is -inf.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import NamedTuple
 
 import torch
@@ -77,21 +78,24 @@ def _normalise(acc: Tensor, log_scale: Tensor) -> PlateField:
 
 
 def _chunk_weights(logw: Tensor, running_max: Tensor, acc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Online log-sum-exp step: new running max, weights exp(logw - max) (floored), rescaled accumulator."""
+    """Online log-sum-exp step: new running max, weights exp(logw - max) (floored), rescaled accumulator.
+
+    ``logw`` (b, n) is a temporary and is overwritten (in-place steps save passes over the largest tensor).
+    """
     new_max = torch.maximum(running_max, logw.max(dim=1).values)
-    finite = torch.isfinite(new_max)
-    shift = torch.where(finite, new_max, torch.zeros_like(new_max))
-    rel = logw - shift[:, None]
-    w = torch.where(rel > LOG_WEIGHT_FLOOR, torch.exp(rel.clamp(min=LOG_WEIGHT_FLOOR)), torch.zeros_like(rel))
+    shift = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
+    rel = logw.sub_(shift[:, None])
+    keep = rel > LOG_WEIGHT_FLOOR
+    w = torch.exp(rel.clamp_(min=LOG_WEIGHT_FLOOR)).mul_(keep)  # clamp first: exp() of denormals is ~10x slower
     old = torch.where(torch.isfinite(running_max), torch.exp((running_max - shift).clamp(min=LOG_WEIGHT_FLOOR - 1)), torch.zeros_like(shift))
     old = torch.where(running_max - shift > LOG_WEIGHT_FLOOR, old, torch.zeros_like(old))
     return new_max, w, acc * old[:, None]
 
 
 def _log_weights(r2: Tensor, log_a: Tensor, half_power: float) -> Tensor:
-    """l = log a - (D+1)/2 log r^2, with -inf for r = 0 (a query on the charge) and for zero charges."""
-    logw = log_a[None, :] - half_power * torch.log(r2)
-    return torch.where(r2 > 0, logw, torch.full_like(logw, -math.inf))
+    """l = log a - (D+1)/2 log r^2 (``log_a`` broadcast against r2), -inf for r = 0 (a query on the charge) and zero charges."""
+    logw = torch.add(log_a, torch.log(r2), alpha=-half_power)
+    return logw.masked_fill_(r2 == 0, -math.inf)
 
 
 def _plate_sum_direct(x: Tensor, charges: Tensor, log_a: Tensor, n_chunk: int, centre: Tensor) -> tuple[Tensor, Tensor]:
@@ -102,37 +106,42 @@ def _plate_sum_direct(x: Tensor, charges: Tensor, log_a: Tensor, n_chunk: int, c
     for start in range(0, charges.shape[0], n_chunk):
         c = charges[start : start + n_chunk]
         diff = x[:, None, :] - c[None, :, :]
-        logw = _log_weights((diff * diff).sum(-1), log_a[start : start + n_chunk], half_power)
+        logw = _log_weights((diff * diff).sum(-1), log_a[None, start : start + n_chunk], half_power)
         running, w, acc = _chunk_weights(logw, running, acc)
         acc = acc + torch.einsum("bn,bnd->bd", w, diff)
     return running, acc
 
 
-def _plate_sum_matmul(x: Tensor, charges: Tensor, log_a: Tensor, n_chunk: int, centre: Tensor) -> tuple[Tensor, Tensor]:
+def _plate_sum_matmul(
+    x: Tensor, charges: Tensor, log_a: Tensor, n_chunk: int, centre: Tensor, *, centred: Tensor, centred_sq: Tensor
+) -> tuple[Tensor, Tensor]:
     """As _plate_sum_direct, with matrix products; the TOP_K heaviest charges per chunk use explicit differences.
 
     The matrix products use coordinates relative to ``centre`` (the middle of the charges), which keeps their
-    cancellation small; the explicit differences use the raw coordinates, which is exact next to a charge.
+    cancellation small: ``centred`` = charges - centre (N, D+1) and ``centred_sq`` = |centred|^2 (N,), computed once
+    per plate. The explicit differences use the raw coordinates, which is exact next to a charge.
     """
     half_power = x.shape[1] / 2.0
+    tiny = torch.finfo(x.dtype).tiny
     running = torch.full((x.shape[0],), -math.inf, dtype=x.dtype, device=x.device)
     acc = torch.zeros_like(x)
     xc = x - centre
     x2 = (xc * xc).sum(1)
     for start in range(0, charges.shape[0], n_chunk):
         c = charges[start : start + n_chunk]
-        cc = c - centre
+        cc = centred[start : start + n_chunk]
         la = log_a[start : start + n_chunk]
-        r2 = (x2[:, None] + (cc * cc).sum(1)[None, :] - 2.0 * (xc @ cc.T)).clamp_(min=0.0)
-        k = min(TOP_K, c.shape[0])
-        top = torch.topk(la[None, :] - half_power * torch.log(r2.clamp(min=torch.finfo(x.dtype).tiny)), k, dim=1).indices
-        diff_top = x[:, None, :] - c[top]  # (b, k, D+1), exact next to the charge
-        r2.scatter_(1, top, (diff_top * diff_top).sum(-1))
-        logw = _log_weights(r2, la, half_power)
+        r2 = (x2[:, None] + centred_sq[None, start : start + n_chunk]).sub_(xc @ cc.T, alpha=2.0)  # addmm: less accurate
+        # cancellation can make r^2 <= 0 next to a charge: clamp, so that charge ranks first and is redone exactly
+        logw = torch.add(la, r2.clamp_(min=tiny).log_(), alpha=-half_power)
+        top = torch.topk(logw, min(TOP_K, c.shape[0]), dim=1).indices
+        # (b, k, D+1) c - x as explicit differences, exact next to the charge (index_select + in place: fewer passes)
+        gap = torch.index_select(c, 0, top.reshape(-1)).view(*top.shape, -1).sub_(x[:, None, :])
+        logw.scatter_(1, top, _log_weights((gap * gap).sum(-1), la[top], half_power))
         running, w, acc = _chunk_weights(logw, running, acc)
         w_top = torch.gather(w, 1, top)
         w.scatter_(1, top, 0.0)
-        acc = acc + w.sum(1)[:, None] * xc - w @ cc + torch.einsum("bk,bkd->bd", w_top, diff_top)
+        acc = acc + w.sum(1)[:, None] * xc - w @ cc - torch.einsum("bk,bkd->bd", w_top, gap)
     return running, acc
 
 
@@ -150,7 +159,8 @@ def _plate_field(
     else:
         n_chunk = max(1, min(N, 4096, chunk_elements))
         b_chunk = max(1, min(chunk_elements // n_chunk, chunk_elements // (TOP_K * d1)))
-        kernel = _plate_sum_matmul
+        centred = charges - centre
+        kernel = partial(_plate_sum_matmul, centred=centred, centred_sq=(centred * centred).sum(1))
     parts = []
     for start in range(0, B, b_chunk):
         running, acc = kernel(x[start : start + b_chunk], charges, log_a, n_chunk, centre)
