@@ -351,6 +351,10 @@ def test_zero_field_gives_zero_direction():
     assert (res.pos.vector() == 0).all()
     torch.testing.assert_close(res.direction, res.neg.direction)
     torch.testing.assert_close(res.direction, torch.tensor([[0.0, 1.0]], dtype=F64))
+    # on the only charged charge of P, next to an uncharged one: P's principal-value field is exactly zero
+    for method in ("direct", "matmul"):
+        res = exact_field(torch.tensor([[1.0, 0.0]], dtype=F64), pos, neg, 2.0, pos_weights=[0.0, 1.0], method=method, full=True)
+        assert (res.pos.direction == 0).all() and res.pos.log_norm.item() == -math.inf
     # both plates cancel exactly: the total is the zero vector with log|E| = -inf
     d = torch.tensor([[0.6, 0.8]], dtype=F64)
     total = combine(PlateField(d, torch.tensor([3.0], dtype=F64)), PlateField(-d, torch.tensor([3.0], dtype=F64)))
