@@ -114,6 +114,30 @@ WIDGETS: dict[str, Widget] = {
     "hd_shift": Widget(4.0, 0.0, 20.0, 0.5, "Distance between the means of the two Gaussians P and Q (along the first axis)."),
     "hd_n": Widget(256, 16, 2048, 16, "Charges on each plate (samples of P and Q)."),
     "hd_L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates in the high-dimension demo."),
+    # learned fields (Training lab, Translation, Generation); the solver is shared by the three pages
+    "solver": Widget("heun", help="How points are moved along a learned field from z = 0 to z = L: Euler (Algorithm 2 of the paper, "
+                     "one network call per step), Heun (two per step, more accurate) or adaptive Dormand-Prince (RK45, step size "
+                     "chosen per line)."),
+    "solver_steps": Widget(50, 2, 400, 1, "Steps in z of the solver (for the adaptive solver: the first step size, L / steps). "
+                           "More steps: more accurate lines, more network calls (NFE)."),
+    "lab_width": Widget(128, help="Width of the network's hidden layers (an MLP with 3 residual blocks). Wider: fits the field "
+                        "better per step, but each step is slower."),
+    "lab_steps": Widget(2000, 100, 20000, 100, "Training steps of each model (Adam, 256 training points per step, cosine "
+                        "learning-rate decay to the last step)."),
+    "lab_lr": Widget(1e-3, help="Peak learning rate of Adam (after a short warm-up). Too large: the loss jumps or training "
+                     "stops; too small: slow progress."),
+    "lab_fm": Widget(True, help="Also train conditional flow matching on the same charges with the same network, steps, "
+                     "learning rate and seed (the same budget), to compare."),
+    "tr_dir": Widget("2to3", help="Translate coloured 2s into 3s, or 3s into 2s (the same field run backwards, or its own "
+                     "checkpoint if one is shipped)."),
+    "tr_seed": Widget(0, 0, 10_000, 1, "Seed of the gallery's random hues (the inputs are held-out digits the models never saw)."),
+    "tr_pick": Widget([0, 1, 2, 3], help="Gallery images to translate and show with their trajectory strips (click tiles "
+                      "in the gallery, or these chips)."),
+    "gen_model": Widget("pretrained", help="Generate with the shipped checkpoint (with flow matching beside it) or with a "
+                        "checkpoint you upload."),
+    "gen_seed": Widget(0, 0, 100_000, 1, "Seed of the starting noise. Sample i always starts from the same noise for a given "
+                       "seed, whatever the number of samples."),
+    "gen_n": Widget(16, 1, 64, 1, "Number of samples to generate."),
 }
 
 
