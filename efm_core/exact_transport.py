@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from .field import plate_field_at
-from .lines import LineTrace, check_tracer_options, geometry, integrate
+from .lines import LineTrace, check_tracer_options, geometry, integrate, is_number
 from .plates import Plates, check_points, lift, make_plates
 
 SIDES = ("both", "forward")
@@ -51,7 +51,7 @@ def forward_probability(plates: Plates, x: Tensor, delta: float) -> Tensor:
 
 
 def _check_delta(delta: object, L: float) -> float:
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not (0 < delta < L):
+    if not (is_number(delta) and 0 < delta < L):
         raise ValueError(f"delta must be a number in (0, L = {L}) (the probe distance off the plates); got {delta!r}.")
     return float(delta)
 
@@ -90,9 +90,7 @@ def transport_trace(
         )
     if sides not in SIDES:
         raise ValueError(f"sides must be one of {SIDES}; got {sides!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer; got {seed!r}.")
-    check_tracer_options(tol, dtype, max_steps, max_path_points)
+    check_tracer_options(tol, dtype, max_steps, max_path_points, seed)
     geo = geometry(plates, dtype)
     x = check_points("starts (points on the P plate, data coordinates)", starts, dim=geo.plates.D, like=geo.pos)
     if delta is None:
@@ -101,7 +99,7 @@ def transport_trace(
     delta = _check_delta(delta, geo.plates.L)
     K = x.shape[0]
     if sides == "both":
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(int(seed))
         draw = torch.rand(K, generator=gen, dtype=torch.float64).to(x.device)
         forward = draw < forward_probability(geo.plates, x, delta).double()
     else:

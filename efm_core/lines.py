@@ -34,6 +34,7 @@ thread is much faster than several (``torch.set_num_threads(1)``; measured 5x on
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import torch
@@ -225,7 +226,9 @@ def integrate(
     L = geo.plates.L
     dev, dt = start.device, start.dtype
     eps = torch.finfo(dt).eps
-    tol = max(tol, 64 * eps)
+    tol = max(float(tol), 64 * eps)
+    plate_delta = None if plate_delta is None else float(plate_delta)
+    max_steps = int(max_steps)
     rho_min = min(geo.rho_pos, geo.rho_neg)
     max_length = LENGTH_FACTOR * geo.radius
     coeff = [torch.tensor(row, dtype=dt, device=dev) for row in _A]
@@ -364,20 +367,27 @@ def integrate(
 
 
 def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return value
+    return int(value)
 
 
-def check_tracer_options(tol: object, dtype: object, max_steps: object, max_path_points: object) -> None:
+def is_number(value: object) -> bool:
+    """A real number that is not a bool (numpy scalars count)."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def check_tracer_options(tol: object, dtype: object, max_steps: object, max_path_points: object, seed: object) -> None:
     """Raise ValueError unless the tracer options are usable."""
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0 < tol < 1):
+    if not (is_number(tol) and 0 < tol < 1):
         raise ValueError(f"tol must be a number in (0, 1) (relative local error per step); got {tol!r}.")
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}.")
     _positive_int("max_steps", max_steps)
     if _positive_int("max_path_points", max_path_points) < 2:
         raise ValueError("max_path_points must be at least 2 (a path keeps its start and its end).")
+    if isinstance(seed, bool) or not isinstance(seed, Integral):
+        raise ValueError(f"seed must be an integer; got {seed!r}.")
 
 
 def _check_directions(directions: object, K: int, d1: int, like: Tensor) -> Tensor:
@@ -437,10 +447,8 @@ def trace_lines(
         raise ValueError(
             f"plates must be a Plates (build one with make_plates(pos, neg, L)); got {type(plates).__name__}."
         )
-    check_tracer_options(tol, dtype, max_steps, max_path_points)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer; got {seed!r}.")
-    if plate_delta is not None and not (isinstance(plate_delta, (int, float)) and 0 < plate_delta < float("inf")):
+    check_tracer_options(tol, dtype, max_steps, max_path_points, seed)
+    if plate_delta is not None and not (is_number(plate_delta) and 0 < plate_delta < math.inf):
         raise ValueError(f"plate_delta must be None or a finite number > 0; got {plate_delta!r}.")
     given = [
         name
@@ -451,7 +459,7 @@ def trace_lines(
         raise ValueError(f"give exactly one of n_lines, per_charge, charges or starts; got {given or 'none'}.")
     geo = geometry(plates, dtype)
     N, d1 = geo.pos.shape
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(int(seed))
     weights = geo.plates.pos_weights
     if starts is not None:
         if directions is not None:
