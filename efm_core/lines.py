@@ -96,7 +96,7 @@ class LineTrace(NamedTuple):
     paths: list[Tensor] | None
 
 
-class _Geometry(NamedTuple):
+class Geometry(NamedTuple):
     """What the integrator needs to know about the plates, in the working dtype and device."""
 
     plates: Plates
@@ -152,14 +152,14 @@ def _nearest(
     return torch.cat(dists), torch.cat(idxs)
 
 
-def geometry(plates: Plates, dtype: torch.dtype) -> _Geometry:
+def geometry(plates: Plates, dtype: torch.dtype) -> Geometry:
     """Spacings, capture radii and the loss radius of ``plates`` (moved to ``dtype``)."""
     plates = plates.to(dtype=dtype)
     pos, neg = plates.lifted_pos(), plates.lifted_neg()
     s_pos, s_neg = median_spacing(plates.pos), median_spacing(plates.neg)
     centre = 0.5 * (pos.mean(0) + neg.mean(0))
     extent = float(torch.linalg.vector_norm(torch.cat([pos, neg]) - centre, dim=1).max())
-    return _Geometry(
+    return Geometry(
         plates,
         pos,
         neg,
@@ -172,7 +172,7 @@ def geometry(plates: Plates, dtype: torch.dtype) -> _Geometry:
     )
 
 
-def _direction(geo: _Geometry, x: Tensor) -> Tensor:
+def _direction(geo: Geometry, x: Tensor) -> Tensor:
     return plate_field_at(x, geo.plates).direction
 
 
@@ -211,7 +211,7 @@ def _thin(path: Tensor, max_points: int) -> Tensor:
 
 
 def integrate(
-    geo: _Geometry,
+    geo: Geometry,
     start: Tensor,
     *,
     tol: float,
