@@ -14,8 +14,33 @@ from .metrics import (
     Floor, digits_report, energy_distance, frechet_distance, knn_precision_recall, memorised_share, nearest_distances,
     pointcloud_report, translation_report, two_sample_floor, w2_exact,
 )
+from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from .nets import FieldMLP, FieldUNet, build_net
+from .presets import PRESETS, ExperimentConfig, get_preset, make_source
+from .sampler import SamplerConfig, field_target, sample_points
+from .train import Trainer, evaluate
+from .transport import TransportResult, generate, learned_field, translate
 
 __all__ = [
+    "PRESETS",
+    "CheckpointError",
+    "ExperimentConfig",
+    "FieldMLP",
+    "FieldUNet",
+    "SamplerConfig",
+    "Trainer",
+    "TransportResult",
+    "build_net",
+    "evaluate",
+    "field_target",
+    "generate",
+    "get_preset",
+    "learned_field",
+    "load_checkpoint",
+    "make_source",
+    "sample_points",
+    "save_checkpoint",
+    "translate",
     "CASES",
     "TOYS",
     "ColouredDigits",
