@@ -44,6 +44,7 @@ def speed_table() -> str:
     cases = [
         ("toy (two_moons-L6)", get_preset("two_moons-L6")),
         ("digits-gen (MLP)", get_preset("digits-gen")),
+        ("digits-gen (U-Net 16, [1, 2])", get_preset("digits-gen").replace(net={"kind": "unet", "channels": 16, "mults": [1, 2]})),
         ("digits-gen (U-Net 32, [1, 2])", get_preset("digits-gen").replace(net={"kind": "unet", "channels": 32, "mults": [1, 2]})),
         ("cdigits-2to3 (MLP, OT pairs)", get_preset("cdigits-2to3")),
     ]
@@ -58,7 +59,8 @@ def speed_table() -> str:
 
 def sampling_table() -> str:
     rows = ["| net | solver | NFE | seconds for 64 digits |", "|---|---|---|---|"]
-    for label, net in (("MLP 512x3", None), ("U-Net 32, [1, 2]", {"kind": "unet", "channels": 32, "mults": [1, 2]})):
+    unets = [(f"U-Net {c}, [1, 2]", {"kind": "unet", "channels": c, "mults": [1, 2]}) for c in (16, 32)]
+    for label, net in [("MLP 512x3", None), *unets]:
         config = get_preset("digits-gen") if net is None else get_preset("digits-gen").replace(net=net)
         trainer = Trainer(config, device="cpu")
         for kind, steps in (("euler", 100), ("heun", 50)):

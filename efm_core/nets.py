@@ -109,10 +109,12 @@ class FieldUNet(nn.Module):
 
     ``channels`` base width, ``mults`` width multiplier per level (H and W must be divisible by 2^(levels - 1)),
     ``blocks`` residual blocks per level on the way down (one more on the way up, taking the skip connection).
+    The defaults (16 channels, two levels, ~160 k parameters for 8x8 digits) keep 100 network calls for 64 digits
+    near a second on one CPU core; 32 channels cost about four times as much (3x3 convolutions dominate).
     """
 
     def __init__(
-        self, data_shape: tuple[int, ...], L: float, channels: int = 32, mults: tuple[int, ...] = (1, 2), blocks: int = 1,
+        self, data_shape: tuple[int, ...], L: float, channels: int = 16, mults: tuple[int, ...] = (1, 2), blocks: int = 1,
         emb_features: int = 64,
     ) -> None:
         super().__init__()
@@ -179,7 +181,7 @@ class FieldUNet(nn.Module):
 
 def build_net(spec: dict, data_shape: tuple[int, ...], L: float) -> nn.Module:
     """A field net from its JSON spec, e.g. ``{"kind": "mlp", "width": 256, "depth": 3}`` or
-    ``{"kind": "unet", "channels": 32, "mults": [1, 2], "blocks": 1}``; unknown kinds or options raise ValueError."""
+    ``{"kind": "unet", "channels": 16, "mults": [1, 2], "blocks": 1}``; unknown kinds or options raise ValueError."""
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ValueError(f"a net spec is a dict with a 'kind' ({' or '.join(NET_KINDS)}); got {spec!r}.")
     options = {k: v for k, v in spec.items() if k != "kind"}
