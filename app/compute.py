@@ -17,7 +17,7 @@ import streamlit as st
 import torch
 
 from efm_core import make_plates, plate_field_at, sample_toy
-from efm_core.exact_transport import transport_trace
+from efm_core.exact_transport import DELTA_MAX_FRACTION, DELTA_SPACINGS, forward_probability, transport_trace
 from efm_core.lines import CASES, median_spacing, trace_lines
 from efm_core.metrics import energy_distance
 from efm_core.plates import Plates
@@ -26,7 +26,6 @@ from efm_core.sampler import SamplerConfig, sample_points
 TRACE_DTYPE = torch.float32  # the drawn lines: float32 is enough for a picture and ~1.5x faster
 TRACE_TOL = 1e-3  # relative local error per step of the tracer (same end charges as 1e-6 in the measured cases)
 THEOREM_DTYPE = torch.float64  # single lines whose E_z is read along the way: full precision
-PLATE_DELTA = 0.03  # Theorem 3.1's probe distance behind / in front of the Q plate, and the start height off P
 MAX_PATH_POINTS = 160
 SWEEP_LS = (1.0, 2.0, 4.0, 6.0, 10.0, 20.0, 30.0, 50.0)
 LANDING_SEED_OFFSET = 1000  # fresh P points use seed + this, so they differ from the charges
@@ -179,8 +178,16 @@ def field_slice(scene: Scene, L: float, y: float, z_range: tuple[float, float], 
 
 
 # --------------------------------------------------------------------------------------------- Theorem 3.1 page
+def plate_delta(scene: Scene, L: float) -> float:
+    """Theorem 3.1's probe distance off the plates, as ``transport_trace`` chooses it: DELTA_SPACINGS x the larger
+    median nearest-neighbour spacing of the two plates, at most DELTA_MAX_FRACTION x L (that bound when a plate's
+    charges all coincide). Below about a spacing the nearest single charge, not the plate, decides the flux split."""
+    spacing = max(median_spacing(torch.from_numpy(scene.pos)), median_spacing(torch.from_numpy(scene.neg)))
+    return min(DELTA_SPACINGS * spacing, DELTA_MAX_FRACTION * L) if spacing > 0 else DELTA_MAX_FRACTION * L
+
+
 class Decision(NamedTuple):
-    """E_z where a line first reaches z = L: total just in front (z = L - delta) and just behind (L + delta), and
+    """E_z where a line first meets the Q plate: total just in front (z = L - delta) and just behind (L + delta), and
     behind the plate P's part and Q's part of it. Stop there iff front and behind have opposite signs."""
 
     front: float
@@ -193,7 +200,8 @@ class SingleLine(NamedTuple):
     """One start x on P traced forwards (from (x, +delta)) and backwards (from (x, -delta)) with the plate rule.
 
     For each direction: path (T, D+1), case name, arc length s (T,), E_z+ and E_z- (P's and Q's parts) along the
-    path (T,), the first crossing of z = L (D+1,) or None, and the ``Decision`` there (None without a crossing).
+    path (T,), where it first meets the Q plate (D+1,) — its first crossing of z = L, or the Q charge it ends on when
+    it never crosses — or None, and the ``Decision`` there (None when it never meets Q).
     """
 
     paths: dict[str, np.ndarray]
@@ -204,15 +212,17 @@ class SingleLine(NamedTuple):
     crossing: dict[str, np.ndarray | None]
     decision: dict[str, Decision | None]
     forward_flux: float  # share of the plate's flux at x that leaves forwards: E_z(x, +delta) / (E_z(+) - E_z(-))
+    delta: float  # the probe distance used (``plate_delta``)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def single_line(scene: Scene, L: float, start: tuple[float, ...]) -> SingleLine:
     """Trace both lines leaving the plate point ``start`` (D data coordinates) and read E_z+ / E_z- along them."""
     plates = scene.plates(L)
+    delta = plate_delta(scene, L)
     x = np.asarray(start, dtype=np.float64)
-    starts = np.stack([np.append(x, PLATE_DELTA), np.append(x, -PLATE_DELTA)])
-    trace = trace_lines(plates, starts=starts, tol=1e-6, dtype=THEOREM_DTYPE, plate_delta=PLATE_DELTA, return_paths=True, max_path_points=400)
+    starts = np.stack([np.append(x, delta), np.append(x, -delta)])
+    trace = trace_lines(plates, starts=starts, tol=1e-6, dtype=THEOREM_DTYPE, plate_delta=delta, return_paths=True, max_path_points=400)
     out: dict[str, dict] = {k: {} for k in ("paths", "cases", "s", "ez_pos", "ez_neg", "crossing", "decision")}
     for i, name in enumerate(("forward", "backward")):
         path = trace.paths[i].double()
@@ -223,47 +233,43 @@ def single_line(scene: Scene, L: float, start: tuple[float, ...]) -> SingleLine:
         out["s"][name] = torch.cat([torch.zeros(1, dtype=path.dtype), torch.cumsum(seg, 0)]).numpy()
         out["ez_pos"][name] = r.pos.vector()[:, -1].numpy()
         out["ez_neg"][name] = r.neg.vector()[:, -1].numpy()
-        if bool(trace.crossed[i]):
+        if bool(trace.crossed[i]) or int(trace.end_charge[i]) >= 0:  # first crossing of z = L, else the Q charge it ends on
             y = trace.crossing[i].double()
             out["crossing"][name] = y.numpy()
             probes = y.repeat(2, 1)
-            probes[:, -1] = torch.tensor([L - PLATE_DELTA, L + PLATE_DELTA], dtype=probes.dtype)
+            probes[:, -1] = torch.tensor([L - delta, L + delta], dtype=probes.dtype)
             at = plate_field_at(probes, plates)
             total, p_part, q_part = at.vector()[:, -1], at.pos.vector()[:, -1], at.neg.vector()[:, -1]
             out["decision"][name] = Decision(float(total[0]), float(total[1]), float(p_part[1]), float(q_part[1]))
         else:
             out["crossing"][name] = None
             out["decision"][name] = None
-    e = plate_field_at(torch.from_numpy(starts), plates).vector()[:, -1].numpy()
-    up, down = max(e[0], 0.0), max(-e[1], 0.0)
-    flux = up / (up + down) if up + down > 0 else 1.0
-    return SingleLine(**out, forward_flux=float(flux))
+    flux = float(forward_probability(plates, torch.from_numpy(x[None]), delta)[0])
+    return SingleLine(**out, forward_flux=flux, delta=delta)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def case_examples(scene: Scene, L: float, n_candidates: int = 48) -> dict[str, tuple[float, ...] | None]:
-    """A start on P for each case of Theorem 3.1 in this scene: 'front' and 'behind' (the forward line's case, the
-    candidate nearest P's centre wins) and 'backward' (the candidate sending the largest share of its flux backwards).
+def case_examples(scene: Scene, L: float, p_toy: str | None, n_candidates: int = 48) -> dict[str, tuple[float, ...] | None]:
+    """A start on P for each case of Theorem 3.1 in this scene: 'front' and 'behind' (the forward line's case; the
+    candidate nearest P's centre wins) and 'backward' (a candidate whose backward line loops round onto Q; the one
+    sending the largest share of its flux backwards wins).
 
-    Candidates are P's centre and P charges spread by weight. None where no candidate shows the case.
+    Candidates are P's centre and ``n_candidates`` fresh points of P (``fresh_p``). None where none shows the case.
     """
-    rng = np.random.default_rng(0)
     centre = (scene.pos * scene.pos_w[:, None]).sum(0)
-    cand = np.concatenate([centre[None], scene.pos[_systematic(scene.pos_w, n_candidates, rng)]])
+    cand = np.concatenate([centre[None], fresh_p(scene, p_toy, n_candidates, 0)])
     plates = scene.plates(L)
-    starts = np.concatenate([cand, np.full((len(cand), 1), PLATE_DELTA)], axis=1)
-    trace = trace_lines(plates, starts=starts, tol=TRACE_TOL, dtype=TRACE_DTYPE, plate_delta=PLATE_DELTA)
-    below = starts.copy()
-    below[:, -1] = -PLATE_DELTA
-    ez = plate_field_at(torch.from_numpy(np.concatenate([starts, below])), plates).vector()[:, -1].numpy()
-    up, down = np.maximum(ez[: len(cand)], 0), np.maximum(-ez[len(cand) :], 0)
-    backward_share = down / np.maximum(up + down, 1e-300)
+    delta = plate_delta(scene, L)
+    k = len(cand)
+    heights = np.concatenate([np.full(k, delta), np.full(k, -delta)])[:, None]
+    trace = trace_lines(plates, starts=np.concatenate([np.concatenate([cand, cand]), heights], axis=1), tol=TRACE_TOL, dtype=TRACE_DTYPE, plate_delta=delta)
+    fwd_case, bwd_case = trace.case.numpy()[:k], trace.case.numpy()[k:]
+    forward_share = forward_probability(plates, torch.from_numpy(cand), delta).numpy()
     dist = np.linalg.norm(cand - centre, axis=1)
     out: dict[str, tuple[float, ...] | None] = {}
-    for case in ("front", "behind"):
-        hits = np.flatnonzero(trace.case.numpy() == CASES.index(case))
-        out[case] = tuple(float(v) for v in cand[hits[np.argmin(dist[hits])]]) if hits.size else None
-    out["backward"] = tuple(float(v) for v in cand[int(np.argmax(backward_share))])
+    for case, cases, score in (("front", fwd_case, dist), ("behind", fwd_case, dist), ("backward", bwd_case, forward_share)):
+        hits = np.flatnonzero(cases == CASES.index(case))
+        out[case] = tuple(float(v) for v in cand[hits[np.argmin(score[hits])]]) if hits.size else None
     return out
 
 

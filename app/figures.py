@@ -468,7 +468,7 @@ def ez_profile_figure(
     fig.add_trace(go.Scatter(x=s, y=f(ez_pos + ez_neg), name="E_z = E_z⁺ + E_z⁻", line={"color": "#333333", "dash": "dot"}))
     fig.add_trace(go.Scatter(x=s, y=z, name="height z of the line", yaxis="y2", line={"color": "#999999", "width": 1}))
     if s_cross is not None:
-        fig.add_vline(x=s_cross, line={"color": "#000000", "dash": "dash"}, annotation_text="reaches z = L", annotation_position="top left")
+        fig.add_vline(x=s_cross, line={"color": "#000000", "dash": "dash"}, annotation_text="meets Q", annotation_position="top left")
     fig.add_hline(y=0, line={"color": "#bbbbbb", "width": 1})
     fig.update_layout(
         template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="profile",

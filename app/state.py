@@ -13,6 +13,7 @@ Charges of a plate are an array of rows ``(x_1, ..., x_D, q)``: data coordinates
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
@@ -262,6 +263,11 @@ def _read_csv(label: str, data: bytes) -> list[list[float]]:
     if len(widths) != 1:
         raise ValueError(f"{label}: rows have different numbers of columns ({sorted(widths)}); every row needs the same.")
     return rows
+
+
+def table_key(side: str, rows: np.ndarray) -> str:
+    """Widget key of a plate's charge table: a new table (no stale edits) whenever the rows change."""
+    return f"table_{side}_{hashlib.md5(np.ascontiguousarray(rows).tobytes()).hexdigest()[:10]}"
 
 
 def charges_csv(rows: np.ndarray) -> str:

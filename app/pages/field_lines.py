@@ -1,8 +1,6 @@
 """Page "Field lines": both plates and their charges, field lines coloured by Theorem 3.1 case, where they land on
 Q (forward-only vs two-sided starts), a probe of E on a slice, and building the charges by hand."""
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -231,7 +229,7 @@ with st.expander("Build the charges yourself: click, edit, upload", expanded=any
             st.markdown(f"**{state.PLATE_NAMES[side]}**")
             names = [f"x{i + 1}" for i in range(D)] + ["q"]
             base = pd.DataFrame(rows[side], columns=names)
-            edit_key = f"table_{side}_{hashlib.md5(rows[side].tobytes()).hexdigest()[:10]}"  # a new table whenever the rows change
+            edit_key = state.table_key(side, rows[side])
             edited = st.data_editor(
                 base, num_rows="dynamic", key=edit_key, height=220,
                 column_config={"q": st.column_config.NumberColumn("q", help="Charge magnitude (> 0); the plate's sign is fixed.", min_value=0.0)},

@@ -46,7 +46,7 @@ if start is not None and len(start) != D:
     start = None
 if start is None:
     with ui.guard("Could not find example starts"), st.spinner("Looking for a start that shows this case…"):
-        examples = compute.case_examples(scene, L)
+        examples = compute.case_examples(scene, L, None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"])
         start = examples.get(preset) or next((v for v in examples.values() if v is not None), None)
         if examples.get(preset) is None:
             st.info(f"In this scene, at L = {L:g}, no start among the ones tried shows the case '{preset}'; showing another one. Try another L.")
@@ -63,7 +63,7 @@ left, right = st.columns([3, 2])
 with left:
     marks = {"start": np.append(start, 0.0)}
     if line.crossing[which] is not None:
-        marks["reaches z = L"] = line.crossing[which]
+        marks["meets Q"] = line.crossing[which]
     names = list(LINE_NAMES)
     fig = figures.field_lines_figure(
         scene.pos, scene.neg, L, [line.paths[n] for n in names], [line.cases[n] for n in names],
@@ -108,10 +108,10 @@ with p1:
 with p2:
     decision = line.decision[which]
     if decision is None:
-        st.markdown(f"This line never reaches the plane z = L (its case: **{line.cases[which]}**), so no decision is taken there.")
+        st.markdown(f"This line never meets the Q plate (its case: **{line.cases[which]}**), so no decision is taken there.")
     else:
         stop = decision.front * decision.behind <= 0
-        st.markdown(f"Where the line first reaches z = L, the total field just in front of the plate and just behind it (±{compute.PLATE_DELTA}):")
+        st.markdown(f"Where the line first meets the Q plate, the total field just in front of the plate and just behind it (±{line.delta:.3g}):")
         st.latex(rf"E_z(L^-) = {_tex(decision.front)}")
         st.latex(rf"E_z(L^+) = {_tex(decision.behind)}")
         if stop:

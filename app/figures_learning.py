@@ -1,0 +1,334 @@
+"""Pure figure builders for the learned-field pages: numpy arrays in, ``plotly.graph_objects.Figure`` out.
+
+Same conventions as ``app.figures``: z is drawn horizontally (P's plate at z = 0 on the left, Q's at z = L on the
+right), red = P, blue = Q, exact field lines coloured by their Theorem 3.1 case; learned models have their own
+colours (``MODEL_COLOR``). Pictures of points in D = 2 show the projection onto the (z, x1) plane.
+
+Images are (n, C, H, W) arrays in [-1, 1] (C = 1 grey or 3 RGB, black background), drawn as one ``go.Image`` of
+tiles (``image_grid``) with crisp pixels; tile (row r, column c) spans x in [c (W + pad), c (W + pad) + W) and y
+likewise, so click targets and labels can be placed over it.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from app.figures import CASE_STYLE, NEG_COLOR, POS_COLOR, TEMPLATE, Box, clip_to_box, join_paths
+
+PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 3}}
+MODEL_COLOR = {"EFM": "#111111", "flow matching": "#8c564b"}
+PAD_GREY = 90  # 0..255 grey of the gaps between image tiles
+MAX_CURVE_POINTS = 800  # a loss curve is thinned to at most this many points for drawing
+
+
+# ----------------------------------------------------------------------------------------------------- training lab
+def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    if len(x) <= limit:
+        return x, y
+    idx = np.unique(np.linspace(0, len(x) - 1, limit).astype(int))
+    return x[idx], y[idx]
+
+
+def smooth(y: np.ndarray, span: int = 25) -> np.ndarray:
+    """Exponential moving average (bias corrected) with time constant ``span`` steps: (k,) like ``y``."""
+    a = 2.0 / (span + 1.0)
+    out = np.empty(len(y))
+    acc, norm = 0.0, 0.0
+    for i, v in enumerate(y):
+        acc = (1 - a) * acc + a * v
+        norm = (1 - a) * norm + a
+        out[i] = acc / norm
+    return out
+
+
+LOSS_TITLES = {"EFM": "EFM loss |f − E/|E||²", "flow matching": "flow-matching loss |v − (x_Q − x_P)|²"}
+
+
+def loss_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], total_steps: int, height: int = 280) -> go.Figure:
+    """Loss against training step, one panel per model (the two losses have different units), log y.
+
+    curves: model name -> (steps (k,), losses (k,)). Per model two traces: the raw loss (thin) and its moving average.
+    The x axes span the whole run (``total_steps``) so the curve visibly grows.
+    """
+    names = list(curves)
+    fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=[LOSS_TITLES.get(n, n) for n in names] or [""], horizontal_spacing=0.08)
+    for col, name in enumerate(names, start=1):
+        steps, loss = curves[name]
+        color = MODEL_COLOR.get(name, "#333333")
+        xs, ys = _thin(steps, loss)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{name} loss", line={"color": color, "width": 1}, opacity=0.35), row=1, col=col)
+        xs, ys = _thin(steps, smooth(loss)) if len(loss) else (steps, loss)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{name} (average)", line={"color": color, "width": 2.5}), row=1, col=col)
+        fig.update_xaxes(title_text="training step", range=[0, max(total_steps, 1)], row=1, col=col)
+        fig.update_yaxes(type="log", row=1, col=col)
+    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 30, "b": 0}, showlegend=False, uirevision="loss")
+    return fig
+
+
+def error_map_figure(z: np.ndarray, x: np.ndarray, angle: np.ndarray, L: float, charges: dict[str, np.ndarray], height: int = 380) -> go.Figure:
+    """Heat map of the angle (degrees) between a learned and the exact field on a slice (z horizontal, x1 vertical).
+
+    Args: z (nz,), x (nx,): grid axes; angle (nx, nz); charges: {"pos": (n, 2), "neg": (m, 2)} points (z, x1) of the
+    charges near the slice. The colour scale ends at 90° (a field at right angles or worse shows as 90°).
+    Trace 0 is the heat map.
+    """
+    cos = np.cos(np.radians(angle))
+    fig = go.Figure(
+        go.Heatmap(
+            x=z, y=x, z=angle, zmin=0.0, zmax=90.0, colorscale="Inferno", customdata=cos,
+            colorbar={"title": {"text": "angle (°)"}, "len": 0.8, "tickvals": [0, 15, 30, 45, 60, 75, 90], "ticktext": ["0", "15", "30", "45", "60", "75", "≥ 90"]},
+            hovertemplate="z=%{x:.2f}<br>x₁=%{y:.2f}<br>angle=%{z:.1f}°<br>cos=%{customdata:.3f}<extra></extra>",
+        )
+    )
+    for zz, color, name in ((0.0, POS_COLOR, "plate P"), (L, NEG_COLOR, "plate Q")):
+        fig.add_vline(x=zz, line={"color": color, "width": 3}, annotation_text=name, annotation_position="top")
+    for side, color in (("pos", POS_COLOR), ("neg", NEG_COLOR)):
+        pts = charges.get(side)
+        if pts is not None and len(pts):
+            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name="P charges" if side == "pos" else "Q charges", marker={"color": color, "size": 5}, hoverinfo="skip"))
+    pad = 0.04 * L
+    fig.update_layout(
+        template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="error-map",
+        xaxis={"title": {"text": "z"}, "range": [-pad, L + pad]}, yaxis={"title": {"text": "x₁"}, "range": [float(x[0]), float(x[-1])]},
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return fig
+
+
+def _plates_and_charges(fig: go.Figure, pos: np.ndarray, neg: np.ndarray, L: float, box: Box, row: int, col: int, legend: bool) -> None:
+    y0, y1 = box.ranges()[1]
+    for z, color, name in ((0.0, POS_COLOR, "plate P"), (L, NEG_COLOR, "plate Q")):
+        fig.add_trace(go.Scatter(x=[z, z], y=[y0, y1], mode="lines", name=name, line={"color": color, "width": 4}, opacity=0.4, hoverinfo="name", showlegend=False), row=row, col=col)
+    for pts, z, color, name in ((pos, 0.0, POS_COLOR, "P charges"), (neg, L, NEG_COLOR, "Q charges")):
+        fig.add_trace(
+            go.Scatter(x=np.full(len(pts), z), y=pts[:, 0], mode="markers", name=name, legendgroup=name, showlegend=legend, marker={"color": color, "size": 5}, hoverinfo="skip"),
+            row=row, col=col,
+        )
+
+
+def trajectories_as_paths(levels: np.ndarray, path: np.ndarray) -> list[np.ndarray]:
+    """A learned run's snapshots (K,), (K, n, D) as n polylines (K, D + 1) with z last (the format of field lines)."""
+    return [np.concatenate([path[:, i, :], levels[:, None]], axis=1) for i in range(path.shape[1])]
+
+
+def lines_panels_figure(
+    panels: dict[str, tuple[list[np.ndarray], list[str] | str]], pos: np.ndarray, neg: np.ndarray, L: float, box: Box, height: int = 380
+) -> go.Figure:
+    """Side-by-side panels of lines between the plates, projected onto (z, x1), sharing their axes.
+
+    panels: title -> (paths (T_k, D + 1) with z last, then either one colour for all of them or a Theorem 3.1 case per
+    path (coloured by ``CASE_STYLE``)). Each panel: plates, charges, then one lines trace per colour group.
+    """
+    titles = list(panels)
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=True, horizontal_spacing=0.03)
+    shown_cases: set[str] = set()
+    for col, title in enumerate(titles, start=1):
+        paths, colouring = panels[title]
+        _plates_and_charges(fig, pos, neg, L, box, 1, col, legend=col == 1)
+        clipped = [clip_to_box(p, box) for p in paths]
+        if isinstance(colouring, str):
+            groups = [(title, colouring, clipped)]
+        else:
+            groups = [(case, CASE_STYLE[case].color, [p for p, c in zip(clipped, colouring, strict=True) if c == case]) for case in CASE_STYLE]
+        for name, color, members in groups:
+            if not members:
+                continue
+            joined = join_paths(members)
+            legend = isinstance(colouring, str) or name not in shown_cases
+            shown_cases.add(name)
+            fig.add_trace(
+                go.Scatter(x=joined[:, -1], y=joined[:, 0], mode="lines", name=f"{name} ({len(members)})" if not isinstance(colouring, str) else name,
+                           legendgroup=name, showlegend=legend, line={"color": color, "width": 1.3}, hoverinfo="skip"),
+                row=1, col=col,
+            )
+    zr, xr = box.ranges()[0], box.ranges()[1]
+    lo, hi = max(zr[0], -0.3 * L), min(zr[1], 1.3 * L)
+    fig.update_xaxes(title_text="z", range=[lo, hi])
+    fig.update_yaxes(range=list(xr))
+    fig.update_yaxes(title_text="x₁", col=1)
+    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 30, "b": 0}, legend={"orientation": "h", "y": -0.18}, uirevision="lab-lines")
+    return fig
+
+
+def sampler_figure(points: np.ndarray, directions: np.ndarray, pos: np.ndarray, neg: np.ndarray, L: float, box: Box, height: int = 380) -> go.Figure:
+    """Training points of Algorithm 1 with their target arrows E/|E| (projected onto (z, x1)).
+
+    points, directions: (n, D + 1), z last. Traces: plates and charges, then the arrows (one trace of segments, an
+    arrow head at each end), then the points.
+    """
+    fig = make_subplots(rows=1, cols=1)
+    _plates_and_charges(fig, pos, neg, L, box, 1, 1, legend=True)
+    length = 0.05 * (box.ranges()[0][1] - box.ranges()[0][0])
+    tips = points + length * directions
+    seg = np.full((3 * len(points), 2), np.nan)
+    seg[0::3] = points[:, [-1, 0]]
+    seg[1::3] = tips[:, [-1, 0]]
+    angle = np.degrees(np.arctan2(directions[:, -1], directions[:, 0]))
+    fig.add_trace(go.Scatter(x=seg[:, 0], y=seg[:, 1], mode="lines", name="target E/|E|", line={"color": "#444444", "width": 1}, hoverinfo="skip"))
+    fig.add_trace(
+        go.Scatter(x=tips[:, -1], y=tips[:, 0], mode="markers", showlegend=False, hoverinfo="skip",
+                   marker={"symbol": "arrow", "angle": angle, "size": 7, "color": "#444444"})
+    )
+    fig.add_trace(
+        go.Scatter(x=points[:, -1], y=points[:, 0], mode="markers", name=f"training points ({len(points)})", marker={"color": "#7b3294", "size": 4},
+                   customdata=directions[:, [-1, 0]], hovertemplate="z=%{x:.2f}, x₁=%{y:.2f}<br>target (z, x₁) = (%{customdata[0]:.2f}, %{customdata[1]:.2f})<extra></extra>")
+    )
+    lo, hi = max(box.ranges()[0][0], -0.15 * L), min(box.ranges()[0][1], 1.15 * L)
+    fig.update_layout(
+        template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="sampler", legend={"orientation": "h", "y": -0.15},
+        xaxis={"title": {"text": "z"}, "range": [lo, hi]}, yaxis={"title": {"text": "x₁"}, "range": list(box.ranges()[1])},
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------------------ images
+def to_rgb(images: np.ndarray) -> np.ndarray:
+    """Images (n, C, H, W) in [-1, 1] (C = 1 or 3) as uint8 RGB (n, H, W, 3); values outside [-1, 1] are clipped."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images must have shape (n, 1 or 3, H, W); got {images.shape}.")
+    x = np.clip((np.asarray(images, dtype=np.float64) + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+    x = np.repeat(x, 3, axis=1) if x.shape[1] == 1 else x
+    return np.transpose(x, (0, 2, 3, 1))
+
+
+def image_grid(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
+    """Tiles of ``images`` (n, C, H, W) row by row, ``cols`` per row, ``pad`` grey pixels between them: uint8 (h, w, 3)."""
+    rgb = to_rgb(images)
+    n, H, W, _ = rgb.shape
+    cols = max(1, min(cols, n)) if n else 1
+    rows = max(1, -(-n // cols))
+    out = np.full((rows * (H + pad) - pad, cols * (W + pad) - pad, 3), PAD_GREY, dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        out[r * (H + pad) : r * (H + pad) + H, c * (W + pad) : c * (W + pad) + W] = rgb[i]
+    return out
+
+
+def tile_centres(n: int, cols: int, size: tuple[int, int], pad: int = 1) -> np.ndarray:
+    """Plot coordinates (n, 2) (x, y) of the centres of ``image_grid`` tiles of ``size`` (H, W)."""
+    H, W = size
+    idx = np.arange(n)
+    r, c = idx // cols, idx % cols
+    return np.stack([c * (W + pad) + (W - 1) / 2.0, r * (H + pad) + (H - 1) / 2.0], axis=1)
+
+
+def images_figure(
+    images: np.ndarray, cols: int, *, labels: Sequence[str] | None = None, selected: Sequence[int] = (), clickable: bool = False,
+    tile_px: int = 44, x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None,
+) -> go.Figure:
+    """A grid of images as one ``go.Image`` (trace 0).
+
+    labels: a caption per tile (drawn above it, small). selected: tiles outlined in the theme colour. clickable: add
+    trace 1, invisible markers on the tile centres, whose selection events give the tile index (``point_index``).
+    x_labels / y_labels: names of the columns / rows (e.g. the heights z of a trajectory strip). ``tile_px``: the
+    drawn size of a tile in screen pixels (sets the figure's height).
+    """
+    n, _, H, W = images.shape
+    cols = max(1, min(cols, n))
+    rows = max(1, -(-n // cols))
+    grid = image_grid(images, cols)
+    fig = go.Figure(go.Image(z=grid, hoverinfo="skip"))
+    centres = tile_centres(n, cols, (H, W))
+    if clickable:
+        fig.add_trace(
+            go.Scatter(x=centres[:, 0], y=centres[:, 1], mode="markers", marker={"size": tile_px * 0.8, "opacity": 0.0, "symbol": "square"},
+                       hovertemplate="#%{pointNumber}<extra>click to pick</extra>", showlegend=False, name="tiles")
+        )
+    shapes = [
+        {"type": "rect", "x0": centres[i, 0] - W / 2 - 0.1, "x1": centres[i, 0] + W / 2 + 0.1, "y0": centres[i, 1] - H / 2 - 0.1, "y1": centres[i, 1] + H / 2 + 0.1,
+         "line": {"color": "#d62728", "width": 3}}
+        for i in selected if 0 <= i < n
+    ]
+    annotations = [
+        {"x": centres[i, 0], "y": centres[i, 1] - H / 2 - 0.6, "text": text, "showarrow": False, "font": {"size": 10}, "yanchor": "bottom"}
+        for i, text in enumerate(labels or []) if i < n
+    ]
+    top = -1.8 if labels else -0.5
+    xaxis = {"visible": x_labels is not None, "range": [-0.5, cols * (W + 1) - 1.5], "showgrid": False, "zeroline": False}
+    if x_labels is not None:
+        xaxis.update(tickmode="array", tickvals=[c * (W + 1) + (W - 1) / 2 for c in range(len(x_labels))], ticktext=list(x_labels), side="top")
+    yaxis = {"visible": y_labels is not None, "range": [rows * (H + 1) - 1.5, top], "showgrid": False, "zeroline": False, "scaleanchor": "x"}
+    if y_labels is not None:
+        yaxis.update(tickmode="array", tickvals=[r * (H + 1) + (H - 1) / 2 for r in range(len(y_labels))], ticktext=list(y_labels))
+    scale = tile_px / (W + 1)
+    extra = 14 if labels else 0
+    height = int(rows * (H + 1) * scale + extra * rows + (30 if x_labels is not None else 6))
+    fig.update_layout(
+        template=TEMPLATE, height=max(height, 60), margin={"l": 0 if y_labels is None else 40, "r": 0, "t": 24 if x_labels is not None else 4, "b": 0},
+        xaxis=xaxis, yaxis=yaxis, shapes=shapes, annotations=annotations, dragmode=False, clickmode="event+select", showlegend=False,
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def strip_images(path: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+    """Tiles (len(rows) * K, C, H, W) of a trajectory (K, n, C, H, W): one row per chosen item, one column per height."""
+    return np.concatenate([path[:, i] for i in rows], axis=0)
+
+
+def _hue_colour(h: float) -> str:
+    if not np.isfinite(h):
+        return "#999999"
+    r, g, b = colorsys.hsv_to_rgb((h % 360) / 360.0, 1.0, 0.9)
+    return f"rgb({int(r * 255)},{int(g * 255)},{int(b * 255)})"
+
+
+def hue_figure(hue_in: np.ndarray, hue_out: dict[str, np.ndarray], picked: Sequence[int] = (), tolerance: float = 30.0, height: int = 360) -> go.Figure:
+    """Hue of the output against hue of the input (degrees), one marker per translated image, coloured by its input hue.
+
+    hue_out: model name -> (n,) output hues (NaN for a colourless output, drawn at 0 as a grey cross). The diagonal
+    band of +- ``tolerance`` degrees (wrapping round 360) marks "hue kept". ``picked`` items are drawn larger.
+    Traces: the band edges (one trace), the diagonal, then one trace per model.
+    """
+    edge_x, edge_y = [], []
+    for shift in (-tolerance, tolerance, 360 - tolerance, -(360 - tolerance)):
+        xs = np.array([0.0, 360.0])
+        ys = xs + shift
+        edge_x += [*xs, None]
+        edge_y += [*ys, None]
+    fig = go.Figure(go.Scatter(x=edge_x, y=edge_y, mode="lines", name=f"±{tolerance:g}°", line={"color": "#bbbbbb", "dash": "dot"}, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[0, 360], y=[0, 360], mode="lines", name="hue kept", line={"color": "#888888"}, hoverinfo="skip"))
+    colours = [_hue_colour(h) for h in hue_in]
+    big = set(int(i) for i in picked)
+    for name, out in hue_out.items():
+        missing = ~np.isfinite(out)
+        fig.add_trace(
+            go.Scatter(
+                x=hue_in, y=np.where(missing, 0.0, out), mode="markers", name=name,
+                marker={"color": colours, "size": [13 if i in big else 8 for i in range(len(out))], "symbol": ["x" if m else ("circle" if name == "EFM" else "diamond") for m in missing],
+                        "line": {"color": MODEL_COLOR.get(name, "#333333"), "width": 1.5}},
+                hovertemplate="in %{x:.0f}° → out %{y:.0f}°<extra>" + name + "</extra>",
+            )
+        )
+    fig.update_layout(
+        template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, uirevision="hue", legend={"orientation": "h", "y": -0.2},
+        xaxis={"title": {"text": "hue of the input (°)"}, "range": [0, 360], "dtick": 60},
+        yaxis={"title": {"text": "hue of the output (°)"}, "range": [0, 360], "dtick": 60, "scaleanchor": "x", "scaleratio": 1},
+    )
+    return fig
+
+
+def points_figure(samples: dict[str, np.ndarray], reference: np.ndarray | None = None, reference_name: str = "data", height: int = 380) -> go.Figure:
+    """Points in data space (D = 1 or 2; name -> (n, D), e.g. where each model lands on Q) and optionally reference
+    points (m, D) in blue: a scatter (D = 2: x1 horizontal, x2 vertical) or overlaid densities (D = 1)."""
+    D = next(iter(samples.values())).shape[1]
+    fig = go.Figure()
+    if D == 1:
+        if reference is not None:
+            fig.add_trace(go.Histogram(x=reference[:, 0], name=reference_name, histnorm="probability density", marker={"color": NEG_COLOR}, opacity=0.45))
+        for name, pts in samples.items():
+            fig.add_trace(go.Histogram(x=pts[:, 0], name=name, histnorm="probability density", marker={"color": MODEL_COLOR.get(name, "#333333")}, opacity=0.55))
+        fig.update_layout(barmode="overlay", xaxis={"title": {"text": "x₁"}})
+    else:
+        if reference is not None:
+            fig.add_trace(go.Scatter(x=reference[:, 0], y=reference[:, 1], mode="markers", name=reference_name, marker={"color": NEG_COLOR, "size": 4, "opacity": 0.35}))
+        for name, pts in samples.items():
+            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name, marker={"color": MODEL_COLOR.get(name, "#333333"), "size": 5}))
+        fig.update_layout(xaxis={"title": {"text": "x₁"}}, yaxis={"title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1})
+    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend={"orientation": "h", "y": -0.15})
+    return fig

@@ -1,0 +1,102 @@
+"""app/compute.py: the adapters the pages call, checked against efm_core directly and against exact identities."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from app import compute
+from efm_core import exact_field, plate_field_at
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return compute.scene_charges(2, "gaussian", "two_gaussians", 48, 0, None, None)
+
+
+def test_scene_charges_toys_custom_and_merged_duplicates():
+    s = compute.scene_charges(2, "single_point", "gaussian", 5, 0, None, None)
+    assert s.pos.shape == (1, 2) and s.pos_w.tolist() == [1.0]  # five charges at one point become one
+    custom = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 3.0]])
+    s = compute.scene_charges(2, "gaussian", "gaussian", 5, 0, custom, None)
+    np.testing.assert_array_equal(s.pos, custom[:, :2])
+    np.testing.assert_allclose(s.pos_w, [0.25, 0.75])
+    assert s.neg.shape == (5, 2) and math.isclose(s.neg_w.sum(), 1.0)
+    assert s.key != compute.scene_charges(2, "gaussian", "gaussian", 5, 1, custom, None).key
+
+
+def test_probe_is_the_sum_of_both_plates_and_matches_exact_field(scene):
+    point = (0.3, -0.2, 2.5)
+    pr = compute.probe(scene, 6.0, point)
+    np.testing.assert_allclose(pr.E, pr.E_pos + pr.E_neg, rtol=1e-12, atol=1e-15)
+    direction = exact_field(torch.tensor([point], dtype=torch.float64), scene.pos, scene.neg, 6.0, pos_weights=scene.pos_w, neg_weights=scene.neg_w)
+    np.testing.assert_allclose(pr.E / np.linalg.norm(pr.E), direction[0].numpy(), atol=1e-12)
+    assert pr.log10_norm == pytest.approx(math.log10(np.linalg.norm(pr.E)), abs=1e-12)
+    assert pr.E_pos[-1] > 0 and pr.E_neg[-1] > 0  # between the plates P pushes and Q pulls towards +z
+
+
+def test_field_slice_values_and_unit_directions(scene):
+    sl = compute.field_slice(scene, 6.0, 0.5, (-2.0, 8.0), (-5.0, 5.0), n=9)
+    assert sl.log10_norm.shape == (9, 9) and sl.direction.shape == (9, 9, 2)
+    np.testing.assert_allclose(np.linalg.norm(sl.direction, axis=2), 1.0, atol=1e-9)
+    i, j = 3, 5  # row = x1 index, column = z index
+    ref = plate_field_at(torch.tensor([[sl.x[i], 0.5, sl.z[j]]], dtype=torch.float64), scene.plates(6.0))
+    assert sl.log10_norm[i, j] == pytest.approx(float(ref.log_norm[0]) / math.log(10), abs=1e-12)
+
+
+def test_field_lines_forward_starts_leave_towards_q(scene):
+    lines = compute.field_lines(scene, 6.0, 12, 0, "forward")
+    assert len(lines.paths) == 12 and len(lines.cases) == 12
+    assert all(p[1, -1] >= p[0, -1] - 1e-6 for p in lines.paths)
+    both = compute.field_lines(scene, 6.0, 12, 0, "both")
+    assert any(p[1, -1] < p[0, -1] for p in both.paths)  # some two-sided starts leave backwards
+    assert set(both.cases) <= set(compute.CASES)
+    with pytest.raises(ValueError):
+        compute.field_lines(scene, 6.0, 4, 0, "sideways")
+
+
+def test_case_examples_and_single_line_decisions_agree(scene):
+    examples = compute.case_examples(scene, 6.0, "gaussian")
+    for case in ("front", "behind"):
+        start = examples[case]
+        assert start is not None
+        line = compute.single_line(scene, 6.0, start)
+        assert line.cases["forward"] == case
+        d = line.decision["forward"]
+        assert d is not None and d.front > 0  # the forward line arrives from the front
+        assert (d.front * d.behind <= 0) == (case == "front")  # opposite signs: stop; same sign: pass through
+        assert d.behind == pytest.approx(d.behind_pos + d.behind_neg, rel=1e-9, abs=1e-15)
+        assert 0.0 <= line.forward_flux <= 1.0
+        s = line.s["forward"]
+        assert s[0] == 0 and np.all(np.diff(s) >= 0)
+    back = compute.single_line(scene, 6.0, examples["backward"])
+    assert back.cases["backward"] == "backward" and back.paths["backward"][1, -1] < 0
+    assert back.decision["backward"] is not None  # it loops round and meets Q
+
+
+def test_landings_two_sided_vs_forward_only(scene):
+    land = compute.landings(scene, 6.0, 64, 0, "gaussian")
+    assert set(land.ends) == {"two-sided", "forward-only"}
+    assert "backward" not in land.cases["forward-only"]
+    assert land.cases["two-sided"].count("backward") > 0
+    for name, ends in land.ends.items():
+        assert ends.shape[1] == 2 and np.isfinite(land.distance[name])
+    Ls, shares, errors = compute.summarize_sweep([6.0], [land])
+    assert Ls.tolist() == [6.0] and sum(v[0] for v in shares.values()) == pytest.approx(1.0)
+    assert errors["forward-only"][0] == land.distance["forward-only"]
+
+
+def test_training_cloud_lies_between_the_plates(scene):
+    cloud = compute.training_cloud(scene, 6.0, 0.5, 200, 0)
+    assert cloud.shape == (200, 3) and np.all((cloud[:, -1] >= 0) & (cloud[:, -1] <= 6.0))
+
+
+def test_dimension_stats_show_collapse_and_underflow():
+    dims = (2, 16, 64, 3072)
+    st_ = compute.dimension_stats(dims, 32, 4.0, 6.0, n_query=16)
+    share = st_.top_share[:, 1]
+    assert share[0] < 0.3 < 0.95 < share[-1]
+    assert st_.f32_broken[0] == 0 and st_.f32_broken[2] == 1 and st_.f64_broken[-1] == 1 and st_.f64_broken[0] == 0
+    assert np.all(st_.log10_w_max >= st_.log10_w_min) and st_.log10_w_max[-1] < -300
+    assert st_.cos_nearest[-1, 1] > 0.99
