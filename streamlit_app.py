@@ -19,6 +19,11 @@ PAGES = {
         st.Page("app/pages/theorem.py", title="Theorem 3.1", icon=":material/call_split:"),
         st.Page("app/pages/high_dimensions.py", title="High dimensions", icon=":material/stacks:"),
     ],
+    "Learned fields": [
+        st.Page("app/pages/training_lab.py", title="Training lab", icon=":material/model_training:"),
+        st.Page("app/pages/translation.py", title="Translation", icon=":material/swap_horiz:"),
+        st.Page("app/pages/generation.py", title="Generation", icon=":material/auto_awesome:"),
+    ],
 }
 
 for warning in state.init_session(st.session_state, st.query_params):

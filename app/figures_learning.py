@@ -5,14 +5,15 @@ right), red = P, blue = Q, exact field lines coloured by their Theorem 3.1 case;
 colours (``MODEL_COLOR``). Pictures of points in D = 2 show the projection onto the (z, x1) plane.
 
 Images are (n, C, H, W) arrays in [-1, 1] (C = 1 grey or 3 RGB, black background), drawn as one ``go.Image`` of
-tiles (``image_grid``) with crisp pixels; tile (row r, column c) spans x in [c (W + pad), c (W + pad) + W) and y
-likewise, so click targets and labels can be placed over it.
+tiles (``image_grid``) with crisp pixels. ``Grid`` says where each tile lies in plot coordinates, so click targets
+and captions can be placed over it. Image figures set their own width and height (draw them with width="content").
 """
 
 from __future__ import annotations
 
 import colorsys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -22,7 +23,7 @@ from app.figures import CASE_STYLE, NEG_COLOR, POS_COLOR, TEMPLATE, Box, clip_to
 
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 3}}
 MODEL_COLOR = {"EFM": "#111111", "flow matching": "#8c564b"}
-PAD_GREY = 90  # 0..255 grey of the gaps between image tiles
+PAD_WHITE = 255  # the gaps between image tiles and the caption bands are white, like the page
 MAX_CURVE_POINTS = 800  # a loss curve is thinned to at most this many points for drawing
 
 
@@ -196,72 +197,93 @@ def to_rgb(images: np.ndarray) -> np.ndarray:
     return np.transpose(x, (0, 2, 3, 1))
 
 
-def image_grid(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
-    """Tiles of ``images`` (n, C, H, W) row by row, ``cols`` per row, ``pad`` grey pixels between them: uint8 (h, w, 3)."""
+@dataclass(frozen=True)
+class Grid:
+    """Where the tiles of an image grid lie: ``cols`` x ``rows`` tiles of H x W pixels, ``pad`` pixels between them and
+    a white band of ``band`` pixels above every row (room for captions). Plot coordinates = pixel indices."""
+
+    cols: int
+    rows: int
+    H: int
+    W: int
+    pad: int = 1
+    band: int = 0
+
+    @classmethod
+    def of(cls, n: int, cols: int, size: tuple[int, int], pad: int = 1, band: int = 0) -> Grid:
+        cols = max(1, min(cols, n)) if n else 1
+        return cls(cols, max(1, -(-n // cols)), int(size[0]), int(size[1]), pad, band)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the whole picture in pixels."""
+        return self.rows * (self.H + self.pad + self.band) - self.pad, self.cols * (self.W + self.pad) - self.pad
+
+    def origin(self, i: int) -> tuple[int, int]:
+        """(x, y) pixel of the top-left corner of tile ``i``."""
+        r, c = divmod(i, self.cols)
+        return c * (self.W + self.pad), r * (self.H + self.pad + self.band) + self.band
+
+    def centres(self, n: int) -> np.ndarray:
+        """(n, 2) plot coordinates (x, y) of the first n tiles' centres."""
+        return np.array([[x + (self.W - 1) / 2.0, y + (self.H - 1) / 2.0] for x, y in map(self.origin, range(n))]).reshape(n, 2)
+
+
+def image_grid(images: np.ndarray, cols: int, pad: int = 1, band: int = 0) -> np.ndarray:
+    """Tiles of ``images`` (n, C, H, W) row by row, ``cols`` per row, on white (``Grid`` geometry): uint8 (h, w, 3)."""
     rgb = to_rgb(images)
-    n, H, W, _ = rgb.shape
-    cols = max(1, min(cols, n)) if n else 1
-    rows = max(1, -(-n // cols))
-    out = np.full((rows * (H + pad) - pad, cols * (W + pad) - pad, 3), PAD_GREY, dtype=np.uint8)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        out[r * (H + pad) : r * (H + pad) + H, c * (W + pad) : c * (W + pad) + W] = rgb[i]
+    grid = Grid.of(len(rgb), cols, rgb.shape[1:3], pad, band)
+    out = np.full((*grid.shape, 3), PAD_WHITE, dtype=np.uint8)
+    for i, tile in enumerate(rgb):
+        x, y = grid.origin(i)
+        out[y : y + grid.H, x : x + grid.W] = tile
     return out
-
-
-def tile_centres(n: int, cols: int, size: tuple[int, int], pad: int = 1) -> np.ndarray:
-    """Plot coordinates (n, 2) (x, y) of the centres of ``image_grid`` tiles of ``size`` (H, W)."""
-    H, W = size
-    idx = np.arange(n)
-    r, c = idx // cols, idx % cols
-    return np.stack([c * (W + pad) + (W - 1) / 2.0, r * (H + pad) + (H - 1) / 2.0], axis=1)
 
 
 def images_figure(
     images: np.ndarray, cols: int, *, labels: Sequence[str] | None = None, selected: Sequence[int] = (), clickable: bool = False,
-    tile_px: int = 44, x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None,
+    tile_px: int = 44, x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None, x_title: str = "",
 ) -> go.Figure:
-    """A grid of images as one ``go.Image`` (trace 0).
+    """A grid of images as one ``go.Image`` (trace 0), ``tile_px`` screen pixels per tile.
 
-    labels: a caption per tile (drawn above it, small). selected: tiles outlined in the theme colour. clickable: add
-    trace 1, invisible markers on the tile centres, whose selection events give the tile index (``point_index``).
-    x_labels / y_labels: names of the columns / rows (e.g. the heights z of a trajectory strip). ``tile_px``: the
-    drawn size of a tile in screen pixels (sets the figure's height).
+    labels: a caption per tile (in a band above it). selected: tiles outlined in the theme colour. clickable: add
+    trace 1, invisible markers on the tile centres whose selection events give the tile index (``point_index``).
+    x_labels / y_labels: names of the columns / rows (e.g. the heights z of a trajectory strip); x_title: the name of
+    the column axis (e.g. "z").
     """
     n, _, H, W = images.shape
-    cols = max(1, min(cols, n))
-    rows = max(1, -(-n // cols))
-    grid = image_grid(images, cols)
-    fig = go.Figure(go.Image(z=grid, hoverinfo="skip"))
-    centres = tile_centres(n, cols, (H, W))
+    band = max(2, H // 3) if labels else 0
+    grid = Grid.of(n, cols, (H, W), band=band)
+    fig = go.Figure(go.Image(z=image_grid(images, grid.cols, band=band), hoverinfo="skip"))
+    centres = grid.centres(n)
     if clickable:
         fig.add_trace(
             go.Scatter(x=centres[:, 0], y=centres[:, 1], mode="markers", marker={"size": tile_px * 0.8, "opacity": 0.0, "symbol": "square"},
                        hovertemplate="#%{pointNumber}<extra>click to pick</extra>", showlegend=False, name="tiles")
         )
     shapes = [
-        {"type": "rect", "x0": centres[i, 0] - W / 2 - 0.1, "x1": centres[i, 0] + W / 2 + 0.1, "y0": centres[i, 1] - H / 2 - 0.1, "y1": centres[i, 1] + H / 2 + 0.1,
-         "line": {"color": "#d62728", "width": 3}}
+        {"type": "rect", "x0": centres[i, 0] - W / 2 - 0.1, "x1": centres[i, 0] + W / 2 + 0.1, "y0": centres[i, 1] - H / 2 - 0.1,
+         "y1": centres[i, 1] + H / 2 + 0.1, "line": {"color": POS_COLOR, "width": 3}}
         for i in selected if 0 <= i < n
     ]
     annotations = [
-        {"x": centres[i, 0], "y": centres[i, 1] - H / 2 - 0.6, "text": text, "showarrow": False, "font": {"size": 10}, "yanchor": "bottom"}
+        {"x": centres[i, 0], "y": centres[i, 1] - H / 2 - band / 2, "text": text, "showarrow": False, "font": {"size": 11, "color": "#222222"}, "yanchor": "middle"}
         for i, text in enumerate(labels or []) if i < n
     ]
-    top = -1.8 if labels else -0.5
-    xaxis = {"visible": x_labels is not None, "range": [-0.5, cols * (W + 1) - 1.5], "showgrid": False, "zeroline": False}
+    height_px, width_px = grid.shape
+    xaxis = {"visible": x_labels is not None, "range": [-0.5, width_px - 0.5], "showgrid": False, "zeroline": False}
     if x_labels is not None:
-        xaxis.update(tickmode="array", tickvals=[c * (W + 1) + (W - 1) / 2 for c in range(len(x_labels))], ticktext=list(x_labels), side="top")
-    yaxis = {"visible": y_labels is not None, "range": [rows * (H + 1) - 1.5, top], "showgrid": False, "zeroline": False, "scaleanchor": "x"}
+        ticks = [grid.centres(grid.cols)[c, 0] for c in range(min(len(x_labels), grid.cols))]
+        xaxis.update(tickmode="array", tickvals=ticks, ticktext=list(x_labels)[: len(ticks)], side="top", tickangle=0, title={"text": x_title, "standoff": 2})
+    yaxis = {"visible": y_labels is not None, "range": [height_px - 0.5, -0.5], "showgrid": False, "zeroline": False, "scaleanchor": "x"}
     if y_labels is not None:
-        yaxis.update(tickmode="array", tickvals=[r * (H + 1) + (H - 1) / 2 for r in range(len(y_labels))], ticktext=list(y_labels))
-    scale = tile_px / (W + 1)
-    extra = 14 if labels else 0
-    height = int(rows * (H + 1) * scale + extra * rows + (30 if x_labels is not None else 6))
+        yaxis.update(tickmode="array", tickvals=[grid.centres(n)[r * grid.cols, 1] for r in range(min(len(y_labels), grid.rows))], ticktext=list(y_labels))
+    scale = tile_px / (W + grid.pad)
+    top = (44 if x_title else 26) if x_labels is not None else 2
     fig.update_layout(
-        template=TEMPLATE, height=max(height, 60), margin={"l": 0 if y_labels is None else 40, "r": 0, "t": 24 if x_labels is not None else 4, "b": 0},
-        xaxis=xaxis, yaxis=yaxis, shapes=shapes, annotations=annotations, dragmode=False, clickmode="event+select", showlegend=False,
-        plot_bgcolor="white",
+        template=TEMPLATE, height=int(height_px * scale) + top + 4, width=int(width_px * scale) + (48 if y_labels is not None else 0) + 4,
+        margin={"l": 44 if y_labels is not None else 2, "r": 2, "t": top, "b": 2}, xaxis=xaxis, yaxis=yaxis, shapes=shapes,
+        annotations=annotations, dragmode=False, clickmode="event+select", showlegend=False, plot_bgcolor="white",
     )
     return fig
 
@@ -307,8 +329,8 @@ def hue_figure(hue_in: np.ndarray, hue_out: dict[str, np.ndarray], picked: Seque
         )
     fig.update_layout(
         template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, uirevision="hue", legend={"orientation": "h", "y": -0.2},
-        xaxis={"title": {"text": "hue of the input (°)"}, "range": [0, 360], "dtick": 60},
-        yaxis={"title": {"text": "hue of the output (°)"}, "range": [0, 360], "dtick": 60, "scaleanchor": "x", "scaleratio": 1},
+        xaxis={"title": {"text": "hue of the input (°)"}, "range": [0, 360], "dtick": 60, "constrain": "domain"},
+        yaxis={"title": {"text": "hue of the output (°)"}, "range": [0, 360], "dtick": 60, "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
     )
     return fig
 

@@ -103,11 +103,12 @@ def _images(label: str, ckpt: Checkpoint, moved: learning.Moved) -> None:
     if _is_digits(ckpt):
         digits, probs = learning.readings(moved.x)
         labels = [f"{d} · {p:.0%}" for d, p in zip(digits, probs, strict=True)]
-    st.plotly_chart(fl.images_figure(moved.x, COLS, labels=labels, tile_px=52), key=f"gen_grid_{label}", theme=None, config=fl.PLOT_CONFIG)
+    st.plotly_chart(fl.images_figure(moved.x, COLS, labels=labels, tile_px=52), width="content", key=f"gen_grid_{label}", theme=None, config=fl.PLOT_CONFIG)
     rows = list(range(min(STRIP_ROWS, moved.x.shape[0])))
-    st.markdown("**Trajectory strip**: the first samples at heights z from the noise plate to the data plate")
+    st.markdown("**Trajectory strip**: the first samples on their way")
     st.plotly_chart(
-        fl.images_figure(fl.strip_images(moved.path, rows), STRIP_LEVELS, x_labels=[f"{z:.2g}" for z in moved.levels], y_labels=[f"#{i}" for i in rows], tile_px=40),
+        fl.images_figure(fl.strip_images(moved.path, rows), STRIP_LEVELS, x_labels=[f"{z:.2g}" for z in moved.levels], x_title="z, from the noise plate to the data plate",
+                         y_labels=[f"#{i}" for i in rows], tile_px=40), width="content",
         key=f"gen_strip_{label}", theme=None, config=fl.PLOT_CONFIG,
     )
 
@@ -124,7 +125,7 @@ def _nearest(label: str, ckpt: Checkpoint, moved: learning.Moved) -> None:
     pairs = np.empty((2 * len(idx), *items.shape[1:]), dtype=np.float32)
     pairs[0::2], pairs[1::2] = samples, items[idx].numpy()
     labels = [t for i, d in enumerate(dist) for t in (f"#{i}", f"d = {d:.2f}")]
-    st.plotly_chart(fl.images_figure(pairs, COLS, labels=labels, tile_px=44), key=f"gen_nearest_{label}", theme=None, config=fl.PLOT_CONFIG)
+    st.plotly_chart(fl.images_figure(pairs, COLS, labels=labels, tile_px=44), width="content", key=f"gen_nearest_{label}", theme=None, config=fl.PLOT_CONFIG)
     a, b = st.columns(2)
     a.metric("Median distance", f"{np.median(dist):.2f}", help="Median L2 distance (pixels in [-1, 1]) from a sample to its nearest training image. Held-out real digits lie 0.94 or more, median 2.05, from theirs.")
     b.metric("Near-copies", f"{np.mean(dist < 0.5):.0%}", help="Share of samples closer than 0.5 to a training image: memorised rather than generated.")

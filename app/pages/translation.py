@@ -3,6 +3,7 @@ baseline beside it; held-out inputs picked from a gallery or at random, each out
 across z, the classifier's reading, hue in vs hue out, and the metrics over the whole gallery."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 import torch
 
@@ -81,7 +82,7 @@ st.markdown(
     f"Click a tile to add it to the inputs or remove it (at most {MAX_PICKS})."
 )
 gallery_event = st.plotly_chart(
-    fl.images_figure(images, COLS, labels=[f"#{i}" for i in range(n_items)], selected=ss["tr_pick"], clickable=True, tile_px=40),
+    fl.images_figure(images, COLS, labels=[f"#{i}" for i in range(n_items)], selected=ss["tr_pick"], clickable=True, tile_px=40), width="content",
     key=ui.chart_key("tr_gallery"), on_select="rerun", selection_mode="points", theme=None, config=fl.PLOT_CONFIG,
 )
 
@@ -100,9 +101,9 @@ ui.consume_selection("tr_gallery", gallery_event, _toggle)
 p1, p2 = st.columns([8, 2], vertical_alignment="bottom")
 with p1:
     ui._keep("tr_pick")
-    picks = st.pills(
-        "Inputs", list(range(n_items)), selection_mode="multi", format_func=lambda i: f"#{i}", key="tr_pick", help=WIDGETS["tr_pick"].help,
-        default=WIDGETS["tr_pick"].default, **ui.BOUND,
+    picks = st.multiselect(
+        "Inputs", list(range(n_items)), default=WIDGETS["tr_pick"].default, format_func=lambda i: f"#{i}", key="tr_pick",
+        max_selections=MAX_PICKS, help=WIDGETS["tr_pick"].help, **ui.BOUND,
     )
 p2.button("Random inputs", on_click=_set_random, help="Pick four gallery images at random.", width="stretch")
 picks = [int(i) for i in (picks or [])][:MAX_PICKS]
@@ -119,16 +120,19 @@ for col, (label, moved) in zip(cols, results.items(), strict=True):
         if picks:
             digits, probs = learning.readings(moved.x[picks])
             out_hues = image_hues(torch.from_numpy(moved.x[picks])).numpy()
-            labels = [
-                f"#{i}: reads {d} ({p:.0%}) · hue {hues[i]:.0f}° → " + ("none" if not np.isfinite(h) else f"{h:.0f}°")
-                for i, d, p, h in zip(picks, digits, probs, out_hues, strict=True)
-            ]
-            z_labels = [f"z = {z:.2g}" for z in moved.levels]
             st.plotly_chart(
-                fl.images_figure(fl.strip_images(moved.path, picks), STRIP_LEVELS, x_labels=z_labels, y_labels=[f"#{i}" for i in picks], tile_px=44),
-                key=f"tr_strip_{label}", theme=None, config=fl.PLOT_CONFIG,
+                fl.images_figure(fl.strip_images(moved.path, picks), STRIP_LEVELS, x_labels=[f"{z:.2g}" for z in moved.levels],
+                                 x_title="z, from the input plate to the output plate", y_labels=[f"#{i}" for i in picks], tile_px=44),
+                width="content", key=f"tr_strip_{label}", theme=None, config=fl.PLOT_CONFIG,
             )
-            st.caption(" · ".join(labels))
+            st.dataframe(
+                pd.DataFrame({
+                    "input": [f"#{i}" for i in picks], "reads as": digits, "probability": probs,
+                    "hue in (°)": np.round(hues[picks]), "hue out (°)": np.round(out_hues),
+                }),
+                hide_index=True, key=f"tr_table_{label}",
+                column_config={"probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0, format="percent")},
+            )
 
 # ---------------------------------------------------------------------------------------------------- metrics
 st.subheader("Over the whole gallery")
@@ -154,7 +158,7 @@ with m_right:
 with st.expander("All outputs", expanded=False):
     for label, moved in results.items():
         st.markdown(f"**{label}**")
-        st.plotly_chart(fl.images_figure(moved.x, COLS, tile_px=36), key=f"tr_all_{label}", theme=None, config=fl.PLOT_CONFIG)
+        st.plotly_chart(fl.images_figure(moved.x, COLS, tile_px=36), width="content", key=f"tr_all_{label}", theme=None, config=fl.PLOT_CONFIG)
 
 ui.explain(
     f"Each row of a strip is one input carried from its plate to the other, shown at {STRIP_LEVELS} heights z. The "
