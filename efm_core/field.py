@@ -82,20 +82,23 @@ def _chunk_weights(logw: Tensor, running_max: Tensor, acc: Tensor) -> tuple[Tens
 
     ``logw`` (b, n) is a temporary and is overwritten (in-place steps save passes over the largest tensor).
     """
-    new_max = torch.maximum(running_max, logw.max(dim=1).values)
+    new_max = torch.maximum(running_max, logw.amax(dim=1))
     shift = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
-    rel = logw.sub_(shift[:, None])
-    keep = rel > LOG_WEIGHT_FLOOR
-    w = torch.exp(rel.clamp_(min=LOG_WEIGHT_FLOOR)).mul_(keep)  # clamp first: exp() of denormals is ~10x slower
+    # clamp before exp (exp of denormals is ~10x slower), then zero everything at or below the floor
+    w = torch.exp(logw.sub_(shift[:, None]).clamp_(min=LOG_WEIGHT_FLOOR - 1))
+    w = torch.nn.functional.threshold_(w, math.exp(LOG_WEIGHT_FLOOR), 0.0)
     old = torch.where(torch.isfinite(running_max), torch.exp((running_max - shift).clamp(min=LOG_WEIGHT_FLOOR - 1)), torch.zeros_like(shift))
     old = torch.where(running_max - shift > LOG_WEIGHT_FLOOR, old, torch.zeros_like(old))
     return new_max, w, acc * old[:, None]
 
 
 def _log_weights(r2: Tensor, log_a: Tensor, half_power: float) -> Tensor:
-    """l = log a - (D+1)/2 log r^2 (``log_a`` broadcast against r2), -inf for r = 0 (a query on the charge) and zero charges."""
-    logw = torch.add(log_a, torch.log(r2), alpha=-half_power)
-    return logw.masked_fill_(r2 == 0, -math.inf)
+    """l = log a - (D+1)/2 log r^2, computed in place in ``r2`` (a temporary; ``log_a`` broadcasts against it).
+
+    r = 0 (a query on the charge) gives +inf, or NaN for a zero charge: both become -inf, so that charge is left out.
+    """
+    logw = r2.log_().mul_(-half_power).add_(log_a)
+    return logw.nan_to_num_(nan=-math.inf, posinf=-math.inf, neginf=-math.inf)
 
 
 def _plate_sum_direct(x: Tensor, charges: Tensor, log_a: Tensor, n_chunk: int, centre: Tensor) -> tuple[Tensor, Tensor]:
@@ -131,9 +134,10 @@ def _plate_sum_matmul(
         c = charges[start : start + n_chunk]
         cc = centred[start : start + n_chunk]
         la = log_a[start : start + n_chunk]
-        r2 = (x2[:, None] + centred_sq[None, start : start + n_chunk]).sub_(xc @ cc.T, alpha=2.0)  # addmm: less accurate
+        # r^2 = |xc|^2 + |cc|^2 - 2 xc.cc, in place on the GEMM's output (addmm is 2x less accurate in float32)
+        r2 = (xc @ cc.T).mul_(-2.0).add_(x2[:, None]).add_(centred_sq[None, start : start + n_chunk])
         # cancellation can make r^2 <= 0 next to a charge: clamp, so that charge ranks first and is redone exactly
-        logw = torch.add(la, r2.clamp_(min=tiny).log_(), alpha=-half_power)
+        logw = _log_weights(r2.clamp_(min=tiny), la, half_power)
         top = torch.topk(logw, min(TOP_K, c.shape[0]), dim=1).indices
         # (b, k, D+1) c - x as explicit differences, exact next to the charge (index_select + in place: fewer passes)
         gap = torch.index_select(c, 0, top.reshape(-1)).view(*top.shape, -1).sub_(x[:, None, :])
