@@ -10,6 +10,8 @@ and keeps the last ``MAX_JOBS`` jobs per group.
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
 import queue
 import threading
 from collections import OrderedDict
@@ -81,3 +83,11 @@ def cancel_pending() -> None:
         with group.lock:
             for job in group.jobs.values():
                 job.cancel()
+
+
+@atexit.register
+def _shutdown(timeout: float = 60.0) -> None:
+    """At exit: drop queued jobs and let a running one finish (a thread killed inside torch aborts the process)."""
+    cancel_pending()
+    running = [job for group in list(_GROUPS.values()) for job in group.jobs.values() if job.running()]
+    concurrent.futures.wait(running, timeout=timeout)

@@ -345,15 +345,14 @@ def slice_figure(
     """
     zz, xx = np.meshgrid(z_grid, x_grid)
     fig = go.Figure(
-        go.Heatmap(
-            x=z_grid, y=x_grid, z=log10_norm, colorscale="Viridis", colorbar={"title": {"text": "log₁₀|E|"}, "len": 0.8},
-            hovertemplate="z=%{x:.2f}<br>x₁=%{y:.2f}<br>log₁₀|E|=%{z:.2f}<extra></extra>",
-        )
+        go.Heatmap(x=z_grid, y=x_grid, z=log10_norm, colorscale="Viridis", colorbar={"title": {"text": "log₁₀|E|"}, "len": 0.8}, hoverinfo="skip")
     )
+    # the grid carries hover and click (a heat map is not selectable); hoverinfo must not be "skip", or clicks are lost
     fig.add_trace(
         go.Scatter(
             x=zz.ravel(), y=xx.ravel(), mode="markers", name="click to probe", marker={"size": 8, "opacity": 0.0, "color": "#ffffff"},
-            hoverinfo="skip", showlegend=False,
+            customdata=log10_norm.ravel(), hovertemplate="z=%{x:.2f}<br>x₁=%{y:.2f}<br>log₁₀|E|=%{customdata:.2f}<extra>click to probe</extra>",
+            showlegend=False,
         )
     )
     step = max(1, len(z_grid) // 14)

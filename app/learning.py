@@ -30,7 +30,15 @@ import torch
 from torch import Tensor, nn
 
 from app import compute
-from efm_core import classifier_outputs, colourise, digits_split, energy_distance, plate_field_at, select_classes, w2_exact
+from efm_core import (
+    classifier_outputs,
+    colourise,
+    digits_split,
+    energy_distance,
+    plate_field_at,
+    select_classes,
+    w2_exact,
+)
 from efm_core.baselines import pfgm_prior
 from efm_core.checkpoints import Checkpoint, CheckpointError, checkpoint_paths, load_checkpoint
 from efm_core.exact_transport import transport_trace
@@ -222,7 +230,7 @@ def read_upload(files: Sequence[tuple[str, bytes]]) -> tuple[str, str, bytes, by
                 f"{what} {suffix} file{'s' if len(found) != 1 else ''} in the upload; upload exactly one NAME.safetensors "
                 "and its NAME.json model card together (as written by `python -m efm_core train`)."
             )
-    (st_name, st_bytes), (js_name, js_bytes) = by_suffix[".safetensors"][0], by_suffix[".json"][0]
+    (_, st_bytes), (js_name, js_bytes) = by_suffix[".safetensors"][0], by_suffix[".json"][0]
     total = len(st_bytes) + len(js_bytes)
     if total > MAX_UPLOAD_BYTES:
         raise ValueError(f"the upload is {total / 2**20:.0f} MB; the app takes checkpoints up to {MAX_UPLOAD_BYTES // 2**20} MB.")

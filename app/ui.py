@@ -99,7 +99,7 @@ def scene_sidebar() -> compute.Scene | None:
     with st.sidebar:
         st.subheader("Scene")
         select("Preset", "preset", list(PRESETS), {k: p.label for k, p in PRESETS.items()}, on_change=_on_preset)
-        D = segmented("Data dimension D", "D", [1, 2], {1: "D = 1 (2-D picture)", 2: "D = 2 (3-D picture)"})
+        D = segmented("Data dimension D (1: plates are lines, 2: planes)", "D", [1, 2], {1: "1", 2: "2"})
         _plate_source("pos", D)
         _plate_source("neg", D)
         custom = {side: st.session_state.get(key) for side, key in CUSTOM_KEYS.items()}
@@ -115,7 +115,8 @@ def scene_sidebar() -> compute.Scene | None:
                 st.caption(f"{state.PLATE_NAMES[side]}: more than {state.URL_MAX_CUSTOM} hand-built charges are not put into the link.")
     ss = st.session_state
     with guard("Could not build the charges"):
-        return compute.scene_charges(int(D), ss["p_toy"], ss["q_toy"], int(ss["n_charges"]), int(ss["seed"]), custom["pos"], custom["neg"])
+        value = {k: ss.get(k, WIDGETS[k].default) for k in ("p_toy", "q_toy", "n_charges", "seed")}  # hidden widgets: default
+        return compute.scene_charges(int(D), value["p_toy"], value["q_toy"], int(value["n_charges"]), int(value["seed"]), custom["pos"], custom["neg"])
     return None
 
 

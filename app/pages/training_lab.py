@@ -31,7 +31,7 @@ if scene is None:
 ss = st.session_state
 L, D, seed = ui.current_L(), scene.D, int(ss["seed"])
 
-c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 3, 2], vertical_alignment="bottom")
+c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 3, 3], vertical_alignment="bottom")
 with c1:
     width = int(ui.select("Network width", "lab_width", WIDTHS))
 with c2:
@@ -41,7 +41,7 @@ with c3:
 with c4:
     sigma = float(ui.slider("Noise σ (sampler)", "sigma"))
 with c5:
-    with_fm = ui.toggle("Flow matching beside", "lab_fm")
+    with_fm = ui.toggle("Flow matching too", "lab_fm")
 s1, s2, s3 = st.columns([3, 2, 5], vertical_alignment="bottom")
 with s1:
     solver = ui.select("Solver", "solver", list(learning.SOLVER_LABELS), learning.SOLVER_LABELS)
@@ -214,4 +214,5 @@ with b:
         f"all the charges there. Points off the segments teach the network the field around the data; with σ = 0 it "
         f"only sees the segments."
     )
-    st.latex(r"\tilde x = (1-t)\,x_P + t\,x_Q + \varepsilon,\quad \varepsilon \sim \mathcal N\!\big(0,\; (2\sigma \min(t, 1-t))^2 I\big)")
+    st.latex(r"\tilde x = \big((1-t)\,x_P + t\,x_Q + \varepsilon,\; tL\big)")
+    st.latex(r"\varepsilon \sim \mathcal N\big(0,\, s(t)^2 I\big),\quad s(t) = 2\sigma \min(t, 1-t)")
