@@ -184,7 +184,7 @@ def field_lines_figure(
         fig.add_trace(
             Scatter(
                 **_axes(joined), mode="lines", name=f"{case} ({len(members)})", legendgroup=case,
-                line={"color": style.color, "width": 3 if three_d else 1.5}, hovertext=style.label, hoverinfo="text",
+                line={"color": style.color, "width": (3 if three_d else 1.5) * (2 if len(paths) <= 4 else 1)}, hovertext=style.label, hoverinfo="text",
             )
         )
     if cones and paths:
@@ -272,12 +272,12 @@ def _layout_scene(fig: go.Figure, box: Box, three_d: bool, height: int) -> None:
     if three_d:
         fig.update_layout(
             scene={
-                "xaxis": {"title": {"text": "z"}, "range": list(ranges[0])},
-                "yaxis": {"title": {"text": "x₁"}, "range": list(ranges[1])},
-                "zaxis": {"title": {"text": "x₂"}, "range": list(ranges[2])},
+                "xaxis": {"title": {"text": "z"}, "range": list(ranges[0]), "nticks": 6},
+                "yaxis": {"title": {"text": "x₁"}, "range": list(ranges[1]), "nticks": 5},
+                "zaxis": {"title": {"text": "x₂"}, "range": list(ranges[2]), "nticks": 5},
                 "aspectmode": "manual",
-                "aspectratio": {"x": min(2.0, max(0.6, (box.z_hi - box.z_lo) / (2 * box.half))), "y": 1.0, "z": 1.0},
-                "camera": {"eye": {"x": -0.55, "y": -2.0, "z": 0.55}, "center": {"x": 0.0, "y": 0.0, "z": -0.1}},
+                "aspectratio": {"x": 1.5, "y": 1.0, "z": 0.9},
+                "camera": {"eye": {"x": -0.45, "y": -1.9, "z": 0.5}, "center": {"x": 0.0, "y": 0.0, "z": -0.1}},
                 "uirevision": "scene",
             },
         )
@@ -365,7 +365,7 @@ def slice_figure(
         )
     )
     for z, color, name in ((0.0, POS_COLOR, "plate P"), (L, NEG_COLOR, "plate Q")):
-        fig.add_vline(x=z, line={"color": color, "width": 3}, annotation_text=name, annotation_position="top")
+        fig.add_vline(x=z, line={"color": color, "width": 3}, annotation_text=name, annotation_position="bottom right")
     for side, color in (("pos", POS_COLOR), ("neg", NEG_COLOR)):
         pts = charges.get(side)
         if pts is not None and len(pts):

@@ -52,6 +52,10 @@ def chart(at, trace_name_prefix: str) -> dict:
     raise AssertionError(f"no chart with a trace named {trace_name_prefix!r}; charts: {[[t.get('name') for t in f['data']] for f in charts(at)]}")
 
 
+def has_chart(at, trace_name_prefix: str) -> bool:
+    return any(any(str(t.get("name", "")).startswith(trace_name_prefix) for t in fig["data"]) for fig in charts(at))
+
+
 def trace(fig: dict, name_prefix: str) -> dict:
     for t in fig["data"]:
         if str(t.get("name", "")).startswith(name_prefix):

@@ -42,10 +42,10 @@ with b:
     for name, (lo, _hi) in FLOAT_RANGE.items():
         fig.add_hline(y=lo, line={"dash": "dash", "color": "#d62728" if name == "float32" else "#1f77b4"}, annotation_text=f"smallest {name} (10^{lo:.0f})", annotation_position="bottom right")
     fig.update_yaxes(range=[-420, 40])
+    st.plotly_chart(fig, key="hd_weights", theme=None, config=PNG)
     off = dims[stats.log10_w_max < -420]
     if off.size:
         st.caption(f"Off the chart below: D ≥ {int(off[0])}, down to 10^{stats.log10_w_min[-1]:.0f} at D = {int(dims[-1])}.")
-    st.plotly_chart(fig, key="hd_weights", theme=None, config=PNG)
 
 c, d = st.columns(2)
 with c:
