@@ -67,6 +67,21 @@ def test_resume_trains_on(tiny_run, tmp_path):
     assert main(["train", "--preset", "tiny", "--out", str(out), "--device", "cpu", "--quiet"]) == 2  # would overwrite
 
 
+def test_train_from_a_config_file_and_list_presets(tiny_run, tmp_path, capsys):
+    config = json.loads((tiny_run / "tiny.json").read_text())["config"]  # a card's config is a valid config file
+    config.update(name="mine", steps=3)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    out = tmp_path / "out"
+    assert main(["train", "--config", str(path), "--out", str(out), "--device", "cpu", "--eval-n", "0", "--quiet"]) == 0
+    assert json.loads((out / "mine.json").read_text())["steps"] == 3
+    capsys.readouterr()
+    assert main(["presets"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("tiny", "digits-gen", "fm-digits-gen", "cdigits-2to3", "two_moons-L30", "fm-swiss_roll-L6", "pfgm-two_moons"):
+        assert f"\n{name} " in "\n" + listed
+
+
 def test_digits_samples_are_images_in_range(tmp_path):
     assert main(["train", "--preset", "digits-gen", "--steps", "2", "--out", str(tmp_path), "--device", "cpu", "--eval-n", "0", "--quiet", "--slim"]) == 0
     out = tmp_path / "d.npy"
