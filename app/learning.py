@@ -367,12 +367,14 @@ class LabRun:
 
     The target of every EFM step is the exact field of all the scene's charges (``charge_rows``), so the learned field
     can be compared with the exact field the other pages draw. ``advance`` trains in time-boxed chunks, both models in
-    lockstep. Attributes: ``scene``, ``settings``, ``trainers`` (model name -> ``efm_core.train.Trainer``),
-    ``running``, ``error`` (message of a failed step, or None).
+    lockstep. ``p_toy``: P's toy distribution (None for hand-built charges), for fresh points of P. Attributes:
+    ``scene``, ``settings``, ``starts`` (``LAB_POINTS`` fresh points of P that the models move, (K, D)), ``trainers``
+    (model name -> ``efm_core.train.Trainer``), ``running``, ``error`` (message of a failed step, or None).
     """
 
-    def __init__(self, scene: compute.Scene, settings: LabSettings) -> None:
+    def __init__(self, scene: compute.Scene, settings: LabSettings, p_toy: str | None = None) -> None:
         self.scene, self.settings = scene, settings
+        self.starts = lab_starts(scene, p_toy, settings.seed)
         rows_p, rows_q = charge_rows(scene.pos, scene.pos_w), charge_rows(scene.neg, scene.neg_w)
         n_charges = max(len(rows_p), len(rows_q))
         self.trainers: dict[str, Trainer] = {}
@@ -512,14 +514,14 @@ class LabView(NamedTuple):
     errors: dict[str, ErrorMap]
 
 
-def lab_view(run: LabRun, starts: np.ndarray, solver: str, steps: int, y: float, x_range: tuple[float, float]) -> LabView:
-    """Evaluate every model of ``run`` (its EMA weights): move ``starts`` (K, D) from P along its field to Q with the
+def lab_view(run: LabRun, solver: str, steps: int, y: float, x_range: tuple[float, float]) -> LabView:
+    """Evaluate every model of ``run`` (its EMA weights): move ``run.starts`` from P along its field to Q with the
     chosen solver (24 snapshots), the metrics of the end points against Q, and the angle to E on the slice x2 = y."""
     scene, s = run.scene, run.settings
     moved, metrics, errors = {}, {}, {}
     for name, trainer in run.trainers.items():
         objective = trainer.config.objective
-        m = move(trainer.ema, objective, s.L, torch.from_numpy(starts).float(), solver=solver, steps=steps, snapshots=24)
+        m = move(trainer.ema, objective, s.L, torch.from_numpy(run.starts).float(), solver=solver, steps=steps, snapshots=24)
         errors[name] = direction_error(trainer.ema, objective, scene, s.L, y, x_range)
         moved[name] = m
         metrics[name] = {**point_metrics(m.x.astype(np.float64), scene, s.seed), "nfe": float(m.nfe), "bad": float(m.bad), "angle": errors[name].median}

@@ -51,6 +51,7 @@ with s3:
     y_slice = float(ui.slider("Slice at x₂ = (error map)", "probe_y", fmt="%.1f")) if D == 2 else 0.0
 
 settings = learning.LabSettings(scene.key, L, sigma, width, steps, lr, seed, bool(with_fm))
+p_source = None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"]  # fresh points of P: new toy samples
 run: learning.LabRun | None = ss.get("lab_run")
 stale = run is not None and run.settings != settings
 if stale and run.running:
@@ -63,7 +64,7 @@ def _start() -> None:
         current.running = True  # continue a paused run
         return
     try:
-        new = learning.LabRun(scene, settings)
+        new = learning.LabRun(scene, settings, p_source)
     except ValueError as err:
         ss["_lab_error"] = f"Could not set up training: {err}"
         return
@@ -91,7 +92,6 @@ if stale:
     b3.info("The settings changed since this run started: the pictures show the old run. Press **Start training** for a new one.")
 
 box = figures.view_box(scene.pos, scene.neg, L)
-p_source = None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"]
 
 
 def _near_slice(run_scene, run_L: float) -> dict[str, np.ndarray]:
@@ -139,24 +139,27 @@ def live() -> None:
     due = view is None or ss.get("_lab_view_key") != key
     if run.running and view is not None and time.perf_counter() - ss.get("_lab_view_time", 0.0) < EVAL_EVERY:
         due = False
+    run_box = figures.view_box(run.scene.pos, run.scene.neg, run.settings.L)
     if due:
-        starts = learning.lab_starts(run.scene, p_source, run.settings.seed)
         with ui.guard("Could not evaluate the learned fields"):
-            view = learning.lab_view(run, starts, solver, solver_steps, y_slice, box.ranges()[1])
+            view = learning.lab_view(run, solver, solver_steps, y_slice, run_box.ranges()[1])
             ss["_lab_view"], ss["_lab_view_key"], ss["_lab_view_time"] = view, key, time.perf_counter()
     if view is None:
         return
     st.caption(f"Pictures and numbers below: the averaged (EMA) weights at step {view.step}, {len(next(iter(view.moved.values())).x)} fresh points of P.")
     _metrics(view)
 
-    starts = learning.lab_starts(run.scene, p_source, run.settings.seed)[: learning.LAB_DRAWN]
-    panels = {}
-    for name, m in view.moved.items():
-        panels[f"{name}: learned lines"] = (fl.trajectories_as_paths(m.levels, m.path[:, : learning.LAB_DRAWN]), fl.MODEL_COLOR[name])
+    starts = run.starts[: learning.LAB_DRAWN]
+    learned = {
+        f"{name}: learned lines": (fl.trajectories_as_paths(m.levels, m.path[:, : learning.LAB_DRAWN]), fl.MODEL_COLOR[name])
+        for name, m in view.moved.items()
+    }
+    exact = {}
     with ui.guard("Could not trace the exact lines"):
-        paths, cases = learning.exact_forward_lines(run.scene, run.settings.L, starts)
-        panels = {**dict(list(panels.items())[:1]), "exact field lines (forward starts)": (paths, cases), **dict(list(panels.items())[1:])}
-    st.plotly_chart(fl.lines_panels_figure(panels, run.scene.pos, run.scene.neg, run.settings.L, box), key="lab_lines", theme=None, config=fl.PLOT_CONFIG)
+        exact["exact field lines (forward starts)"] = learning.exact_forward_lines(run.scene, run.settings.L, starts)
+    first, *rest = learned.items()  # EFM, then the exact lines, then flow matching
+    panels = dict([first, *exact.items(), *rest])
+    st.plotly_chart(fl.lines_panels_figure(panels, run.scene.pos, run.scene.neg, run.settings.L, run_box), key="lab_lines", theme=None, config=fl.PLOT_CONFIG)
 
     m1, m2 = st.columns([3, 2])
     with m1:

@@ -1,0 +1,105 @@
+"""The learned-field pages in headless Chromium: train live in the Training lab until done, pick a gallery image on the
+Translation page by clicking it, generate, upload a checkpoint (a good one and a bad one); screenshots of each (to
+pytest's tmp dir; also to $EFM_SCREENSHOT_DIR when set, which is how docs/screenshots/ is made).
+
+The server and browser fixtures and helpers are those of tests/test_browser.py. The shipped checkpoints are used when
+all four are in pretrained/; otherwise tiny stand-ins (``learning_testing.tiny_checkpoints``) keep the pages working.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import test_browser
+from learning_testing import TINY_NAMES, tiny_checkpoint, tiny_checkpoints
+from test_browser import CHROMIUM, _idle, _open, _plots, _shot, _text
+
+from app import learning
+from efm_core.checkpoints import checkpoint_paths
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+server, page = test_browser.server, test_browser.page  # the module-scoped fixtures: this module gets its own server
+SERVER_ENV = {"OMP_NUM_THREADS": "1"}  # small nets beside a browser on 2 cores: one torch thread (see docs/performance_app_learning.md)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _server_env(tmp_path_factory):
+    """Environment of the module's server (set before it starts): one torch thread, and stand-in checkpoints when the
+    shipped ones are missing."""
+    env = dict(SERVER_ENV)
+    if not all(learning.pretrained_path(name) for name in TINY_NAMES):
+        env[learning.PRETRAINED_ENV] = str(tiny_checkpoints(tmp_path_factory.mktemp("pretrained")))
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _figure_data(page, index: int) -> list[dict]:
+    return page.evaluate(f"() => [...document.querySelectorAll('.js-plotly-plot')][{index}].data.map(t => ({{name: String(t.name || t.type), n: (t.x || []).length}}))")
+
+
+def test_training_lab_page_trains_until_done(server, page, tmp_path):
+    _open(page, f"{server}/training_lab?lab_steps=300&lab_width=64")
+    assert "Press Start training" in _text(page)
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_function("() => document.body.innerText.includes('step 300 / 300')", timeout=300_000)
+    _idle(page)
+    plots = _plots(page)
+    loss = next(i for i, names in enumerate(plots) if "EFM loss" in names)
+    assert [t["n"] for t in _figure_data(page, loss) if t["name"] == "EFM loss"] == [300]
+    assert any("heatmap" in names for names in plots)  # the error map
+    assert any("EFM: learned lines" in names for names in plots) and any("flow matching: learned lines" in names for names in plots)
+    assert "Continue" not in _text(page) and "Start training" in _text(page)
+    _shot(page, tmp_path, "training_lab")
+
+
+def test_translation_page_picks_a_gallery_image_by_click(server, page, tmp_path):
+    _open(page, f"{server}/translation")
+    assert "Read as 3" in _text(page)
+    gallery = page.locator(".js-plotly-plot").first
+    gallery.scroll_into_view_if_needed()
+    box = gallery.locator(".nsewdrag").first.bounding_box()
+    n = len(learning.gallery(2, 0)[0])
+    from app.figures_learning import Grid
+
+    grid = Grid.of(n, 12, (8, 8), band=2)
+    height, width = grid.shape
+    cx, cy = grid.centres(n)[5]
+    x, y = box["x"] + (cx + 0.5) / width * box["width"], box["y"] + (cy + 0.5) / height * box["height"]
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    _idle(page)
+    assert "tr_pick" in page.url and "5" in page.url.split("tr_pick=")[1]
+    strips = [names for names in _plots(page) if names == ["image"]]
+    assert len(strips) >= 2
+    _shot(page, tmp_path, "translation")
+
+
+def test_generation_page_generates_and_takes_uploads(server, page, tmp_path):
+    _open(page, f"{server}/generation?gen_n=16")
+    assert "NFE" in _text(page) and "Memorisation check" in _text(page)
+    _shot(page, tmp_path, "generation")
+
+    page.get_by_role("button", name="Your checkpoint").click()
+    _idle(page)
+    base = tiny_checkpoint(tmp_path, "digits-gen")
+    st_path, js_path = checkpoint_paths(base)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files([str(js_path)])
+    _idle(page)
+    assert "This upload cannot be used" in _text(page) and "no .safetensors file" in _text(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files([str(st_path), str(js_path)])
+    _idle(page)
+    text = _text(page)
+    assert "This upload cannot be used" not in text and "digits-gen · EFM" in text
+    _shot(page, tmp_path, "generation_upload")
