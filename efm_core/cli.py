@@ -144,7 +144,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         out = Path(args.out)
         base = out / config.name
-        trainer = Trainer(config, device=device, log_path=out / f"{config.name}.log.csv", dist=ctx)
+
+        def save_now_and_then(trainer: Trainer, record: dict) -> None:
+            if args.save_every > 0 and record["step"] % args.save_every == 0 and record["step"] < config.steps:
+                trainer.save(base, train_state=True)
+
+        trainer = Trainer(config, device=device, log_path=out / f"{config.name}.log.csv", dist=ctx, callback=save_now_and_then)
         if args.resume:
             if not checkpoint_paths(base)[1].exists():
                 raise UsageError(f"--resume: no checkpoint {str(base)!r} to resume from")
@@ -154,19 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif trainer.is_main:
             (out / f"{config.name}.log.csv").unlink(missing_ok=True)
         distributed.barrier(ctx)
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.steps, initial=trainer.step_count, disable=args.quiet or not trainer.is_main, desc=config.name)
-        while not trainer.done:
-            chunk = args.save_every if args.save_every > 0 else config.steps
-            chunk = min(chunk - trainer.step_count % chunk, config.steps - trainer.step_count)
-            records = trainer.step(chunk)
-            bar.update(len(records))
-            if records:
-                bar.set_postfix(loss=f"{records[-1]['loss']:.4f}")
-            if not trainer.done:
-                trainer.save(base, train_state=True)
-        bar.close()
+        trainer.run(progress=not args.quiet)
         metrics = {}
         if args.eval_n > 0 and trainer.is_main:
             metrics = evaluate(trainer.ema, config, n=args.eval_n, seed=config.seed)
@@ -187,8 +180,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     result = generate(ckpt.net, ckpt.config, args.n, args.seed, **_solver_overrides(args))
     spec = ckpt.config.p if ckpt.config.objective == "pfgm" else ckpt.config.q
     _save_npy(args.out, _clip(result.x, spec))
-    stats = result.stats()
-    print(f"wrote {args.out}: {args.n} samples, NFE {stats['nfe']}, bad lines {stats['turned_back'] + stats['nonfinite']}", file=sys.stderr)
+    print(f"wrote {args.out}: {args.n} samples, NFE {result.nfe}, bad lines {int(result.bad.sum())}", file=sys.stderr)
     return 0
 
 
@@ -214,8 +206,7 @@ def cmd_transport(args: argparse.Namespace) -> int:
     ckpt = _load(args.checkpoint, args.device)
     result = translate(ckpt.net, ckpt.config, torch.from_numpy(array.astype(np.float32)), reverse=args.reverse, **_solver_overrides(args))
     _save_npy(args.out, _clip(result.x, ckpt.config.p if args.reverse else ckpt.config.q))
-    stats = result.stats()
-    print(f"wrote {args.out}: {stats['lines']} items, NFE {stats['nfe']}, bad lines {stats['turned_back'] + stats['nonfinite']}", file=sys.stderr)
+    print(f"wrote {args.out}: {result.x.shape[0]} items, NFE {result.nfe}, bad lines {int(result.bad.sum())}", file=sys.stderr)
     return 0
 
 
