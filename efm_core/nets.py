@@ -196,6 +196,12 @@ def build_net(spec: dict, data_shape: tuple[int, ...], L: float) -> nn.Module:
     unknown = sorted(set(options) - known)
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for a {spec['kind']} net; known: {sorted(known)}.")
+    for key, value in options.items():
+        values = value if key == "mults" else (value,)
+        if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+            raise ValueError(f"net option {key!r} must be {'a list of ' if key == 'mults' else 'a '}positive integer(s); got {value!r}.")
+    if options.get("emb_features", 2) % 2:
+        raise ValueError(f"net option 'emb_features' must be even (cosines and sines); got {options['emb_features']}.")
     return cls(tuple(data_shape), L, **options)
 
 

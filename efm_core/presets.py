@@ -39,6 +39,7 @@ from .sampler import TARGETS, SamplerConfig
 OBJECTIVES = ("efm", "fm", "pfgm")
 LR_SCHEDULES = ("cosine", "constant")
 SOLVERS = ("euler", "heun", "rk45")
+SOLVER_OPTIONS = {"kind", "steps", "f_min", "rtol", "atol", "max_steps"}  # keyword arguments of transport.transport
 SOURCE_KINDS = ("toy", "gaussian", "digits", "coloured_digits", "points_file", "image_folder")
 
 
@@ -269,6 +270,9 @@ class ExperimentConfig:
             raise ValueError(f"config seed must be an integer; got {self.seed!r}.")
         if not isinstance(self.solver, dict) or self.solver.get("kind", "heun") not in SOLVERS:
             raise ValueError(f"config solver must be a dict with 'kind' in {', '.join(SOLVERS)}; got {self.solver!r}.")
+        unknown = sorted(set(self.solver) - SOLVER_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown solver option(s) {unknown}; known: {sorted(SOLVER_OPTIONS)}.")
 
     @property
     def sampler_config(self) -> SamplerConfig:

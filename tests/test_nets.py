@@ -53,6 +53,10 @@ def test_build_net_refuses_bad_specs():
         build_net({"kind": "mlp", "widht": 3}, (2,), 1.0)
     with pytest.raises(ValueError, match="divisible"):
         build_net({"kind": "unet", "mults": [1, 2, 2, 2]}, (1, 6, 6), 1.0)
+    with pytest.raises(ValueError, match="positive integer"):
+        build_net({"kind": "mlp", "width": "big"}, (2,), 1.0)
+    with pytest.raises(ValueError, match="positive integer"):
+        build_net({"kind": "unet", "mults": [1, 0]}, (1, 8, 8), 1.0)
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
         FieldUNet((2,), 1.0)
 

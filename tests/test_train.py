@@ -129,6 +129,8 @@ def test_config_validation_and_presets():
         TINY.replace(L=-1.0)
     with pytest.raises(ValueError, match="n_queries"):
         TINY.replace(n_queries=10_000)
+    with pytest.raises(ValueError, match="unknown solver option"):
+        TINY.replace(solver={"kind": "heun", "stepz": 3})
 
 
 @pytest.mark.slow
