@@ -146,3 +146,17 @@ def test_short_training_lowers_w2():
     lines = generate(trainer.ema, config, 1000, seed=11)  # the bar: 0 of 1000 lines NaN or off the plate
     assert torch.isfinite(lines.x).all() and torch.equal(lines.z, torch.full((1000,), config.L))
     assert int(lines.nonfinite.sum()) == 0
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_checkpoint_and_sampling(tmp_path):
+    trainer = Trainer(TINY.replace(steps=5), device="cuda")
+    trainer.run(progress=False)
+    assert next(trainer.net.parameters()).is_cuda
+    trainer.save(tmp_path / "tiny")
+    resumed = Trainer(TINY.replace(steps=5), device="cuda")
+    resumed.resume(tmp_path / "tiny")
+    assert torch.equal(_params(resumed.ema), _params(trainer.ema))
+    report = evaluate(resumed.ema, TINY, n=64, seed=0)
+    assert report["transport_nonfinite"] == 0 and report["w2"] > 0
