@@ -164,16 +164,18 @@ class Slice(NamedTuple):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def field_slice(scene: Scene, L: float, y: float, z_range: tuple[float, float], x_range: tuple[float, float], n: int = 61) -> Slice:
-    """The exact field on an n x n grid of the plane x2 = y (D = 2) or of the whole (z, x1) plane (D = 1)."""
+    """The exact field on an n x n grid of the plane x2 = y (D = 2) or of the whole (z, x1) plane (D = 1).
+
+    Computed in float32 (a picture: log10 |E| to ~1e-5), about 4x faster than float64 here."""
     z = np.linspace(*z_range, n)
     x = np.linspace(*x_range, n)
     zz, xx = np.meshgrid(z, x)
     cols = [xx.ravel()] + ([np.full(zz.size, y)] if scene.D == 2 else []) + [zz.ravel()]
-    r = plate_field_at(torch.from_numpy(np.stack(cols, axis=1)), scene.plates(L))
-    d = r.direction.numpy()
+    r = plate_field_at(torch.from_numpy(np.stack(cols, axis=1)).float(), scene.plates(L))
+    d = r.direction.double().numpy()
     inplane = np.stack([d[:, -1], d[:, 0]], axis=1)
     inplane /= np.maximum(np.linalg.norm(inplane, axis=1, keepdims=True), 1e-12)
-    log10 = (r.log_norm.numpy() / math.log(10)).reshape(n, n)
+    log10 = (r.log_norm.double().numpy() / math.log(10)).reshape(n, n)
     return Slice(z, x, np.where(np.isfinite(log10), log10, np.nan), inplane.reshape(n, n, 2))
 
 

@@ -66,6 +66,8 @@ def toggle(label: str, key: str, **kw: Any) -> bool:
 # ------------------------------------------------------------------------------------------------------ scene
 def _on_preset() -> None:
     state.apply_preset(st.session_state, st.session_state["preset"])
+    if st.session_state.get(CUSTOM_KEYS["pos"]) is not None:
+        st.session_state["edit_open"] = True  # a hand-built preset opens the charge editor
 
 
 def _set_L(value: float) -> None:

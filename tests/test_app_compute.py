@@ -42,7 +42,7 @@ def test_field_slice_values_and_unit_directions(scene):
     np.testing.assert_allclose(np.linalg.norm(sl.direction, axis=2), 1.0, atol=1e-9)
     i, j = 3, 5  # row = x1 index, column = z index
     ref = plate_field_at(torch.tensor([[sl.x[i], 0.5, sl.z[j]]], dtype=torch.float64), scene.plates(6.0))
-    assert sl.log10_norm[i, j] == pytest.approx(float(ref.log_norm[0]) / math.log(10), abs=1e-12)
+    assert sl.log10_norm[i, j] == pytest.approx(float(ref.log_norm[0]) / math.log(10), abs=1e-5)  # float32 picture
 
 
 def test_field_lines_forward_starts_leave_towards_q(scene):

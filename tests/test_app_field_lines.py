@@ -112,6 +112,8 @@ def test_probe_moves_where_the_slice_is_clicked():
 
 def test_click_adds_a_charge_and_selection_removes_it():
     at = app_test()
+    assert not at.get("file_uploader")  # the editor stays closed (and costs nothing) until asked for
+    at.toggle(key="edit_open").set_value(True).run()
     select(at, "editor_0", [{"x": 1.0, "y": 2.0, "curve_number": 0, "point_index": 3}])
     no_errors(at)
     rows = at.session_state["custom_pos"]
@@ -127,9 +129,10 @@ def test_click_adds_a_charge_and_selection_removes_it():
 
 
 def test_table_edit_is_applied_and_bad_edit_is_refused():
-    at = app_test(preset="hand")
+    at = app_test()
     at.sidebar.selectbox(key="preset").set_value("paper_swiss").run()
     at.sidebar.selectbox(key="preset").set_value("hand").run()  # the callback writes the hand-built charges
+    assert at.toggle(key="edit_open").value  # and opens the editor
     before = at.session_state["custom_pos"].copy()
     editor_key = state.table_key("pos", before)
     at.session_state[editor_key] = {"edited_rows": {"0": {"q": -1.0}}, "added_rows": [], "deleted_rows": []}
@@ -146,6 +149,7 @@ def test_table_edit_is_applied_and_bad_edit_is_refused():
 
 def test_uploads_good_and_bad():
     at = app_test()
+    at.toggle(key="edit_open").set_value(True).run()
     at.file_uploader(key="upload_neg").set_value(("q.csv", b"x1,x2\n1,1\n-1,-1\n2,0\n", "text/csv")).run()
     no_errors(at)
     assert at.session_state["custom_neg"].shape == (3, 3)

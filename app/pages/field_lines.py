@@ -156,7 +156,10 @@ with pc2:
         )
 
 # ------------------------------------------------------------------------------------------ charges by hand
-with st.expander("Build the charges yourself: click, edit, upload", expanded=any(ss.get(k) is not None for k in CUSTOM_KEYS.values())):
+if st.toggle(
+    "Build the charges yourself: click, edit, upload", key="edit_open",
+    help="Show the editor: a face-on view of the plates to click charges into, a table per plate, uploads and downloads.",
+):
     st.markdown(
         "Click a grey dot to add a charge there; select charges (click, box or lasso) and remove them; edit the tables; "
         "or upload a CSV / NPY point cloud (one charge per row: coordinates, then an optional charge magnitude). "
