@@ -16,7 +16,8 @@ a few runs (one run when a run takes over a second), in process CPU seconds by d
 leaves out the time the process waited for a core, and with one thread it equals wall-clock time on a quiet machine.
 ``--wall`` (implied by ``--threads`` > 1) gives wall-clock seconds.
 
-Usage:  python benchmarks/bench_field.py [--quick] [--threads 1] [--wall] [--out docs/performance_field.md]
+Usage:  python benchmarks/bench_field.py [--quick] [--threads 1] [--wall] [--out table.md]
+(the table for docs/performance_field.md; --out writes only the table and its notes)
 """
 
 from __future__ import annotations
