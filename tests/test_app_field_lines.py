@@ -174,3 +174,15 @@ def test_landing_check_arrives_from_the_background():
         assert np.isfinite(float(values[f"Energy distance, {kind}"]))
     hist = chart(at, "two-sided ends")
     assert [t["type"] for t in hist["data"]] in (["scatter"] * 3, ["histogram"] * 3)
+
+
+@pytest.mark.parametrize("preset", sorted(state.PRESETS))
+def test_every_preset_draws_without_error(preset):
+    at = app_test()
+    at.sidebar.selectbox(key="preset").set_value(preset).run()
+    no_errors(at)
+    p = state.PRESETS[preset]
+    fig = _lines_fig(at)
+    assert trace(fig, "plate Q")["name"] == f"plate Q (z = L = {p.L:g})"
+    assert sum(case_counts(fig).values()) == 8
+    assert ("scene" in fig["layout"] and "xaxis" in fig["layout"]["scene"]) == (p.D == 2)

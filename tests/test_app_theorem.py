@@ -68,3 +68,13 @@ def test_line_chart_switch_and_sweep():
     shares = np.stack([decode(trace(cases, c)["y"]) for c in ("front", "behind", "backward", "lost")])
     np.testing.assert_allclose(shares.sum(axis=0), 1.0)
     assert decode(trace(err, "current L")["x"]).tolist() == [6.0, 6.0]
+
+
+def test_d1_theorem_page():
+    at = app_test(PAGE, D="1")
+    no_errors(at)
+    lines = chart(at, "plate P")
+    assert {t["type"] for t in lines["data"]} == {"scatter"}
+    select(at, "thm_picker_0", [{"x": 1.0, "y": 0.0, "curve_number": 0, "point_index": 0}])
+    no_errors(at)
+    assert at.session_state["thm_start"] == (1.0,)

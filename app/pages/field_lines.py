@@ -56,45 +56,7 @@ with left:
 with right:
     st.subheader("Where the lines land on Q")
     K = int(ui.slider("Landing points per kind of start", "land_k"))
-    p_source = None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"]
-    job_key = ("landings", scene.key, L, K, seed, p_source)
-    job = background.submit("landings", {job_key: (compute.landings, (scene, L, K, seed, p_source))})[job_key]
-    pending = not job.done()
-
-    @st.fragment(run_every=0.5 if pending else None)
-    def landing_panel() -> None:
-        if not job.done():
-            st.info(f"Mapping {K} fresh points of P to Q with both kinds of start, in the background… (the picture on the left is up to date)")
-            return
-        if pending:  # finished while this fragment was polling: one full rerun draws it without the timer
-            st.rerun()
-        if job.exception() is not None:
-            st.error(f"The landing check failed: {job.exception()}")
-            return
-        land = job.result()
-        m1, m2 = st.columns(2)
-        for col, name in ((m1, "two-sided"), (m2, "forward-only")):
-            ed = land.distance[name]
-            col.metric(
-                f"Energy distance, {name}", "—" if np.isnan(ed) else f"{ed:.3f}",
-                help="Energy distance between the end points and Q's charges (unbiased estimate: it scatters around 0 "
-                "when the end points follow Q). Two-sided starts (the side drawn in proportion to the flux) reproduce Q; "
-                "forward-only starts do not.",
-            )
-        if D == 2:
-            st.plotly_chart(figures.landing_scatter(scene.neg, land.ends), key="landing_fig", theme=None, config=PNG)
-        st.plotly_chart(figures.landing_histogram(scene.neg, land.ends), key="landing_hist", theme=None, config=PNG)
-        lost = {k: v.count("lost") for k, v in land.cases.items()}
-        st.caption(
-            f"T of Theorem 3.1 for {K} fresh points of P ({land.seconds:.1f} s). Lines that never reached Q are left out: "
-            f"two-sided {lost['two-sided']}, forward-only {lost['forward-only']}."
-        )
-        st.download_button(
-            "Landing points (CSV)", lambda: exports.points_csv(land.ends), file_name="landing_points.csv", mime="text/csv",
-            key="dl_landings", help="End points on Q of both kinds of start (kind, x1..xD).",
-        )
-
-    landing_panel()
+    landing_slot = st.container()  # filled at the end of the script, so the background job starts after the page is drawn
 
 ui.explain(
     "Every line leaves a red charge and ends on a blue one. **Front** lines (purple) go straight across. **Behind** lines "
@@ -279,3 +241,47 @@ e2.download_button(
     mime="text/csv", key="dl_ends", help="Start and end point and case of every drawn line.",
 )
 st.caption("The pictures download as PNG from the camera icon in each chart's toolbar.")
+
+# ------------------------------------------------------------------------------------------ landing check (last)
+p_source = None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"]
+job_key = ("landings", scene.key, L, K, seed, p_source)
+job = background.submit("landings", {job_key: (compute.landings, (scene, L, K, seed, p_source))})[job_key]
+pending = not job.done()
+
+
+@st.fragment(run_every=0.5 if pending else None)
+def landing_panel() -> None:
+    if not job.done():
+        st.info(f"Mapping {K} fresh points of P to Q with both kinds of start, in the background… (the picture on the left is up to date)")
+        return
+    if pending:  # finished while this fragment was polling: one full rerun draws it without the timer
+        st.rerun()
+    if job.exception() is not None:
+        st.error(f"The landing check failed: {job.exception()}")
+        return
+    land = job.result()
+    m1, m2 = st.columns(2)
+    for col, name in ((m1, "two-sided"), (m2, "forward-only")):
+        ed = land.distance[name]
+        col.metric(
+            f"Energy distance, {name}", "—" if np.isnan(ed) else f"{ed:.3f}",
+            help="Energy distance between the end points and Q's charges (unbiased estimate: it scatters around 0 "
+            "when the end points follow Q). Two-sided starts (the side drawn in proportion to the flux) reproduce Q; "
+            "forward-only starts do not.",
+        )
+    if D == 2:
+        st.plotly_chart(figures.landing_scatter(scene.neg, land.ends), key="landing_fig", theme=None, config=PNG)
+    st.plotly_chart(figures.landing_histogram(scene.neg, land.ends), key="landing_hist", theme=None, config=PNG)
+    lost = {k: v.count("lost") for k, v in land.cases.items()}
+    st.caption(
+        f"T of Theorem 3.1 for {K} fresh points of P ({land.seconds:.1f} s). Lines that never reached Q are left out: "
+        f"two-sided {lost['two-sided']}, forward-only {lost['forward-only']}."
+    )
+    st.download_button(
+        "Landing points (CSV)", lambda: exports.points_csv(land.ends), file_name="landing_points.csv", mime="text/csv",
+        key="dl_landings", help="End points on Q of both kinds of start (kind, x1..xD).",
+    )
+
+
+with landing_slot:
+    landing_panel()
