@@ -81,7 +81,7 @@ def error_map_figure(z: np.ndarray, x: np.ndarray, angle: np.ndarray, L: float, 
     cos = np.cos(np.radians(angle))
     fig = go.Figure(
         go.Heatmap(
-            x=z, y=x, z=angle, zmin=0.0, zmax=90.0, colorscale="Inferno", customdata=cos,
+            x=z, y=x, z=angle, zmin=0.0, zmax=90.0, colorscale="YlOrRd", customdata=cos,
             colorbar={"title": {"text": "angle (°)"}, "len": 0.8, "tickvals": [0, 15, 30, 45, 60, 75, 90], "ticktext": ["0", "15", "30", "45", "60", "75", "≥ 90"]},
             hovertemplate="z=%{x:.2f}<br>x₁=%{y:.2f}<br>angle=%{z:.1f}°<br>cos=%{customdata:.3f}<extra></extra>",
         )
@@ -337,7 +337,11 @@ def hue_figure(hue_in: np.ndarray, hue_out: dict[str, np.ndarray], picked: Seque
 
 def points_figure(samples: dict[str, np.ndarray], reference: np.ndarray | None = None, reference_name: str = "data", height: int = 380) -> go.Figure:
     """Points in data space (D = 1 or 2; name -> (n, D), e.g. where each model lands on Q) and optionally reference
-    points (m, D) in blue: a scatter (D = 2: x1 horizontal, x2 vertical) or overlaid densities (D = 1)."""
+    points (m, D) in blue: a scatter (D = 2: x1 horizontal, x2 vertical) or overlaid densities (D = 1).
+
+    With a reference in D = 2 the view is the reference's bounding box with a margin of half its size (so a few stray
+    points do not shrink the picture); the legend counts the points outside the view.
+    """
     D = next(iter(samples.values())).shape[1]
     fig = go.Figure()
     if D == 1:
@@ -347,10 +351,17 @@ def points_figure(samples: dict[str, np.ndarray], reference: np.ndarray | None =
             fig.add_trace(go.Histogram(x=pts[:, 0], name=name, histnorm="probability density", marker={"color": MODEL_COLOR.get(name, "#333333")}, opacity=0.55))
         fig.update_layout(barmode="overlay", xaxis={"title": {"text": "x₁"}})
     else:
+        lo = hi = None
         if reference is not None:
             fig.add_trace(go.Scatter(x=reference[:, 0], y=reference[:, 1], mode="markers", name=reference_name, marker={"color": NEG_COLOR, "size": 4, "opacity": 0.35}))
+            centre, half = (reference.min(0) + reference.max(0)) / 2, np.maximum((reference.max(0) - reference.min(0)) / 2, 1.0)
+            lo, hi = centre - 1.5 * half, centre + 1.5 * half
         for name, pts in samples.items():
-            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name, marker={"color": MODEL_COLOR.get(name, "#333333"), "size": 5}))
+            outside = 0 if lo is None else int((~np.all((pts >= lo) & (pts <= hi), axis=1)).sum())
+            label = name + (f" ({outside} outside the view)" if outside else "")
+            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=label, marker={"color": MODEL_COLOR.get(name, "#333333"), "size": 5}))
         fig.update_layout(xaxis={"title": {"text": "x₁"}}, yaxis={"title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1})
-    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend={"orientation": "h", "y": -0.15})
+        if lo is not None:
+            fig.update_layout(xaxis={"range": [lo[0], hi[0]], "constrain": "domain"}, yaxis={"range": [lo[1], hi[1]], "constrain": "domain"})
+    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend={"orientation": "h", "y": -0.15}, uirevision="points")
     return fig

@@ -17,6 +17,7 @@ from learning_testing import TINY_NAMES, tiny_checkpoint, tiny_checkpoints
 from test_browser import CHROMIUM, _idle, _open, _plots, _shot, _text
 
 from app import learning
+from app.figures_learning import Grid
 from efm_core.checkpoints import checkpoint_paths
 
 pytestmark = [
@@ -45,8 +46,14 @@ def _server_env(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture(autouse=True)
+def _tall(page):
+    """These pages are long: screenshots of 1400 x 2600 show the pictures below the controls too."""
+    page.set_viewport_size({"width": 1400, "height": 2600})
+
+
 def _figure_data(page, index: int) -> list[dict]:
-    return page.evaluate(f"() => [...document.querySelectorAll('.js-plotly-plot')][{index}].data.map(t => ({{name: String(t.name || t.type), n: (t.x || []).length}}))")
+    return page.evaluate(f"() => [...document.querySelectorAll('.js-plotly-plot')][{index}]._fullData.map(t => ({{name: String(t.name || t.type), n: (t.x || []).length}}))")
 
 
 def test_training_lab_page_trains_until_done(server, page, tmp_path):
@@ -71,8 +78,6 @@ def test_translation_page_picks_a_gallery_image_by_click(server, page, tmp_path)
     gallery.scroll_into_view_if_needed()
     box = gallery.locator(".nsewdrag").first.bounding_box()
     n = len(learning.gallery(2, 0)[0])
-    from app.figures_learning import Grid
-
     grid = Grid.of(n, 12, (8, 8), band=2)
     height, width = grid.shape
     cx, cy = grid.centres(n)[5]
@@ -80,7 +85,8 @@ def test_translation_page_picks_a_gallery_image_by_click(server, page, tmp_path)
     page.mouse.move(x, y)
     page.mouse.click(x, y)
     _idle(page)
-    assert "tr_pick" in page.url and "5" in page.url.split("tr_pick=")[1]
+    page.mouse.move(5, 5)  # no hover label over the gallery in the screenshot
+    assert "tr_pick=%235" in page.url  # the link now lists gallery image #5 among the inputs
     strips = [names for names in _plots(page) if names == ["image"]]
     assert len(strips) >= 2
     _shot(page, tmp_path, "translation")
@@ -91,14 +97,14 @@ def test_generation_page_generates_and_takes_uploads(server, page, tmp_path):
     assert "NFE" in _text(page) and "Memorisation check" in _text(page)
     _shot(page, tmp_path, "generation")
 
-    page.get_by_role("button", name="Your checkpoint").click()
+    page.locator("button").filter(has_text="Your checkpoint").first.click()  # a segmented-control option
     _idle(page)
     base = tiny_checkpoint(tmp_path, "digits-gen")
     st_path, js_path = checkpoint_paths(base)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files([str(js_path)])
     _idle(page)
     assert "This upload cannot be used" in _text(page) and "no .safetensors file" in _text(page)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files([str(st_path), str(js_path)])
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files([str(st_path)])  # adds the missing file
     _idle(page)
     text = _text(page)
     assert "This upload cannot be used" not in text and "digits-gen · EFM" in text

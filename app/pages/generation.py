@@ -136,6 +136,8 @@ for col, (label, moved) in zip(cols, results.items(), strict=True):
     ckpt = models[label][1]
     with col:
         st.markdown(f"**{label}** · {learning.describe(ckpt)}")
+        with st.expander("Model card"):
+            st.json({k: v for k, v in ckpt.card.items() if k != "tensors"}, expanded=1)
         a, b, c = st.columns(3)
         a.metric("NFE", moved.nfe, help="Batched network evaluations the solver used (Euler: one per step, Heun: two, adaptive: as many as its error control needed).")
         b.metric("Time", f"{moved.seconds:.2f} s", help=f"Wall time to move all {n} samples from noise to data (cached: changing nothing reuses it).")

@@ -188,7 +188,7 @@ ui.explain(
     "Top: the loss of each model as it trains. Middle: fresh samples of P moved to Q along each learned field (EFM "
     "black, flow matching brown), next to the exact field lines from the same starts (coloured by their Theorem 3.1 "
     "case). The heat map shows, at every point of a slice between the plates, the angle between a learned field and "
-    "the exact E: dark is right, bright is wrong. EFM's error is largest close to the charges (where E turns sharply) "
+    "the exact E: pale is right, dark red is wrong (90° or more: at right angles or backwards). EFM's error is largest close to the charges (where E turns sharply) "
     "and far from the data; flow matching's field is not meant to follow E at all, its angle shows how different its "
     "paths are.",
     "EFM replaces the exact field, whose lines memorise the charges in high dimensions and take seconds to trace, by "
