@@ -75,14 +75,16 @@ def _set_random() -> None:
     ss["tr_pick"] = sorted(int(i) for i in rng.choice(n_items, size=min(4, n_items), replace=False))
 
 
-ss["tr_pick"] = [int(i) for i in ss.get("tr_pick", WIDGETS["tr_pick"].default) if 0 <= int(i) < n_items][:MAX_PICKS]
+valid = [int(i) for i in ss.get("tr_pick", WIDGETS["tr_pick"].default) if 0 <= int(i) < n_items][:MAX_PICKS]
+if valid != ss.get("tr_pick"):  # a smaller gallery (the other direction) or a hand-edited link
+    ss["tr_pick"] = valid
 st.subheader("Inputs")
 st.markdown(
     f"The gallery holds every held-out {source} of the digits (never used in training), each in a random hue. "
     f"Click a tile to add it to the inputs or remove it (at most {MAX_PICKS})."
 )
 gallery_event = st.plotly_chart(
-    fl.images_figure(images, COLS, labels=[f"#{i}" for i in range(n_items)], selected=ss["tr_pick"], clickable=True, tile_px=40), width="content",
+    fl.images_figure(images, COLS, labels=[f"#{i}" for i in range(n_items)], selected=valid, clickable=True, tile_px=44), width="content",
     key=ui.chart_key("tr_gallery"), on_select="rerun", selection_mode="points", theme=None, config=fl.PLOT_CONFIG,
 )
 
