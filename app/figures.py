@@ -187,7 +187,8 @@ def field_lines_figure(
         (neg, neg_weights, NEG_COLOR, f"− charges of Q ({len(neg)})"),
     ):
         z = 0.0 if color == POS_COLOR else L
-        size = _marker_sizes(w, len(charges), 3.0 if three_d else 6.0)
+        base = (3.0 if three_d else 6.0) * (2.5 if len(charges) <= 16 else 1.0)  # a few charges: draw them big
+        size = _marker_sizes(w, len(charges), base)
         shown = clip_to_box(_lift(charges, z), box)
         fig.add_trace(Scatter(**_axes(shown), mode="markers", name=name, marker={"color": color, "size": size}, hoverinfo="skip"))
     clipped = [clip_to_box(p, box) for p in paths]

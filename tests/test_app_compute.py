@@ -57,7 +57,7 @@ def test_field_lines_forward_starts_leave_towards_q(scene):
 
 
 def test_case_examples_and_single_line_decisions_agree(scene):
-    examples = compute.case_examples(scene, 6.0, "gaussian")
+    examples = compute.case_examples(scene, 6.0, "gaussian", n_candidates=24)
     for case in ("front", "behind"):
         start = examples[case]
         assert start is not None
@@ -104,8 +104,8 @@ def test_dimension_stats_show_collapse_and_underflow():
 
 def test_trace_robust_recovers_lines_float32_loses(monkeypatch):
     # D = 1 with close charges: float32 alone declares many lines lost next to a charge; float64 reaches Q
-    s1 = compute.scene_charges(1, "gaussian", "two_gaussians", 96, 0, None, None)
-    lines = compute.field_lines(s1, 6.0, 12, 0, "both")
+    s1 = compute.scene_charges(1, "gaussian", "two_gaussians", 64, 0, None, None)
+    lines = compute.field_lines(s1, 6.0, 8, 0, "both")
     assert lines.cases.count("lost") <= 1
     # D = 2: lines float32 reports lost are traced again in float64 from the same start (forced here on lines 1, 3)
     s2 = compute.scene_charges(2, "gaussian", "two_gaussians", 48, 0, None, None)

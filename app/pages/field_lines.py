@@ -150,15 +150,16 @@ if st.toggle(
     def _add_or_select(selection: dict) -> bool:
         added = False
         chosen = {"pos": [], "neg": []}
+        sites = [p for p in selection["points"] if p.get("curve_number", p.get("curveNumber")) == 0]
         for p in selection["points"]:
             curve = p.get("curve_number", p.get("curveNumber"))
-            if curve == 0:
+            if curve == 0 and len(sites) == 1:  # a click on one grey dot adds; a box over many dots does not
                 side = ("pos" if p["y"] < 0.5 else "neg") if D == 1 else (target or "pos")
                 coords = [p["x"], p["y"]] if D == 2 else [p["x"]]
                 new = np.array([coords + [1.0]])
                 base = rows[side]
                 with ui.guard("Could not add the charge"):
-                    ss[CUSTOM_KEYS[side]] = state.check_charges(np.concatenate([base, new]), D, f"plate {side}")
+                    ss[CUSTOM_KEYS[side]] = state.check_charges(np.concatenate([base, new]), D, state.PLATE_NAMES[side])
                     rows[side] = ss[CUSTOM_KEYS[side]]
                     added = True
             elif curve in (1, 2):
