@@ -16,9 +16,21 @@ Two ways to form r_i and sum_i w_i (x - c_i):
   high D). Both lose accuracy next to a charge by cancellation, so the ``TOP_K`` heaviest charges of every chunk are
   taken out of the matrix product and handled with explicit differences.
 
+Low D (D + 1 <= ``POWER_MAX_DIM``, method ``direct``): the weights a_i r_i^{-(D+1)} are representable unless a query
+is extremely close to or far from the charges, so they are computed as plain powers (``reciprocal``/``rsqrt`` and a
+small integer power, no log/exp, charges stored per coordinate so that every pass is over contiguous (b, n) arrays).
+The result is used only when it is provably as accurate as the log-space sum: the norm of each accumulated field (in
+units of the largest magnitude) lies in [``_power_range``], which excludes inf/NaN (a query on a charge, overflow) and
+any result that dropped or denormal terms could have changed by more than float epsilon; otherwise the same points
+are recomputed in log space. In the tracer's geometry the fallback never triggers.
+
 A query point exactly on a charge: that charge's own (directionless) contribution is left out, so the result is the
 field of all the other charges there (the principal value), finite and well defined. Where the field vanishes exactly
 the direction is the zero vector and log|E| is -inf.
+
+``FieldEvaluator`` does all per-plate set-up once (lift to R^{D+1}, log-magnitudes, centre, per-coordinate layout) and
+then evaluates the field at any number of point sets without validation; ``plate_field_at`` validates its points and
+builds one. The field-line tracer keeps one evaluator for a whole trace.
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ from .plates import Plates, check_points, make_plates
 LOG_WEIGHT_FLOOR = -60.0  # weights below exp(-60) of the largest are dropped
 TOP_K = 4  # heaviest charges per chunk handled with explicit differences in the matmul path
 DIRECT_MAX_DIM = 32  # auto: explicit differences while D + 1 <= this
+POWER_MAX_DIM = 4  # direct: weights as plain powers (range-checked, else log space) while D + 1 <= this
 DEFAULT_CHUNK_ELEMENTS = 1 << 22  # temporaries of about this many elements (32 MB in float64)
 
 
@@ -101,7 +114,7 @@ def _log_weights(r2: Tensor, log_a: Tensor, half_power: float) -> Tensor:
     return logw.nan_to_num_(nan=-math.inf, posinf=-math.inf, neginf=-math.inf)
 
 
-def _plate_sum_direct(x: Tensor, charges: Tensor, log_a: Tensor, n_chunk: int, centre: Tensor) -> tuple[Tensor, Tensor]:
+def _plate_sum_direct(x: Tensor, *, charges: Tensor, log_a: Tensor, n_chunk: int) -> tuple[Tensor, Tensor]:
     """sum_i a_i (x - c_i) / r_i^{D+1} as (running log max (b,), accumulator (b, D+1)) with explicit differences."""
     half_power = x.shape[1] / 2.0
     running = torch.full((x.shape[0],), -math.inf, dtype=x.dtype, device=x.device)
@@ -116,7 +129,7 @@ def _plate_sum_direct(x: Tensor, charges: Tensor, log_a: Tensor, n_chunk: int, c
 
 
 def _plate_sum_matmul(
-    x: Tensor, charges: Tensor, log_a: Tensor, n_chunk: int, centre: Tensor, *, centred: Tensor, centred_sq: Tensor
+    x: Tensor, *, charges: Tensor, log_a: Tensor, n_chunk: int, centre: Tensor, centred: Tensor, centred_sq: Tensor
 ) -> tuple[Tensor, Tensor]:
     """As _plate_sum_direct, with matrix products; the TOP_K heaviest charges per chunk use explicit differences.
 
@@ -149,29 +162,6 @@ def _plate_sum_matmul(
     return running, acc
 
 
-def _plate_field(
-    x: Tensor, charges: Tensor, weights: Tensor, sign: float, method: str, chunk_elements: int, centre: Tensor
-) -> PlateField:
-    """Field of one plate (charges (N, D+1), magnitudes (N,), sign +1 or -1) at x (B, D+1)."""
-    B, d1 = x.shape
-    N = charges.shape[0]
-    log_a = torch.log(weights)  # -inf for zero magnitudes: they get zero weight
-    if method == "direct":
-        n_chunk = max(1, min(N, chunk_elements // (d1 * 64)))
-        b_chunk = max(1, chunk_elements // (n_chunk * d1))
-        kernel = _plate_sum_direct
-    else:
-        n_chunk = max(1, min(N, 4096, chunk_elements))
-        b_chunk = max(1, min(chunk_elements // n_chunk, chunk_elements // (TOP_K * d1)))
-        centred = charges - centre
-        kernel = partial(_plate_sum_matmul, centred=centred, centred_sq=(centred * centred).sum(1))
-    parts = []
-    for start in range(0, B, b_chunk):
-        running, acc = kernel(x[start : start + b_chunk], charges, log_a, n_chunk, centre)
-        parts.append(_normalise(sign * acc, running - log_sphere_area(d1 - 1)))
-    return PlateField(torch.cat([p.direction for p in parts]), torch.cat([p.log_norm for p in parts]))
-
-
 def combine(e_pos: PlateField, e_neg: PlateField) -> PlateField:
     """E+ + E- from the two plates' (direction, log norm), scaled by the larger norm so nothing overflows."""
     top = torch.maximum(e_pos.log_norm, e_neg.log_norm)
@@ -189,21 +179,277 @@ def resolve_method(method: str, D: int) -> str:
     return method
 
 
+class Nearest(NamedTuple):
+    """Distances from B points to the nearest charge of each plate (from explicit differences)."""
+
+    pos: Tensor  # (B,) distance to the nearest positive charge
+    neg: Tensor  # (B,) distance to the nearest negative charge
+
+
+def nearest(
+    x: Tensor, charges: Tensor, distinct: bool = False, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
+) -> tuple[Tensor, Tensor]:
+    """Distance (B,) and index (B,) of the nearest row of ``charges`` (n, d) to each row of ``x`` (B, d).
+
+    Explicit differences for d <= DIRECT_MAX_DIM; above, matrix-product distances pick the nearest row and its distance
+    is recomputed exactly. ``distinct``: ignore charges at distance 0 (inf where there is no other one).
+    """
+    B, d1 = x.shape
+    rows = max(1, chunk_elements // max(1, charges.shape[0] * min(d1, DIRECT_MAX_DIM)))
+    dists, idxs = [], []
+    for start in range(0, B, rows):
+        xb = x[start : start + rows]
+        if d1 <= DIRECT_MAX_DIM:
+            d = torch.cdist(xb, charges, compute_mode="donot_use_mm_for_euclid_dist")
+        else:  # matrix products are cheap but inexact next to a charge: recompute the winner exactly below
+            d = torch.cdist(xb, charges)
+        if distinct:
+            d = torch.where(d > 0, d, torch.full_like(d, math.inf))
+        dist, idx = d.min(dim=1)
+        if d1 > DIRECT_MAX_DIM:
+            dist = torch.linalg.vector_norm(xb - charges[idx], dim=1)
+            if distinct:
+                dist = torch.where(dist > 0, dist, torch.full_like(dist, math.inf))
+        dists.append(dist)
+        idxs.append(idx)
+    return torch.cat(dists), torch.cat(idxs)
+
+
+def _inverse_power(r2: Tensor, k: int) -> Tensor:
+    """r2^(-k/2) in place in ``r2``, for k = 1..4: reciprocal or rsqrt and a power of at most 3 (no log/exp)."""
+    base = r2.reciprocal_() if k % 2 == 0 else r2.rsqrt_()
+    e = k // 2 if k % 2 == 0 else k
+    return base if e == 1 else base.pow_(e)
+
+
+def _power_range(dtype: torch.dtype, n_charges: int, d1: int) -> tuple[float, float]:
+    """[lo, hi] for the norm of a field summed with plain power weights (magnitudes scaled to at most 1).
+
+    Inside it the sum is as accurate as the log-space one: a term lost to overflow of r^2 (r^2 >= max, so the term is
+    at most r^{-D} <= sqrt(tiny)) or carried by a denormal weight (error <= 2 eps sqrt(tiny)) moves the sum by at most
+    ``n_charges`` x 2 sqrt(tiny), which is eps x lo; hi keeps the squares in the norm finite. NaN and inf are outside.
+    """
+    info = torch.finfo(dtype)
+    return n_charges * 2.0 * math.sqrt(info.tiny) / info.eps, math.sqrt(info.max / d1)
+
+
+class _LogPlate(NamedTuple):
+    """One plate prepared for the log-space sums."""
+
+    charges: Tensor  # (N, D+1) lifted charges
+    log_a: Tensor  # (N,) log magnitudes (-inf for zero magnitudes: they get zero weight)
+    sign: float  # +1 (P) or -1 (Q)
+    centred: Tensor  # (N, D+1) charges - centre (matmul path; empty otherwise)
+    centred_sq: Tensor  # (N,) |centred|^2 (matmul path; empty otherwise)
+
+
+class FieldEvaluator:
+    """The exact field of fixed ``plates``, set up once and evaluated at many point sets (see module docstring).
+
+    Calls do not validate: points must be a finite (B, D+1) tensor in the evaluator's ``dtype`` on its ``device``
+    (``plate_field_at`` checks them and builds an evaluator). Results are in that dtype on that device.
+
+    Args:
+        plates: validated plates (``make_plates``); moved to ``dtype`` / ``device`` (default: the plates' own).
+        method: 'auto', 'direct' or 'matmul' (see module docstring).
+        chunk_elements: size of the temporaries (elements); memory stays bounded for any B, N, D.
+    """
+
+    def __init__(
+        self,
+        plates: Plates,
+        *,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+        method: str = "auto",
+        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    ) -> None:
+        if not isinstance(plates, Plates):
+            raise ValueError(
+                f"plates must be a Plates (build one with make_plates(pos, neg, L)); got {type(plates).__name__}."
+            )
+        self.plates = plates.to(dtype=dtype, device=device)
+        self.method = resolve_method(method, self.plates.D)
+        self.chunk_elements = int(chunk_elements)
+        d1 = self.plates.D + 1
+        pos, neg = self.plates.lifted_pos(), self.plates.lifted_neg()
+        self.centre = 0.5 * (pos.mean(0) + neg.mean(0))
+        self._log_area = log_sphere_area(self.plates.D)
+        self._log_plates = (
+            self._log_plate(pos, self.plates.pos_weights, 1.0),
+            self._log_plate(neg, self.plates.neg_weights, -1.0),
+        )
+        self._power = self.method == "direct" and d1 <= POWER_MAX_DIM
+        n_all = pos.shape[0] + neg.shape[0]
+        if self._power:
+            scale = torch.maximum(self.plates.pos_weights.max(), self.plates.neg_weights.max())
+            self._coords = torch.cat([pos, neg]).T.contiguous()  # (D+1, N+M): every pass runs over contiguous rows
+            self._q = torch.cat([self.plates.pos_weights, -self.plates.neg_weights]) / scale
+            self._log_scale = float(torch.log(scale)) - self._log_area
+            self._range = _power_range(self.plates.dtype, n_all, d1)
+            self._n_chunk = max(1, min(n_all, self.chunk_elements // ((d1 + 2) * 64)))
+            self._b_chunk = max(1, self.chunk_elements // (self._n_chunk * (d1 + 2)))
+        else:
+            self._b_chunk = max(1, self.chunk_elements // max(1, n_all))  # blocks; each plate chunks further
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.plates.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.plates.device
+
+    def _log_plate(self, charges: Tensor, weights: Tensor, sign: float) -> _LogPlate:
+        empty = charges.new_empty(0)
+        if self.method == "matmul":
+            centred = charges - self.centre
+            return _LogPlate(charges, torch.log(weights), sign, centred, (centred * centred).sum(1))
+        return _LogPlate(charges, torch.log(weights), sign, empty, empty)
+
+    def __call__(self, x: Tensor) -> FieldResult:
+        """Exact field at ``x`` (B, D+1): total direction and log|E|, and each plate's part."""
+        parts = [self._field_block(x[s : s + self._b_chunk]) for s in range(0, x.shape[0], self._b_chunk)]
+        if len(parts) == 1:
+            return parts[0]
+        cat = lambda get: torch.cat([get(p) for p in parts])  # noqa: E731
+        return FieldResult(
+            cat(lambda p: p.direction),
+            cat(lambda p: p.log_norm),
+            PlateField(cat(lambda p: p.pos.direction), cat(lambda p: p.pos.log_norm)),
+            PlateField(cat(lambda p: p.neg.direction), cat(lambda p: p.neg.log_norm)),
+        )
+
+    def direction(self, x: Tensor) -> Tensor:
+        """Unit direction E/|E| (B, D+1) at ``x`` (the zero vector where E vanishes)."""
+        return self._direction(x, with_nearest=False)[0]
+
+    def direction_and_nearest(self, x: Tensor) -> tuple[Tensor, Nearest]:
+        """Unit direction (B, D+1) at ``x`` and the distances to the nearest charge of each plate.
+
+        The distances come from the power path's differences at no extra pass; otherwise they are computed apart.
+        """
+        direction, near = self._direction(x, with_nearest=True)
+        assert near is not None
+        return direction, near
+
+    def _direction(self, x: Tensor, with_nearest: bool) -> tuple[Tensor, Nearest | None]:
+        dirs, near = [], []
+        for s in range(0, x.shape[0], self._b_chunk):
+            xb = x[s : s + self._b_chunk]
+            d, nr = None, None
+            if self._power:
+                total, nr = self._power_sums(xb, split=False, with_nearest=with_nearest)
+                norm = torch.linalg.vector_norm(total, dim=0)
+                if self._in_range(norm):
+                    d = (total / norm).T.contiguous()
+            if d is None:
+                d = self._log_field(xb).direction
+            if with_nearest and nr is None:
+                nr = Nearest(*(nearest(xb, p.charges, chunk_elements=self.chunk_elements)[0] for p in self._log_plates))
+            dirs.append(d)
+            near.append(nr)
+        if not with_nearest:
+            return torch.cat(dirs), None
+        return torch.cat(dirs), Nearest(*(torch.cat(parts) for parts in zip(*near, strict=True)))
+
+    # -- the power path (low D) --------------------------------------------------------------------------------
+
+    def _in_range(self, norm: Tensor) -> bool:
+        """All norms within ``_power_range`` (one reduction; NaN fails)."""
+        lo, hi = torch.aminmax(norm)
+        return self._range[0] <= float(lo) and float(hi) <= self._range[1]
+
+    def _power_sums(self, xb: Tensor, *, split: bool, with_nearest: bool) -> tuple[Tensor, Nearest | None]:
+        """sum_i q_i (x - c_i) / r_i^{D+1} in units of the largest magnitude, not range-checked: (2, D+1, b) per plate
+        (P, Q) with ``split``, else (D+1, b) for both together; and the nearest distances (None unless asked)."""
+        b, d1 = xb.shape
+        n_pos = self.plates.pos.shape[0]
+        n_all = self._coords.shape[1]
+        acc = xb.new_zeros((2, d1, b) if split else (d1, b))
+        xt = xb.T[:, :, None]
+        r2_min = [xb.new_full((b,), math.inf), xb.new_full((b,), math.inf)]  # P, Q
+        for s in range(0, n_all, self._n_chunk):
+            e = min(s + self._n_chunk, n_all)
+            k = min(max(n_pos - s, 0), e - s)  # charges s .. s+k-1 of this chunk are positive, the rest negative
+            diff = xt - self._coords[:, None, s:e]  # (D+1, b, n)
+            r2 = diff[0] * diff[0]
+            for j in range(1, d1):
+                r2.addcmul_(diff[j], diff[j])
+            if with_nearest:
+                for i, part in enumerate((r2[:, :k], r2[:, k:])):
+                    if part.shape[1]:
+                        r2_min[i] = torch.minimum(r2_min[i], part.amin(1))
+            w = _inverse_power(r2, d1).mul_(self._q[s:e])
+            if not split:
+                acc += (diff * w).sum(-1)
+                continue
+            for i, (lo, hi) in enumerate(((0, k), (k, e - s))):
+                if hi > lo:
+                    acc[i] += (diff[..., lo:hi] * w[:, lo:hi]).sum(-1)
+        return acc, Nearest(r2_min[0].sqrt(), r2_min[1].sqrt()) if with_nearest else None
+
+    def _power_plate(self, acc: Tensor) -> PlateField | None:
+        norm = torch.linalg.vector_norm(acc, dim=0)
+        if not self._in_range(norm):
+            return None
+        return PlateField((acc / norm).T.contiguous(), torch.log(norm) + self._log_scale)
+
+    # -- blocks of points ----------------------------------------------------------------------------------------
+
+    def _field_block(self, xb: Tensor) -> FieldResult:
+        if self._power:
+            acc, _ = self._power_sums(xb, split=True, with_nearest=False)
+            e_pos, e_neg = self._power_plate(acc[0]), self._power_plate(acc[1])
+            if e_pos is not None and e_neg is not None:
+                total = combine(e_pos, e_neg)
+                return FieldResult(total.direction, total.log_norm, e_pos, e_neg)
+        return self._log_field(xb)
+
+    def _log_field(self, xb: Tensor) -> FieldResult:
+        e_pos, e_neg = (self._log_plate_field(xb, plate) for plate in self._log_plates)
+        total = combine(e_pos, e_neg)
+        return FieldResult(total.direction, total.log_norm, e_pos, e_neg)
+
+    def _log_plate_field(self, x: Tensor, plate: _LogPlate) -> PlateField:
+        """Field of one plate at x (b, D+1) by log-space sums, chunked over points and charges."""
+        d1 = x.shape[1]
+        N = plate.charges.shape[0]
+        if self.method == "direct":
+            n_chunk = max(1, min(N, self.chunk_elements // (d1 * 64)))
+            b_chunk = max(1, self.chunk_elements // (n_chunk * d1))
+            kernel = partial(_plate_sum_direct, charges=plate.charges, log_a=plate.log_a, n_chunk=n_chunk)
+        else:
+            n_chunk = max(1, min(N, 4096, self.chunk_elements))
+            b_chunk = max(1, min(self.chunk_elements // n_chunk, self.chunk_elements // (TOP_K * d1)))
+            kernel = partial(
+                _plate_sum_matmul,
+                charges=plate.charges,
+                log_a=plate.log_a,
+                n_chunk=n_chunk,
+                centre=self.centre,
+                centred=plate.centred,
+                centred_sq=plate.centred_sq,
+            )
+        parts = []
+        for start in range(0, x.shape[0], b_chunk):
+            running, acc = kernel(x[start : start + b_chunk])
+            parts.append(_normalise(plate.sign * acc, running - self._log_area))
+        if len(parts) == 1:
+            return parts[0]
+        return PlateField(torch.cat([p.direction for p in parts]), torch.cat([p.log_norm for p in parts]))
+
+
 def plate_field_at(
     points: Tensor, plates: Plates, *, method: str = "auto", chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
 ) -> FieldResult:
     """Exact field of validated ``plates`` at ``points`` (B, D+1); see module docstring for the numerics.
 
-    Computation happens in the dtype and on the device of ``points``; the plates are moved there.
+    Computation happens in the dtype and on the device of ``points``; the plates are moved there. For many calls on
+    the same plates build one ``FieldEvaluator`` instead (this builds one per call).
     """
     x = check_points("points", points, dim=plates.D + 1)
-    plates = plates.to(dtype=x.dtype, device=x.device)
-    how = resolve_method(method, plates.D)
-    centre = 0.5 * (plates.lifted_pos().mean(0) + plates.lifted_neg().mean(0))
-    e_pos = _plate_field(x, plates.lifted_pos(), plates.pos_weights, 1.0, how, chunk_elements, centre)
-    e_neg = _plate_field(x, plates.lifted_neg(), plates.neg_weights, -1.0, how, chunk_elements, centre)
-    total = combine(e_pos, e_neg)
-    return FieldResult(total.direction, total.log_norm, e_pos, e_neg)
+    return FieldEvaluator(plates, dtype=x.dtype, device=x.device, method=method, chunk_elements=chunk_elements)(x)
 
 
 def exact_field(

@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import efm_core.field as field_module
 from efm_core import exact_field, lift, log_sphere_area, make_plates, plate_field_at, potential
-from efm_core.field import PlateField, combine
+from efm_core.field import FieldEvaluator, PlateField, combine
 
 F64 = torch.float64
 
@@ -340,6 +341,90 @@ def test_point_on_a_charge_is_the_field_of_the_others(D, method):
     torch.testing.assert_close(on.log_norm, torch.cat([without_pos.log_norm, without_neg.log_norm]), rtol=0, atol=1e-10)
     f32 = plate_field_at(x.float(), make_plates(pos.float(), neg.float(), 1.0), method=method)
     assert torch.isfinite(f32.direction).all()
+
+
+def _count_log_fallbacks(monkeypatch) -> list[int]:
+    """Count the blocks of points the evaluator computes in log space (the power path's fallback)."""
+    calls = [0]
+    log_field = FieldEvaluator._log_field
+
+    def counting(self, xb):
+        calls[0] += 1
+        return log_field(self, xb)
+
+    monkeypatch.setattr(FieldEvaluator, "_log_field", counting)
+    return calls
+
+
+@pytest.mark.parametrize("D", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_power_and_log_weights_agree(D, dtype, monkeypatch):
+    """At low D the weights are plain powers (no log/exp); the log-space sums give the same field, and the power path
+    really is the one used in ordinary geometry (points 1e-3 from charges included)."""
+    points, pos, neg, L = two_plates(D, N=256, B=128, near=24, seed=11)
+    plates = make_plates(pos.to(dtype), neg.to(dtype), L)
+    fallbacks = _count_log_fallbacks(monkeypatch)
+    power = plate_field_at(points.to(dtype), plates)
+    assert fallbacks[0] == 0
+    monkeypatch.setattr(field_module, "POWER_MAX_DIM", 0)
+    logs = plate_field_at(points.to(dtype), plates)
+    assert fallbacks[0] == 1
+    ref_dir, ref_log = reference(points, pos, neg, L)
+    bound = 1e-12 if dtype == torch.float64 else 2e-6
+    for a, b in ((power, logs), (power.pos, logs.pos), (power.neg, logs.neg)):
+        assert angle_error(a.direction, b.direction.double()).max() <= bound
+        assert (a.log_norm.double() - b.log_norm.double()).abs().max() <= 2 * bound
+    # the power path is at least as accurate as the log path (float32: ~2e-7 against ~7e-7)
+    err_power, err_log = angle_error(power.direction, ref_dir).max(), angle_error(logs.direction, ref_dir).max()
+    assert err_power <= 1.5 * err_log + 2e-15
+
+
+@pytest.mark.parametrize("D", [1, 2, 3])
+def test_power_path_falls_back_where_powers_are_not_representable(D, monkeypatch):
+    """float32 points 1e-20 (D = 1) or 1e-15 from a charge (r^-(D+1) overflows) or 1e15 away (the field is too small
+    for the power path's error bound): those blocks are recomputed in log space, and match the float64 reference."""
+    pos = torch.tensor([[0.0] * D, [1.0] * D], dtype=F64)
+    neg = torch.tensor([[0.5] * D, [-1.0] * D], dtype=F64)
+    L = 1.0
+    near = torch.tensor([[1e-20 if D == 1 else 1e-15] * D + [0.0]], dtype=F64)
+    far = torch.tensor([[1e15] * D + [3e14]], dtype=F64)
+    ordinary = torch.tensor([[0.3] * D + [0.4]], dtype=F64)
+    plates = make_plates(pos.float(), neg.float(), L)
+    fallbacks = _count_log_fallbacks(monkeypatch)
+    for x, expect_fallback in ((near, True), (far, True), (ordinary, False)):
+        before = fallbacks[0]
+        res = plate_field_at(x.float(), plates)
+        assert (fallbacks[0] > before) == expect_fallback
+        for part, charges, sign in ((res.pos, lift(pos, 0.0), 1.0), (res.neg, lift(neg, L), -1.0)):
+            # float64 Coulomb sum: no overflow at these distances
+            ref = coulomb(x.float().double(), charges, torch.full((2,), sign / 2, dtype=F64))
+            assert angle_error(part.direction, ref / ref.norm(dim=1, keepdim=True)).max() <= 2e-5
+            assert (part.log_norm.double() - torch.log(ref.norm(dim=1))).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("D", [2, 3, 40])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_evaluator_direction_and_nearest(D, dtype):
+    """A prepared evaluator gives plate_field_at's directions, at every call, and exact nearest-charge distances
+    (from the power path's differences at low D, computed apart otherwise); on a charge the distance is 0."""
+    points, pos, neg, L = two_plates(D, N=100, B=40, near=5, seed=12)
+    points[-1] = lift(neg[3:4], L)[0]
+    plates = make_plates(pos.to(dtype), neg.to(dtype), L)
+    ev = FieldEvaluator(plates, chunk_elements=2000)  # several chunks of charges and of points
+    x = points.to(dtype)
+    whole = plate_field_at(x, plates)
+    for _ in range(2):
+        direction, near = ev.direction_and_nearest(x)
+        assert direction.dtype == dtype
+        assert angle_error(direction, whole.direction.double()).max() <= (1e-12 if dtype == torch.float64 else 2e-6)
+        for got, charges in ((near.pos, lift(pos, 0.0)), (near.neg, lift(neg, L))):
+            expected = (points[:, None, :] - charges[None]).norm(dim=-1).min(1).values
+            rtol = 1e-5 if dtype == torch.float32 else 1e-12
+            torch.testing.assert_close(got.double(), expected, rtol=rtol, atol=1e-7)
+    assert near.neg[-1].item() == 0.0
+    torch.testing.assert_close(ev.direction(x), direction)
+    with pytest.raises(ValueError, match="make_plates"):
+        FieldEvaluator((pos, neg, L))  # type: ignore[arg-type]
 
 
 def test_zero_field_gives_zero_direction():
