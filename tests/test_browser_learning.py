@@ -9,6 +9,7 @@ all four are in pretrained/; otherwise tiny stand-ins (``learning_testing.tiny_c
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import test_browser
 from learning_testing import TINY_NAMES, tiny_checkpoint, tiny_checkpoints
 from test_browser import CHROMIUM, _idle, _open, _plots, _shot, _text
 
+from app import figures_learning as fl
 from app import learning
 from app.figures_learning import Grid
 from efm_core.checkpoints import checkpoint_paths
@@ -57,14 +59,14 @@ def _figure_data(page, index: int) -> list[dict]:
 
 
 def test_training_lab_page_trains_until_done(server, page, tmp_path):
-    _open(page, f"{server}/training_lab?lab_steps=300&lab_width=64")
+    _open(page, f"{server}/training_lab?q_toy=Two+moons&lab_steps=1000&lab_width=64")  # Gaussian -> two moons, as in the docs
     assert "Press Start training" in _text(page)
     page.get_by_role("button", name="Start training").click()
-    page.wait_for_function("() => document.body.innerText.includes('step 300 / 300')", timeout=300_000)
+    page.wait_for_function("() => document.body.innerText.includes('step 1000 / 1000')", timeout=300_000)
     _idle(page)
     plots = _plots(page)
     loss = next(i for i, names in enumerate(plots) if "EFM loss" in names)
-    assert [t["n"] for t in _figure_data(page, loss) if t["name"] == "EFM loss"] == [300]
+    assert [t["n"] for t in _figure_data(page, loss) if t["name"] == "EFM loss"] == [fl.MAX_CURVE_POINTS]  # 1000 steps, thinned
     assert any("heatmap" in names for names in plots)  # the error map
     assert any("EFM: learned lines" in names for names in plots) and any("flow matching: learned lines" in names for names in plots)
     assert "Continue" not in _text(page) and "Start training" in _text(page)
@@ -86,6 +88,7 @@ def test_translation_page_picks_a_gallery_image_by_click(server, page, tmp_path)
     page.mouse.click(x, y)
     _idle(page)
     page.mouse.move(5, 5)  # no hover label over the gallery in the screenshot
+    time.sleep(0.5)
     assert "tr_pick=%235" in page.url  # the link now lists gallery image #5 among the inputs
     strips = [names for names in _plots(page) if names == ["image"]]
     assert len(strips) >= 2

@@ -85,7 +85,7 @@ st.markdown(
 )
 gallery_event = st.plotly_chart(
     fl.images_figure(images, COLS, labels=[f"#{i}" for i in range(n_items)], selected=valid, clickable=True, tile_px=44), width="content",
-    key=ui.chart_key("tr_gallery"), on_select="rerun", selection_mode="points", theme=None, config=fl.PLOT_CONFIG,
+    key=ui.chart_key("tr_gallery"), on_select="rerun", selection_mode="points", theme=None, config={"displayModeBar": False},
 )
 
 
