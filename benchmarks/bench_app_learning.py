@@ -5,8 +5,10 @@ Training lab, and seconds to generate 64 digits.
     python benchmarks/bench_app_learning.py --part training    # only the live-training rates
     python benchmarks/bench_app_learning.py --threads 2        # torch threads (default 1, see the docs)
 
-Prints markdown tables (paste them into docs/performance_app_learning.md) and the load average at start and end:
-on a shared machine other processes slow every number down.
+Prints markdown tables (paste them into docs/performance_app_learning.md) and the load average at start and end.
+Every time is given as wall seconds and as CPU seconds of this process (``time.process_time``): on a shared machine
+other processes stretch the wall time, while the CPU time of a one-thread run is about the wall time it would take on
+an idle core.
 
 * First picture: server-side time of a cold AppTest run of the page in a fresh process (the page's own script,
   imports and the first model loads included, the router's run before it excluded). For the Training lab, also the
@@ -45,15 +47,15 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({app!r}, default_timeout=600)
 at.run()
 at.switch_page({page!r})
-t0 = time.perf_counter(); at.run(); page = time.perf_counter() - t0
+t0, c0 = time.perf_counter(), time.process_time(); at.run(); page, page_cpu = time.perf_counter() - t0, time.process_time() - c0
 assert not at.exception, [e.value for e in at.exception]
 charts = len(at.get("plotly_chart"))
-start = float("nan")
+start = start_cpu = float("nan")
 if {lab}:
-    at.session_state["lab_width"] = 128
     button = next(b for b in at.button if b.label == "Start training")
-    t0 = time.perf_counter(); button.click().run(); start = time.perf_counter() - t0
-print(page, start, charts)
+    t0, c0 = time.perf_counter(), time.process_time(); button.click().run(); start, start_cpu = time.perf_counter() - t0, time.process_time() - c0
+    assert not at.exception, [e.value for e in at.exception]
+print(page, page_cpu, start, start_cpu, charts)
 """
 
 
@@ -62,12 +64,13 @@ def load() -> str:
 
 
 def first_picture(threads: int) -> str:
-    rows = ["| page | first run (s) | figures drawn | after Start (s) |", "|---|---|---|---|"]
+    rows = ["| page | first run: wall / CPU s | figures drawn | after Start: wall / CPU s |", "|---|---|---|---|"]
     for label, page in PAGES.items():
         code = _FIRST_PICTURE.format(threads=threads, root=str(ROOT), app=str(ROOT / "streamlit_app.py"), page=page, lab="lab" in page)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
-        page_s, start_s, charts = float(out[-3]), float(out[-2]), int(out[-1])
-        rows.append(f"| {label} | {page_s:.2f} | {charts} | {'—' if start_s != start_s else f'{start_s:.2f}'} |")
+        page_s, page_cpu, start_s, start_cpu, charts = (float(v) for v in out[-5:])
+        after = "—" if start_s != start_s else f"{start_s:.2f} / {start_cpu:.2f}"
+        rows.append(f"| {label} | {page_s:.2f} / {page_cpu:.2f} | {charts:.0f} | {after} |")
     return "\n".join(rows)
 
 
@@ -75,14 +78,14 @@ def training(steps: int) -> str:
     from app import compute, learning
 
     scene = compute.scene_charges(2, "gaussian", "two_moons", 256, 0, None, None)
-    rows = ["| models | width | steps | seconds | steps/s |", "|---|---|---|---|---|"]
+    rows = ["| models | width | steps | wall s | CPU s | steps/s (CPU) |", "|---|---|---|---|---|---|"]
     for with_fm, width, n in ((False, 128, steps), (True, 128, steps), (False, 64, steps // 4), (False, 256, steps // 4)):
         run = learning.LabRun(scene, learning.LabSettings(scene.key, 6.0, 0.1, width, n, 1e-3, 0, with_fm))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         while not run.done:
             run.advance(0.4)  # the page's chunks
-        seconds = time.perf_counter() - t0
-        rows.append(f"| {' + '.join(run.trainers)} | {width} | {n} | {seconds:.1f} | {n / seconds:.0f} |")
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rows.append(f"| {' + '.join(run.trainers)} | {width} | {n} | {seconds:.1f} | {cpu:.1f} | {n / cpu:.0f} |")
     return "\n".join(rows)
 
 
@@ -91,7 +94,7 @@ def digits(n: int) -> str:
     from efm_core.checkpoints import build_model
     from efm_core.presets import get_preset
 
-    rows = ["| model | weights | solver | NFE | seconds for 64 |", "|---|---|---|---|---|"]
+    rows = ["| model | weights | solver | NFE | wall s for 64 | CPU s for 64 |", "|---|---|---|---|---|---|"]
     for name in ("digits-gen", "fm-digits-gen"):
         ckpt = learning.load_pretrained(name)
         config = ckpt.config if ckpt is not None else get_preset(name)
@@ -99,8 +102,11 @@ def digits(n: int) -> str:
         x0, _ = learning.start_points(config, n, seed=0)
         for solver, steps in (("euler", 50), ("heun", 50), ("rk45", 20)):
             learning.move(net, config.objective, config.L, x0[:4], solver=solver, steps=steps)  # warm-up
+            c0 = time.process_time()
             m = learning.move(net, config.objective, config.L, x0, solver=solver, steps=steps, snapshots=8, clip=(-1.0, 1.0))
-            rows.append(f"| {name} | {'shipped' if ckpt is not None else 'untrained, same net'} | {learning.SOLVER_LABELS[solver]}, {steps} steps | {m.nfe} | {m.seconds:.2f} |")
+            cpu = time.process_time() - c0
+            weights = "shipped" if ckpt is not None else "untrained, same net"
+            rows.append(f"| {name} | {weights} | {learning.SOLVER_LABELS[solver]}, {steps} steps | {m.nfe} | {m.seconds:.2f} | {cpu:.2f} |")
     return "\n".join(rows)
 
 
