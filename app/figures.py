@@ -58,27 +58,36 @@ VARIANT_STYLE = {
 # ------------------------------------------------------------------------------------------------------ geometry
 @dataclass(frozen=True)
 class Box:
-    """The drawn region: z in [z_lo, z_hi], every data coordinate in [-half, half] around ``centre``."""
+    """The drawn region: z in [z_lo, z_hi], data coordinate j in [centre_j - half_j, centre_j + half_j]."""
 
     z_lo: float
     z_hi: float
     centre: tuple[float, ...]
-    half: float
+    halves: tuple[float, ...]
+
+    @property
+    def half(self) -> float:
+        """The largest half-width."""
+        return max(self.halves)
 
     def ranges(self) -> list[tuple[float, float]]:
         """[(z range), (x1 range), ...] in plot-axis order."""
-        return [(self.z_lo, self.z_hi)] + [(c - self.half, c + self.half) for c in self.centre]
+        return [(self.z_lo, self.z_hi)] + [(c - h, c + h) for c, h in zip(self.centre, self.halves, strict=True)]
 
 
 def view_box(pos: np.ndarray, neg: np.ndarray, L: float) -> Box:
-    """A box around both plates' charges (N, D), (M, D), wide enough to show the lines that loop round the outside."""
+    """A box around both plates' charges (N, D), (M, D), wide enough to show the lines that loop round the outside.
+
+    Each data coordinate gets twice the charges' half-spread along it, but at least half of the widest one (loops
+    go out in every direction), 0.6 L and 3."""
     both = np.concatenate([pos, neg], axis=0)
     lo, hi = both.min(0), both.max(0)
     centre = 0.5 * (lo + hi)
-    spread = float(np.max(hi - lo)) / 2.0
-    half = max(2.0 * spread, 0.6 * L, 3.0)
-    margin = max(0.5 * L, 0.8 * half)
-    return Box(-margin, L + margin, tuple(float(c) for c in centre), half)
+    spread = 2.0 * (hi - lo) / 2.0
+    widest = float(np.max(spread))
+    halves = tuple(float(max(s, 0.5 * widest, 0.6 * L, 3.0)) for s in spread)
+    margin = max(0.5 * L, 0.8 * max(halves))
+    return Box(-margin, L + margin, tuple(float(c) for c in centre), halves)
 
 
 def fit_box(paths: list[np.ndarray], base: Box, L: float, pad: float = 1.0) -> Box:
@@ -89,8 +98,9 @@ def fit_box(paths: list[np.ndarray], base: Box, L: float, pad: float = 1.0) -> B
         return base
     z_lo = max(base.z_lo, min(float(pts[:, -1].min()), 0.0) - pad)
     z_hi = min(base.z_hi, max(float(pts[:, -1].max()), L) + pad)
-    half = min(base.half, float(np.abs(pts[:, :-1] - np.asarray(base.centre)).max()) + pad)
-    return Box(z_lo, z_hi, base.centre, max(half, 0.25 * (z_hi - z_lo)))
+    reach = np.abs(pts[:, :-1] - np.asarray(base.centre)).max(axis=0) + pad
+    halves = tuple(float(max(min(h, r), 0.25 * (z_hi - z_lo))) for h, r in zip(base.halves, reach, strict=True))
+    return Box(z_lo, z_hi, base.centre, halves)
 
 
 def clip_to_box(path: np.ndarray, box: Box) -> np.ndarray:
@@ -98,8 +108,8 @@ def clip_to_box(path: np.ndarray, box: Box) -> np.ndarray:
     out = np.array(path, dtype=np.float64, copy=True)
     z = out[:, -1]
     inside = (z >= box.z_lo) & (z <= box.z_hi)
-    for j, c in enumerate(box.centre):
-        inside &= np.abs(out[:, j] - c) <= box.half
+    for j, (c, h) in enumerate(zip(box.centre, box.halves, strict=True)):
+        inside &= np.abs(out[:, j] - c) <= h
     out[~inside] = np.nan
     return out
 
@@ -292,7 +302,7 @@ def _layout_scene(fig: go.Figure, box: Box, three_d: bool, height: int) -> None:
                 "yaxis": {"title": {"text": "x₁"}, "range": list(ranges[1]), "nticks": 5},
                 "zaxis": {"title": {"text": "x₂"}, "range": list(ranges[2]), "nticks": 5},
                 "aspectmode": "manual",
-                "aspectratio": {"x": 1.5, "y": 1.0, "z": 0.9},
+                "aspectratio": {"x": 1.5, "y": 1.0, "z": float(np.clip(box.halves[1] / box.halves[0], 0.5, 1.0))},
                 "camera": {"eye": {"x": -0.45, "y": -1.9, "z": 0.5}, "center": {"x": 0.0, "y": 0.0, "z": -0.1}},
                 "uirevision": "scene",
             },

@@ -68,7 +68,8 @@ def test_forward_only_starts_leave_towards_q():
     for case in case_counts(fig):
         z = decode(trace(fig, case)["x"])  # plot x is z; lines separated by NaN
         starts = np.concatenate([[0], np.flatnonzero(np.isnan(z[:-1])) + 1])
-        assert np.all(z[starts + 1] >= z[starts] - 1e-6)
+        starts = starts[np.abs(z[starts]) < 0.01]  # true starts, next to P (a line cut by the view box re-enters elsewhere)
+        assert starts.size and np.all(z[starts + 1] >= z[starts] - 1e-6)
 
 
 def test_arrows_cloud_and_sigma():
@@ -167,11 +168,11 @@ def test_uploads_good_and_bad():
 
 def test_landing_check_arrives_from_the_background():
     at = app_test()
-    wait_for(at, lambda a: any(m.label.startswith("Energy distance, two-sided") for m in a.metric))
+    wait_for(at, lambda a: any(m.label == "two-sided starts" for m in a.metric))
     no_errors(at)
     values = {m.label: m.value for m in at.metric}
     for kind in ("two-sided", "forward-only"):
-        assert np.isfinite(float(values[f"Energy distance, {kind}"]))
+        assert np.isfinite(float(values[f"{kind} starts"]))
     hist = chart(at, "two-sided ends")
     assert [t["type"] for t in hist["data"]] in (["scatter"] * 3, ["histogram"] * 3)
 

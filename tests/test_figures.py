@@ -24,11 +24,12 @@ def test_view_box_holds_plates_and_charges():
     box = figures.view_box(pos, neg, L)
     assert box.z_lo < 0 < L < box.z_hi
     for pts in (pos, neg):
-        assert np.all(np.abs(pts - np.array(box.centre)) <= box.half)
+        assert np.all(np.abs(pts - np.array(box.centre)) <= np.array(box.halves))
+    assert box.halves[1] >= 0.5 * box.halves[0]  # a narrow direction still shows the loops
 
 
 def test_clip_to_box_cuts_outside_points_only():
-    box = figures.Box(-1.0, 7.0, (0.0, 0.0), 2.0)
+    box = figures.Box(-1.0, 7.0, (0.0, 0.0), (2.0, 2.0))
     path = np.array([[0.0, 0.0, 1.0], [5.0, 0.0, 1.0], [0.0, 0.0, 9.0], [1.0, -1.0, 6.5]])
     out = figures.clip_to_box(path, box)
     assert np.isnan(out[1]).all() and np.isnan(out[2]).all()
@@ -68,7 +69,8 @@ def test_field_lines_figure_3d_traces_cases_and_ranges():
     np.testing.assert_allclose(z[[0, 10]], [0.0, L])
     box = figures.view_box(pos, neg, L)
     assert fig["layout"]["scene"]["xaxis"]["range"] == [box.z_lo, box.z_hi]
-    assert fig["layout"]["scene"]["yaxis"]["range"] == [box.centre[0] - box.half, box.centre[0] + box.half]
+    assert fig["layout"]["scene"]["yaxis"]["range"] == [box.centre[0] - box.halves[0], box.centre[0] + box.halves[0]]
+    assert fig["layout"]["scene"]["zaxis"]["range"] == [box.centre[1] - box.halves[1], box.centre[1] + box.halves[1]]
     assert fig["layout"]["uirevision"] and fig["layout"]["scene"]["uirevision"]
     # charges coloured by sign
     assert trace(fig, "+ charges")["marker"]["color"] == figures.POS_COLOR
@@ -124,7 +126,7 @@ def test_fit_box_zooms_to_the_paths_but_keeps_the_plates():
     pos, neg, L = _scene()
     base = figures.view_box(pos, neg, L)
     box = figures.fit_box([_line([0, 0, 0], [1, 0, L])], base, L)
-    assert box.z_lo <= 0 and box.z_hi >= L and box.half <= base.half
+    assert box.z_lo <= 0 and box.z_hi >= L and all(h <= b for h, b in zip(box.halves, base.halves, strict=True))
 
 
 def test_landing_views_share_bins_and_name_the_kinds():

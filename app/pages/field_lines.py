@@ -135,13 +135,13 @@ if st.toggle(
         "A click adds a charge to", ["pos", "neg"], default="pos", format_func=lambda s: "P (+)" if s == "pos" else "Q (−)",
         key="edit_target", required=True, help="Which plate a click on a grey dot adds a charge to (D = 1: the row you click decides).",
     )
-    half, c0 = box.half, box.centre
-    ticks = np.linspace(-half, half, 25)
+    c0, h0 = box.centre, box.halves
+    ticks = np.linspace(-1.0, 1.0, 25)
     if D == 2:
-        gx, gy = np.meshgrid(c0[0] + ticks, c0[1] + ticks)
+        gx, gy = np.meshgrid(c0[0] + h0[0] * ticks, c0[1] + h0[1] * ticks)
         grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
     else:
-        grid = np.concatenate([np.stack([c0[0] + ticks, np.full(25, level)], axis=1) for level in (0.0, 1.0)])
+        grid = np.concatenate([np.stack([c0[0] + h0[0] * ticks, np.full(25, level)], axis=1) for level in (0.0, 1.0)])
     editor_event = st.plotly_chart(
         figures.plate_editor_figure(rows["pos"], rows["neg"], grid), key=ui.chart_key("editor"), on_select="rerun",
         selection_mode=("points", "box", "lasso"), theme=None,
@@ -261,11 +261,12 @@ def landing_panel() -> None:
         st.error(f"The landing check failed: {job.exception()}")
         return
     land = job.result()
+    st.markdown("**Energy distance of the landing points to Q's charges** (0: the same distribution)")
     m1, m2 = st.columns(2)
     for col, name in ((m1, "two-sided"), (m2, "forward-only")):
         ed = land.distance[name]
         col.metric(
-            f"Energy distance, {name}", "—" if np.isnan(ed) else f"{ed:.3f}",
+            f"{name} starts", "—" if np.isnan(ed) else f"{ed:.3f}",
             help="Energy distance between the end points and Q's charges (unbiased estimate: it scatters around 0 "
             "when the end points follow Q). Two-sided starts (the side drawn in proportion to the flux) reproduce Q; "
             "forward-only starts do not.",
