@@ -2,7 +2,9 @@
 
 A field line solves dp/ds = E(p) / |E(p)| in arc length s (never dx/dz, which is singular where E_z changes sign).
 All lines advance together with Dormand-Prince 5(4) (FSAL, 6 field evaluations per attempted step), each with its own
-step size; the lines still running are gathered on every iteration. The field is ``plate_field_at``.
+step size; the state of the running lines is compacted whenever some stop. The field comes from one ``FieldEvaluator``
+per trace (the plates prepared once; at D <= 3 power weights without log/exp), whose last evaluation of a step also
+gives the distances to the nearest charges.
 
 Numerics (all scale-free, in units of the charges' geometry):
 
@@ -40,7 +42,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .field import plate_field_at
+from .field import FieldEvaluator, nearest
 from .plates import Plates, check_points
 
 CASES = ("front", "behind", "backward", "lost")
@@ -100,6 +102,7 @@ class Geometry(NamedTuple):
     """What the integrator needs to know about the plates, in the working dtype and device."""
 
     plates: Plates
+    field: FieldEvaluator  # the exact field of ``plates``, prepared once for the whole trace
     pos: Tensor  # (N, D+1) lifted positive charges
     neg: Tensor  # (M, D+1) lifted negative charges
     spacing_pos: float  # median nearest-neighbour spacing, 0 if no two charges differ
@@ -119,48 +122,22 @@ def median_spacing(points: Tensor) -> float:
     if n < 2:
         return 0.0
     rows = points[torch.linspace(0, n - 1, min(n, SPACING_SAMPLE)).round().long()]
-    dist = _nearest(rows, points, distinct=True)[0]
+    dist = nearest(rows, points, distinct=True)[0]
     dist = dist[torch.isfinite(dist) & (dist > 0)]
     return float(dist.median()) if dist.numel() else 0.0
 
 
-def _nearest(
-    x: Tensor, charges: Tensor, distinct: bool = False, chunk_elements: int = 1 << 22
-) -> tuple[Tensor, Tensor]:
-    """Distance (B,) and index (B,) of the nearest row of ``charges`` to each row of ``x``, from exact differences.
-
-    ``distinct``: ignore charges at distance 0 (inf where there is no other one).
-    """
-    B, d1 = x.shape
-    rows = max(1, chunk_elements // max(1, charges.shape[0] * min(d1, 32)))
-    dists, idxs = [], []
-    for start in range(0, B, rows):
-        xb = x[start : start + rows]
-        if d1 <= 32:
-            d = torch.cdist(xb, charges, compute_mode="donot_use_mm_for_euclid_dist")
-        else:  # matrix products are cheap but inexact next to a charge: recompute the winner exactly below
-            d = torch.cdist(xb, charges)
-        if distinct:
-            d = torch.where(d > 0, d, torch.full_like(d, math.inf))
-        dist, idx = d.min(dim=1)
-        if d1 > 32:
-            dist = torch.linalg.vector_norm(xb - charges[idx], dim=1)
-            if distinct:
-                dist = torch.where(dist > 0, dist, torch.full_like(dist, math.inf))
-        dists.append(dist)
-        idxs.append(idx)
-    return torch.cat(dists), torch.cat(idxs)
-
-
 def geometry(plates: Plates, dtype: torch.dtype) -> Geometry:
-    """Spacings, capture radii and the loss radius of ``plates`` (moved to ``dtype``)."""
-    plates = plates.to(dtype=dtype)
+    """Spacings, capture radii, the loss radius and the field evaluator of ``plates`` (moved to ``dtype``)."""
+    field = FieldEvaluator(plates, dtype=dtype)
+    plates = field.plates
     pos, neg = plates.lifted_pos(), plates.lifted_neg()
     s_pos, s_neg = median_spacing(plates.pos), median_spacing(plates.neg)
     centre = 0.5 * (pos.mean(0) + neg.mean(0))
     extent = float(torch.linalg.vector_norm(torch.cat([pos, neg]) - centre, dim=1).max())
     return Geometry(
         plates,
+        field,
         pos,
         neg,
         s_pos,
@@ -170,10 +147,6 @@ def geometry(plates: Plates, dtype: torch.dtype) -> Geometry:
         centre,
         RADIUS_FACTOR * max(plates.L, extent),
     )
-
-
-def _direction(geo: Geometry, x: Tensor) -> Tensor:
-    return plate_field_at(x, geo.plates).direction
 
 
 def _hermite(p0: Tensor, k0: Tensor, p1: Tensor, k1: Tensor, h: Tensor, t: Tensor) -> Tensor:
@@ -210,6 +183,12 @@ def _thin(path: Tensor, max_points: int) -> Tensor:
     return path[torch.linspace(0, n - 1, max_points).round().long()]
 
 
+def _combine(coeff: Tensor, stages: Tensor) -> Tensor:
+    """sum_j coeff_j stages_j for stages (J, b, D+1) and coeff (j <= J,): one matrix-vector product."""
+    j, b, d1 = coeff.shape[0], stages.shape[1], stages.shape[2]
+    return (coeff @ stages[:j].reshape(j, b * d1)).view(b, d1)
+
+
 def integrate(
     geo: Geometry,
     start: Tensor,
@@ -221,7 +200,12 @@ def integrate(
     max_path_points: int = 256,
 ) -> dict[str, Tensor | list[Tensor] | None]:
     """Trace lines from ``start`` (K, D+1) to their ends; returns the per-line fields of ``LineTrace`` (no start
-    charge / flux). See the module docstring for the rules."""
+    charge / flux). See the module docstring for the rules.
+
+    The state of the running lines (point, slope, step, distance to the nearest charge, length, steps, z range) is
+    kept in arrays of the running lines only, compacted when lines stop; a stopped line's results are written to the
+    (K,) outputs once.
+    """
     K, d1 = start.shape
     L = geo.plates.L
     dev, dt = start.device, start.dtype
@@ -232,107 +216,124 @@ def integrate(
     rho_min = min(geo.rho_pos, geo.rho_neg)
     max_length = LENGTH_FACTOR * geo.radius
     coeff = [torch.tensor(row, dtype=dt, device=dev) for row in _A]
-    b = torch.tensor(_B, dtype=dt, device=dev)
-    e = torch.tensor(_E, dtype=dt, device=dev)
+    b5 = torch.tensor(_B[:6], dtype=dt, device=dev)
+    e7 = torch.tensor(_E, dtype=dt, device=dev)
 
-    p = start.clone()
-    k = _direction(geo, p)
-    d_neg, j_neg = _nearest(p, geo.neg)
-    dist = torch.minimum(_nearest(p, geo.pos)[0], d_neg)
-    h = STEP_CAP * dist.clamp(min=rho_min)
-    length = torch.zeros(K, dtype=dt, device=dev)
-    steps = torch.zeros(K, dtype=torch.long, device=dev)
-    evals = torch.ones(K, dtype=torch.long, device=dev)
-    zmin = p[:, -1].clone()
-    zmax = p[:, -1].clone()
-    crossed = torch.zeros(K, dtype=torch.bool, device=dev)
-    crossing = p.clone()
-    end = p.clone()
+    # per-line results, written when a line stops
+    end = start.clone()
     end_charge = torch.full((K,), -1, dtype=torch.long, device=dev)
     side = torch.zeros(K, dtype=torch.long, device=dev)
     lost = torch.zeros(K, dtype=torch.bool, device=dev)
-
-    captured = d_neg < geo.rho_neg
-    end_charge[captured] = j_neg[captured]
-    end[captured] = geo.neg[j_neg[captured]]
-    side[captured] = torch.where(p[captured, -1] > L, 1, -1)
-    lost |= ~captured & (torch.linalg.vector_norm(k, dim=1) == 0)
-    active = ~(captured | lost)
+    crossed = torch.zeros(K, dtype=torch.bool, device=dev)
+    crossing = start.clone()
+    length = torch.zeros(K, dtype=dt, device=dev)
+    steps = torch.zeros(K, dtype=torch.long, device=dev)
+    probes = torch.zeros(K, dtype=torch.long, device=dev)
+    zmin = start[:, -1].clone()
+    zmax = start[:, -1].clone()
     path_idx: list[Tensor] = [torch.arange(K, device=dev)]
-    path_pts: list[Tensor] = [p.clone()]
+    path_pts: list[Tensor] = [start.clone()]
 
-    while True:
-        act = active.nonzero().squeeze(1)
-        if act.numel() == 0:
-            break
-        pa, da = p[act], dist[act].clamp(min=rho_min)
-        ha = torch.minimum(h[act], STEP_CAP * da)
-        stages = [k[act]]
-        for row in coeff:
-            y = pa + ha[:, None] * torch.einsum("j,jbd->bd", row, torch.stack(stages))
-            stages.append(_direction(geo, y))
-        stack = torch.stack(stages)
-        p_new = pa + ha[:, None] * torch.einsum("j,jbd->bd", b, stack)
-        k_new = _direction(geo, p_new)
-        err_vec = ha[:, None] * (torch.einsum("j,jbd->bd", e[:6], stack) + e[6] * k_new)
-        ratio = torch.linalg.vector_norm(err_vec, dim=1) / (tol * da)
+    k0, near = geo.field.direction_and_nearest(start)
+    captured = near.neg < geo.rho_neg
+    if captured.any():
+        ci = captured.nonzero().squeeze(1)
+        j = nearest(start[ci], geo.neg)[1]
+        end_charge[ci], end[ci] = j, geo.neg[j]
+        side[ci] = torch.where(start[ci, -1] > L, 1, -1)
+    lost |= ~captured & (torch.linalg.vector_norm(k0, dim=1) == 0)
+    if return_paths:
+        path_idx.append(captured.nonzero().squeeze(1))
+        path_pts.append(end[captured])
+
+    # state of the running lines: row i is line idx[i]
+    run = ~(captured | lost)
+    idx = run.nonzero().squeeze(1)
+    p, k = start[idx], k0[idx]
+    dist = torch.minimum(near.pos, near.neg)[idx]
+    h = STEP_CAP * dist.clamp(min=rho_min)
+    run_len = torch.zeros(idx.shape[0], dtype=dt, device=dev)
+    run_steps = torch.zeros(idx.shape[0], dtype=torch.long, device=dev)
+    run_zmin, run_zmax = p[:, -1].clone(), p[:, -1].clone()
+
+    while idx.numel():
+        b = idx.shape[0]
+        da = dist.clamp(min=rho_min)
+        ha = torch.minimum(h, STEP_CAP * da)
+        hcol = ha[:, None]
+        stages = p.new_empty(7, b, d1)
+        stages[0] = k
+        for i, row in enumerate(coeff):
+            stages[i + 1] = geo.field.direction(torch.addcmul(p, hcol, _combine(row, stages)))
+        p_new = torch.addcmul(p, hcol, _combine(b5, stages))
+        stages[6], near = geo.field.direction_and_nearest(p_new)
+        k_new = stages[6]
+        ratio = torch.linalg.vector_norm(_combine(e7, stages), dim=1).mul_(ha / (tol * da))
         accept = ratio <= 1.0
-        steps[act] += 1
-        evals[act] += 6
+        run_steps += 1
         grow = (0.9 * ratio.clamp(min=1e-10) ** -0.2).clamp(0.2, 5.0)
-        h[act] = ha * torch.where(accept, grow, grow.clamp(max=1.0))
+        h = ha * torch.where(accept, grow, grow.clamp(max=1.0))
 
-        acc = act[accept]
-        if acc.numel():
-            p0, k0, h0 = pa[accept], stages[0][accept], ha[accept]
-            p1, k1 = p_new[accept], k_new[accept]
-            p[acc], k[acc] = p1, k1
-            length[acc] += h0
-            keep = p1.clone()  # the point the path retains after this step
-            stop_plate = torch.zeros(acc.numel(), dtype=torch.bool, device=dev)
+        # accepted steps move their lines
+        acol = accept[:, None]
+        p_old, k_old = p, k
+        p = torch.where(acol, p_new, p)
+        k = torch.where(acol, k_new, k)
+        dist = torch.where(accept, torch.minimum(near.pos, near.neg), dist)
+        run_len += torch.where(accept, ha, 0.0)
+        keep = p.clone()  # the point each moved line's path retains after this step (its end if it stops here)
+        stop_plate = torch.zeros(b, dtype=torch.bool, device=dev)
 
-            z0, z1 = p0[:, -1], p1[:, -1]
-            up, down = (z0 < L) & (z1 >= L), (z0 > L) & (z1 <= L)
-            cross = up | down
-            if cross.any():
-                ci = cross.nonzero().squeeze(1)
-                y = _crossing_point(p0[ci], k0[ci], p1[ci], k1[ci], h0[ci], L)
-                first = ~crossed[acc[ci]]
-                crossing[acc[ci[first]]] = y[first]
-                crossed[acc[ci]] = True
-                if plate_delta is not None:
-                    probe = y.clone()
-                    probe[:, -1] = torch.where(up[ci], y.new_tensor(L + plate_delta), y.new_tensor(L - plate_delta))
-                    ez = _direction(geo, probe)[:, -1]
-                    evals[acc[ci]] += 1
-                    stop = (up[ci] & (ez <= 0)) | (down[ci] & (ez >= 0))
-                    stop_plate[ci[stop]] = True
-                    keep[ci[stop]] = y[stop]
-                    side[acc[ci[stop]]] = torch.where(up[ci[stop]], -1, 1)
+        z0, z1 = p_old[:, -1], p_new[:, -1]
+        up, down = accept & (z0 < L) & (z1 >= L), accept & (z0 > L) & (z1 <= L)
+        cross = up | down
+        if cross.any():
+            ci = cross.nonzero().squeeze(1)
+            y = _crossing_point(p_old[ci], k_old[ci], p_new[ci], k_new[ci], ha[ci], L)
+            first = ~crossed[idx[ci]]
+            crossing[idx[ci[first]]] = y[first]
+            crossed[idx[ci]] = True
+            if plate_delta is not None:
+                probe = y.clone()
+                probe[:, -1] = torch.where(up[ci], y.new_tensor(L + plate_delta), y.new_tensor(L - plate_delta))
+                ez = geo.field.direction(probe)[:, -1]
+                probes[idx[ci]] += 1
+                stop = (up[ci] & (ez <= 0)) | (down[ci] & (ez >= 0))
+                stop_plate[ci[stop]] = True
+                keep[ci[stop]] = y[stop]
+                side[idx[ci[stop]]] = torch.where(up[ci[stop]], -1, 1)
 
-            dn, jn = _nearest(p1, geo.neg)
-            dall = torch.minimum(dn, _nearest(p1, geo.pos)[0])
-            dist[acc] = dall
-            cap = ~stop_plate & (dn < geo.rho_neg)
-            end_charge[acc[cap]] = jn[cap]
-            side[acc[cap]] = torch.where(p1[cap, -1] > L, 1, -1)
-            far = torch.linalg.vector_norm(p1 - geo.centre, dim=1) > geo.radius
-            gone = ~stop_plate & ~cap & (far | (length[acc] > max_length) | (torch.linalg.vector_norm(k1, dim=1) == 0))
-            lost[acc[gone]] = True
-            zmin[acc] = torch.minimum(zmin[acc], keep[:, -1])
-            zmax[acc] = torch.maximum(zmax[acc], keep[:, -1])
-            end[acc] = torch.where(cap[:, None], geo.neg[jn], keep)
-            active[acc[stop_plate | cap | gone]] = False
-            if return_paths:
-                path_idx.append(acc)
-                path_pts.append(torch.where(cap[:, None], geo.neg[jn], keep))
+        run_zmin = torch.where(accept, torch.minimum(run_zmin, keep[:, -1]), run_zmin)
+        run_zmax = torch.where(accept, torch.maximum(run_zmax, keep[:, -1]), run_zmax)
+        cap = accept & ~stop_plate & (near.neg < geo.rho_neg)
+        if cap.any():
+            ci = cap.nonzero().squeeze(1)
+            j = nearest(p[ci], geo.neg)[1]
+            end_charge[idx[ci]] = j
+            side[idx[ci]] = torch.where(p[ci, -1] > L, 1, -1)
+            keep[ci] = geo.neg[j]
+        far = torch.linalg.vector_norm(p - geo.centre, dim=1) > geo.radius
+        no_field = torch.linalg.vector_norm(k, dim=1) == 0
+        gone = accept & ~stop_plate & ~cap & (far | (run_len > max_length) | no_field)
+        if return_paths:
+            path_idx.append(idx[accept])
+            path_pts.append(keep[accept])
 
         # bounded work: out of steps, or a step below float resolution at this point
-        tiny = h[act] < 8 * eps * torch.linalg.vector_norm(p[act], dim=1).clamp(min=rho_min)
-        stuck = active[act] & ((steps[act] >= max_steps) | tiny)
-        lost[act[stuck]] = True
-        end[act[stuck]] = p[act[stuck]]
-        active[act[stuck]] = False
+        ended = stop_plate | cap | gone
+        tiny = h < 8 * eps * torch.linalg.vector_norm(p, dim=1).clamp(min=rho_min)
+        stuck = ~ended & ((run_steps >= max_steps) | tiny)
+        done = ended | stuck
+        if done.any():
+            di = done.nonzero().squeeze(1)
+            gi = idx[di]
+            end[gi] = keep[di]
+            lost[gi] = (gone | stuck)[di]
+            length[gi], steps[gi] = run_len[di], run_steps[di]
+            zmin[gi], zmax[gi] = run_zmin[di], run_zmax[di]
+            live = (~done).nonzero().squeeze(1)
+            idx, p, k, h, dist = idx[live], p[live], k[live], h[live], dist[live]
+            run_len, run_steps, run_zmin, run_zmax = run_len[live], run_steps[live], run_zmin[live], run_zmax[live]
 
     if plate_delta is None:
         t_back, t_behind = min(geo.spacing_pos, L), min(geo.spacing_neg, L)
@@ -347,10 +348,10 @@ def integrate(
 
     paths = None
     if return_paths:
-        idx = torch.cat(path_idx)
-        order = torch.sort(idx, stable=True).indices
+        idx_all = torch.cat(path_idx)
+        order = torch.sort(idx_all, stable=True).indices
         pts = torch.cat(path_pts)[order]
-        counts = torch.bincount(idx, minlength=K).tolist()
+        counts = torch.bincount(idx_all, minlength=K).tolist()
         paths = [_thin(part, max_path_points) for part in torch.split(pts, counts)]
     return {
         "end": end,
@@ -361,7 +362,7 @@ def integrate(
         "side": side,
         "length": length,
         "steps": steps,
-        "evals": evals,
+        "evals": 1 + 6 * steps + probes,
         "paths": paths,
     }
 
