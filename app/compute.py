@@ -1,8 +1,10 @@
-"""Cached calls into ``efm_core`` for the pages: small hashable arguments in, numpy arrays out.
+"""Calls into ``efm_core`` for the pages: small hashable arguments in, numpy arrays out. No drawing, no widgets.
 
-Every function here is a thin adapter (build the plates, call the core, convert to numpy) wrapped in
-``st.cache_data``, so a rerun only recomputes what changed. Outside a Streamlit run (benchmarks, tests) the caches
-still work, in memory. No drawing here; no widgets.
+The functions the pages call while drawing are thin adapters (build the plates, call the core, convert to numpy)
+wrapped in ``st.cache_data``, so a rerun only recomputes what changed; outside a Streamlit run (benchmarks, tests)
+the caches still work, in memory. ``landings`` is a plain function: it runs in a background thread (``app.background``
+keeps its results). ``dimension_stats`` is the one piece of analysis that lives here rather than in ``efm_core``: the
+high-dimension page's statistics of the log-weights (largest share, float32/float64 under- and overflow).
 """
 
 from __future__ import annotations
