@@ -185,3 +185,19 @@ def test_high_dimensions_page(server, page, tmp_path):
     _idle(page)
     assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')][1].data[0].y") != first
     _shot(page, tmp_path, "high_dimensions")
+
+
+def _navigate(page, path: str) -> None:
+    """Open the top navigation's "The exact field" menu and follow its link to ``path``."""
+    page.get_by_text("The exact field").first.click()
+    page.locator(f'[data-testid="stTopNavDropdownLink"][href*="{path}"]').first.click()
+    _idle(page)
+
+
+def test_top_navigation_keeps_the_settings(server, page):
+    _open(page, f"{server}/?{SMALL}&L=12")
+    _navigate(page, "high_dimensions")
+    assert "/high_dimensions" in page.url
+    _navigate(page, "theorem")
+    assert "/theorem" in page.url and "L=12" in page.url
+    assert any("plate Q (z = L = 12)" in n for n in _plots(page)[0])
