@@ -6,12 +6,19 @@ the URL so that the address bar is always a shareable link. Widgets restore and 
 """
 
 import logging
+import os
 
 import streamlit as st
+import torch
 
 from app import state
 
 st.set_page_config(page_title="Field Matching Lab", page_icon="⚡", layout="wide")
+# One intra-op thread per Python thread: the app's tensors are small (a few thousand rows), and a rerun always runs
+# next to a background job (landing check, L sweep, training), so two OpenMP threads each oversubscribe the cores.
+# Measured on 2 shared cores: 64 lines, 512 charges a plate traced in 0.15-0.24 s with 1 thread, 0.7 s with 2; an
+# MLP training step 2-3.5 ms with 1 thread, 85-93 ms with 2. EFM_APP_THREADS overrides.
+torch.set_num_threads(int(os.environ.get("EFM_APP_THREADS", "1")))
 
 PAGES = {
     "The exact field": [

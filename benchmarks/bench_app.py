@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
-import torch  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app import background  # noqa: E402
@@ -103,8 +102,10 @@ def first_loads() -> list[tuple[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the app sets EFM_APP_THREADS, default 1)")
     args = parser.parse_args()
-    print(f"torch threads: {torch.get_num_threads()}, cpu count: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+    os.environ["EFM_APP_THREADS"] = str(args.threads)
+    print(f"torch threads (EFM_APP_THREADS): {args.threads}, cpu count: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
     rows = l_change(args.repeats) + first_loads()
     print("\n| what | time |\n|---|---|")
     for what, value in rows:
