@@ -12,7 +12,12 @@ Numerics (all scale-free, in units of the charges' geometry):
   ``rho`` = 1e-3 x min(spacing, L) per plate (1e-3 x L when the spacing is 0): lines start ``rho`` off a positive
   charge and are captured within ``rho`` of a negative one;
 * step cap h <= 0.5 x (distance to the nearest charge of either sign): a step never jumps over a charge, and a line
-  converges geometrically into a negative charge; the local error tolerance is ``tol`` x (that same distance);
+  converges geometrically into a negative charge; the local error tolerance is ``tol`` x (that same distance). A line
+  never returns to the positive charge it leaves, so that charge does not cap its steps: the cap uses a lower bound
+  on the distance to the *other* positive charges, max(d+, s0 - r) (r = distance to its own charge, s0 = that charge's
+  distance to its nearest other positive charge; triangle inequality). Only the step cap changes, not the tolerance,
+  and it saves 8-17% of the steps (D = 1, 2, tol 1e-4 and 1e-3) with as many end charges as before agreeing with
+  tol 1e-6 (512 lines each, see docs/performance_tracer.md);
 * lost: farther than R = 50 x max(L, extent of the charges) from their centre, longer than 20 R, no field (a zero of
   E), a step below float resolution, or ``max_steps`` attempted steps. So no input makes the tracer run unbounded.
 
@@ -162,13 +167,20 @@ def _hermite(p0: Tensor, k0: Tensor, p1: Tensor, k1: Tensor, h: Tensor, t: Tenso
 
 
 def _crossing_point(p0: Tensor, k0: Tensor, p1: Tensor, k1: Tensor, h: Tensor, L: float) -> Tensor:
-    """Where the step's Hermite cubic meets z = L (z0 - L and z1 - L of opposite signs); z set to L exactly."""
+    """Where the step's Hermite cubic meets z = L (z0 - L and z1 - L of opposite signs); z set to L exactly.
+
+    Bisection on the cubic's z - L = ((a t + b) t + c) t + d alone; the whole point only at the end.
+    """
+    z0, z1, hk0, hk1 = p0[:, -1], p1[:, -1], h * k0[:, -1], h * k1[:, -1]
+    a = 2 * (z0 - z1) + hk0 + hk1
+    b = 3 * (z1 - z0) - 2 * hk0 - hk1
+    d = z0 - L
     lo = torch.zeros_like(h)
     hi = torch.ones_like(h)
-    below0 = p0[:, -1] < L
+    below0 = d < 0
     for _ in range(CROSSING_BISECTIONS):
         mid = 0.5 * (lo + hi)
-        same = (_hermite(p0, k0, p1, k1, h, mid)[:, -1] < L) == below0
+        same = ((a * mid + b).mul_(mid).add_(hk0).mul_(mid).add_(d) < 0) == below0
         lo = torch.where(same, mid, lo)
         hi = torch.where(same, hi, mid)
     y = _hermite(p0, k0, p1, k1, h, 0.5 * (lo + hi))
@@ -189,6 +201,17 @@ def _combine(coeff: Tensor, stages: Tensor) -> Tensor:
     return (coeff @ stages[:j].reshape(j, b * d1)).view(b, d1)
 
 
+def _source_gap(geo: Geometry, source: Tensor | None, start: Tensor) -> tuple[Tensor, Tensor]:
+    """(K, D+1) the positive charge each line leaves (its start point if none) and (K,) that charge's distance to the
+    nearest other distinct positive charge (inf if there is none; 0 for lines that leave no charge: no relaxation)."""
+    if source is None:
+        return start, start.new_zeros(start.shape[0])
+    uniq, inverse = torch.unique(source, return_inverse=True)
+    gap = nearest(geo.pos[uniq.clamp(min=0)], geo.pos, distinct=True)[0][inverse]
+    has = source >= 0
+    return torch.where(has[:, None], geo.pos[source.clamp(min=0)], start), torch.where(has, gap, 0.0)
+
+
 def integrate(
     geo: Geometry,
     start: Tensor,
@@ -198,9 +221,11 @@ def integrate(
     plate_delta: float | None = None,
     return_paths: bool = False,
     max_path_points: int = 256,
+    source: Tensor | None = None,
 ) -> dict[str, Tensor | list[Tensor] | None]:
     """Trace lines from ``start`` (K, D+1) to their ends; returns the per-line fields of ``LineTrace`` (no start
-    charge / flux). See the module docstring for the rules.
+    charge / flux). ``source``: (K,) int64 index of the positive charge each line leaves (-1: none), which then does
+    not cap the line's steps. See the module docstring for the rules.
 
     The state of the running lines (point, slope, step, distance to the nearest charge, length, steps, z range) is
     kept in arrays of the running lines only, compacted when lines stop; a stopped line's results are written to the
@@ -250,16 +275,18 @@ def integrate(
     run = ~(captured | lost)
     idx = run.nonzero().squeeze(1)
     p, k = start[idx], k0[idx]
-    dist = torch.minimum(near.pos, near.neg)[idx]
-    h = STEP_CAP * dist.clamp(min=rho_min)
+    d_pos, d_neg = near.pos[idx], near.neg[idx]
+    src, src_gap = (t[idx] for t in _source_gap(geo, source, start))
+    h = STEP_CAP * torch.minimum(d_pos, d_neg).clamp(min=rho_min)
     run_len = torch.zeros(idx.shape[0], dtype=dt, device=dev)
     run_steps = torch.zeros(idx.shape[0], dtype=torch.long, device=dev)
     run_zmin, run_zmax = p[:, -1].clone(), p[:, -1].clone()
 
     while idx.numel():
         b = idx.shape[0]
-        da = dist.clamp(min=rho_min)
-        ha = torch.minimum(h, STEP_CAP * da)
+        da = torch.minimum(d_pos, d_neg).clamp(min=rho_min)
+        d_other = torch.maximum(d_pos, src_gap - torch.linalg.vector_norm(p - src, dim=1))
+        ha = torch.minimum(h, STEP_CAP * torch.minimum(d_other, d_neg).clamp(min=rho_min))
         hcol = ha[:, None]
         stages = p.new_empty(7, b, d1)
         stages[0] = k
@@ -279,7 +306,7 @@ def integrate(
         p_old, k_old = p, k
         p = torch.where(acol, p_new, p)
         k = torch.where(acol, k_new, k)
-        dist = torch.where(accept, torch.minimum(near.pos, near.neg), dist)
+        d_pos, d_neg = torch.where(accept, near.pos, d_pos), torch.where(accept, near.neg, d_neg)
         run_len += torch.where(accept, ha, 0.0)
         keep = p.clone()  # the point each moved line's path retains after this step (its end if it stops here)
         stop_plate = torch.zeros(b, dtype=torch.bool, device=dev)
@@ -332,7 +359,8 @@ def integrate(
             length[gi], steps[gi] = run_len[di], run_steps[di]
             zmin[gi], zmax[gi] = run_zmin[di], run_zmax[di]
             live = (~done).nonzero().squeeze(1)
-            idx, p, k, h, dist = idx[live], p[live], k[live], h[live], dist[live]
+            idx, p, k, h, d_pos, d_neg = idx[live], p[live], k[live], h[live], d_pos[live], d_neg[live]
+            src, src_gap = src[live], src_gap[live]
             run_len, run_steps, run_zmin, run_zmax = run_len[live], run_steps[live], run_zmin[live], run_zmax[live]
 
     if plate_delta is None:
@@ -503,5 +531,6 @@ def trace_lines(
         plate_delta=plate_delta,
         return_paths=return_paths,
         max_path_points=max_path_points,
+        source=start_charge,
     )
     return LineTrace(start=p0, start_charge=start_charge, flux=flux, **out)
