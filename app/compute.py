@@ -19,16 +19,14 @@ import streamlit as st
 import torch
 
 from efm_core import make_plates, plate_field_at, sample_toy
-from efm_core.exact_transport import DELTA_MAX_FRACTION, DELTA_SPACINGS, forward_probability, transport_trace
+from efm_core.exact_transport import DELTA_MAX_FRACTION, DELTA_SPACINGS, forward_probability
 from efm_core.lines import CASES, LineTrace, median_spacing, trace_lines
-from efm_core.metrics import energy_distance
 from efm_core.plates import Plates
 from efm_core.sampler import SamplerConfig, sample_points
 
 TRACE_DTYPE = torch.float32  # the drawn lines: float32 first (~1.4x faster); lines it loses are traced again in float64
 TRACE_TOL = 1e-3  # relative local error per step of the tracer (same end charges as 1e-6 in the measured cases)
 THEOREM_DTYPE = torch.float64  # single lines whose E_z is read along the way: full precision
-LANDING_DTYPE = torch.float64  # the landing check runs in the background: full precision
 MAX_PATH_POINTS = 160
 SWEEP_LS = (1.0, 2.0, 4.0, 6.0, 10.0, 20.0, 30.0, 50.0)
 LANDING_SEED_OFFSET = 1000  # fresh P points use seed + this, so they differ from the charges
@@ -131,6 +129,14 @@ def _systematic(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
     return np.minimum(np.searchsorted(cum / cum[-1], u), len(weights) - 1)
 
 
+def charge_starts(scene: Scene, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n line starts on P: charge indices (n,) spread by magnitude, and directions (n, D+1) uniform on the sphere."""
+    rng = np.random.default_rng(seed)
+    idx = _systematic(scene.pos_w, n, rng)
+    u = rng.standard_normal((n, scene.D + 1))
+    return idx, u / np.linalg.norm(u, axis=1, keepdims=True)
+
+
 class Lines(NamedTuple):
     """Traced lines: paths (K arrays (T_k, D+1), z last), case names (K,), and the seconds the trace took."""
 
@@ -145,10 +151,7 @@ def field_lines(scene: Scene, L: float, n_lines: int, seed: int, sides: str = "b
     flux-weighted two-sided start) or the same directions flipped to point towards Q ('forward')."""
     if sides not in ("both", "forward"):
         raise ValueError(f"sides must be 'both' or 'forward'; got {sides!r}.")
-    rng = np.random.default_rng(seed)
-    idx = _systematic(scene.pos_w, n_lines, rng)
-    u = rng.standard_normal((n_lines, scene.D + 1))
-    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    idx, u = charge_starts(scene, n_lines, seed)
     if sides == "forward":
         u[:, -1] = np.abs(u[:, -1])
     t0 = time.perf_counter()
@@ -157,12 +160,31 @@ def field_lines(scene: Scene, L: float, n_lines: int, seed: int, sides: str = "b
     return Lines([p.double().numpy() for p in trace.paths], [CASES[c] for c in trace.case.tolist()], seconds)
 
 
+def _mean_distance(a: torch.Tensor, b: torch.Tensor, wb: torch.Tensor, rows: int = 512) -> torch.Tensor:
+    """(len(a),) sum_j wb_j |a_i - b_j| for every row of a, in chunks of rows (memory rows x len(b))."""
+    return torch.cat([torch.cdist(a[k : k + rows], b) @ wb for k in range(0, len(a), rows)])
+
+
 def landing_distance(scene: Scene, ends: np.ndarray) -> float:
-    """Energy distance (data units; the unbiased U-statistic, so a few dozen end points are not penalised for being
-    few: it scatters around 0 when they follow Q) between end points (K, D) and Q's charges; NaN below 2 points."""
-    if len(ends) < 2 or len(scene.neg) < 2:
+    """Energy distance (data units) between end points X (K, D) and Q's charges as a weighted point set (Y, w):
+
+        2 mean_i sum_j w_j |X_i - Y_j|  -  mean_{i != k} |X_i - X_k|  -  sum_{j,l} w_j w_l |Y_j - Y_l|.
+
+    The end points of exact field lines are Q's charges themselves, drawn in proportion to their charge (Gauss's
+    law), so the reference is that discrete distribution, not a Q beyond it: with the X term over pairs i != k and
+    the Y term over all pairs, the estimate is 0 on average when the X follow (Y, w), for any number of points (the
+    fully unbiased U-statistic would sit at -mean|Y - Y'| / M there). NaN below 2 end points.
+    """
+    if len(ends) < 2:
         return math.nan
-    return float(energy_distance(torch.from_numpy(ends), torch.from_numpy(scene.neg), unbiased=True))
+    x = torch.from_numpy(np.ascontiguousarray(ends, dtype=np.float64))
+    y = torch.from_numpy(scene.neg)
+    w = torch.from_numpy(scene.neg_w)
+    K = len(x)
+    cross = _mean_distance(x, y, w).mean()
+    within_x = _mean_distance(x, x, torch.ones(K, dtype=torch.float64)).sum() / (K * (K - 1))
+    within_y = (_mean_distance(y, y, w) * w).sum()
+    return float(2 * cross - within_x - within_y)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -315,9 +337,10 @@ def case_examples(scene: Scene, L: float, p_toy: str | None, n_candidates: int =
 
 
 class Landings(NamedTuple):
-    """Theorem 3.1's map T applied to K fresh points of P, for each kind of start ('two-sided': flux-weighted side
-    choice; 'forward-only': every line starts towards Q): end points of the lines that reached Q (K', D), the case of
-    every line (K,), the energy distance of the end points to Q's charges, and the seconds it took."""
+    """Where K lines land on Q, for each kind of start ('two-sided': directions uniform on the sphere at P's charges,
+    which is the flux-weighted choice of side; 'forward-only': the same directions turned towards Q): end points of
+    the lines that reached Q (K', D), the case of every line (K,), the energy distance of the end points to Q's
+    charges, and the seconds it took."""
 
     ends: dict[str, np.ndarray]
     cases: dict[str, list[str]]
@@ -336,21 +359,26 @@ def fresh_p(scene: Scene, p_toy: str | None, K: int, seed: int) -> np.ndarray:
     return scene.pos[idx] + (spacing or 0.1) * rng.standard_normal((K, scene.D))
 
 
-def landings(scene: Scene, L: float, K: int, seed: int, p_toy: str | None) -> Landings:
-    """T of Theorem 3.1 (``transport_trace``) from the same K fresh points of P with both kinds of start.
+def landings(scene: Scene, L: float, K: int, seed: int) -> Landings:
+    """K lines of each kind of start from P's charges (the same charges and directions, see ``charge_starts``),
+    traced to Q in one batch (``trace_robust``).
 
-    Plain function (it runs in a background thread, see ``app.background``); results are cached by the job key.
+    For point charges this is Theorem 3.1's flux picture exactly: every direction at a charge carries the same flux,
+    so two-sided lines land on Q's charges in proportion to their charge (Gauss's law). Plain function: it runs in a
+    background thread (``app.background`` keeps its results).
     """
     t0 = time.perf_counter()
-    plates = scene.plates(L)
-    starts = torch.from_numpy(fresh_p(scene, p_toy, K, seed))
+    idx, u = charge_starts(scene, K, seed + LANDING_SEED_OFFSET)
+    u_fwd = u.copy()
+    u_fwd[:, -1] = np.abs(u_fwd[:, -1])
+    trace = trace_robust(scene.plates(L), charges=np.concatenate([idx, idx]), directions=np.concatenate([u, u_fwd]))
+    case = [CASES[c] for c in trace.case.tolist()]
+    end = trace.end[:, :-1].double().numpy()
     ends, cases, distance = {}, {}, {}
-    for name, sides in (("two-sided", "both"), ("forward-only", "forward")):
-        trace = transport_trace(plates, starts, sides=sides, seed=seed, tol=TRACE_TOL, dtype=LANDING_DTYPE)
-        case = [CASES[c] for c in trace.case.tolist()]
-        ok = np.array([c != "lost" for c in case])
-        ends[name] = trace.end[:, :-1].double().numpy()[ok]
-        cases[name] = case
+    for name, part in (("two-sided", slice(0, K)), ("forward-only", slice(K, 2 * K))):
+        cases[name] = case[part]
+        ok = np.array([c != "lost" for c in cases[name]])
+        ends[name] = end[part][ok]
         distance[name] = landing_distance(scene, ends[name])
     return Landings(ends, cases, distance, time.perf_counter() - t0)
 

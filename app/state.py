@@ -103,7 +103,7 @@ WIDGETS: dict[str, Widget] = {
         help="Two-sided: each line leaves its P charge in a direction drawn uniformly (so, by flux, also backwards). "
         "Forward only: every line starts towards Q, as a naive sampler would.",
     ),
-    "land_k": Widget(256, 64, 1024, 64, "Fresh points of P mapped to Q for the landing check (each kind of start). "
+    "land_k": Widget(256, 64, 1024, 64, "Lines traced from P's charges for the landing check, for each kind of start. "
                      "About 256 are needed to tell the two kinds apart; they are traced in the background."),
     "cones": Widget(False, help="Draw arrows (cones) along the lines showing the field's direction."),
     "sigma": Widget(0.1, 0.0, 2.0, 0.05, "Noise σ of the training-point sampler (the cloud of points a network would be taught on)."),
@@ -111,7 +111,7 @@ WIDGETS: dict[str, Widget] = {
     "probe_y": Widget(0.0, -20.0, 20.0, 0.5, "The slice through the 3-D space: points with second coordinate x₂ equal to this value."),
     "thm_preset": Widget("behind", help="Put the start where its line shows this case of Theorem 3.1 (found by tracing from a few P points)."),
     "thm_line": Widget("forward", help="Which of the start's two lines the chart below follows."),
-    "sweep_lines": Widget(128, 32, 1024, 32, "Fresh points of P mapped to Q at every L of the sweep (each kind of start). More: less noisy curves, slower."),
+    "sweep_lines": Widget(128, 32, 1024, 32, "Lines traced at every L of the sweep, for each kind of start. More: less noisy curves, slower."),
     "hd_shift": Widget(4.0, 0.0, 20.0, 0.5, "Distance between the means of the two Gaussians P and Q (along the first axis)."),
     "hd_n": Widget(256, 16, 2048, 16, "Charges on each plate (samples of P and Q)."),
     "hd_L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates in the high-dimension demo."),

@@ -76,15 +76,31 @@ def test_case_examples_and_single_line_decisions_agree(scene):
 
 
 def test_landings_two_sided_vs_forward_only(scene):
-    land = compute.landings(scene, 6.0, 64, 0, "gaussian")
+    land = compute.landings(scene, 6.0, 64, 0)
     assert set(land.ends) == {"two-sided", "forward-only"}
-    assert "backward" not in land.cases["forward-only"]
-    assert land.cases["two-sided"].count("backward") > 0
+    assert land.cases["forward-only"].count("backward") < land.cases["two-sided"].count("backward")
     for name, ends in land.ends.items():
         assert ends.shape[1] == 2 and np.isfinite(land.distance[name])
     Ls, shares, errors = compute.summarize_sweep([6.0], [land])
     assert Ls.tolist() == [6.0] and sum(v[0] for v in shares.values()) == pytest.approx(1.0)
     assert errors["forward-only"][0] == land.distance["forward-only"]
+
+
+def test_two_sided_lines_land_on_q_and_forward_only_do_not():
+    # Theorem 3.1 / Gauss's law: lines leaving P's charges in uniform directions end on Q's charges in proportion to
+    # their charge; dropping the backward half distorts that (L = 6, Gaussian -> two Gaussians)
+    s = compute.scene_charges(2, "gaussian", "two_gaussians", 128, 0, None, None)
+    land = compute.landings(s, 6.0, 384, 0)
+    assert abs(land.distance["two-sided"]) < 0.05 < 0.08 < land.distance["forward-only"]
+
+
+def test_landing_distance_is_zero_on_average_for_draws_from_q():
+    s = compute.scene_charges(2, "gaussian", "two_gaussians", 64, 0, None, None)
+    rng = np.random.default_rng(0)
+    draws = [compute.landing_distance(s, s.neg[rng.choice(64, size=40, p=s.neg_w)]) for _ in range(200)]
+    assert abs(np.mean(draws)) < 3 * np.std(draws) / np.sqrt(len(draws))
+    shifted = compute.landing_distance(s, s.neg + np.array([6.0, 0.0]))
+    assert shifted > 5 * np.std(draws)
 
 
 def test_training_cloud_lies_between_the_plates(scene):

@@ -63,10 +63,10 @@ ui.explain(
     "(orange) slip through a gap between Q's charges, turn round and land on Q from behind. **Backward** lines (green) "
     "leave P away from Q and loop round the outside. Press ▶ Play to move a point along every line. Change L: at L = 6 "
     "most lines cross directly; at L = 30 the plates look like two point charges to each other and many lines loop.",
-    "EFM moves a sample of P along its field line and reads off where it lands on Q (Theorem 3.1). Only if the lines "
-    "leave P on both sides, in proportion to the flux, do the landing points follow Q: compare the energy distances "
-    "of two-sided and forward-only starts on the right. A sampler that only moves forward (as a network trained "
-    "between the plates does) maps P to Q well only when few lines go backward, i.e. for small L.",
+    "EFM moves a sample of P along its field line and reads off where it lands on Q (Theorem 3.1). Lines that leave P "
+    "on both sides, in proportion to the flux, land on Q's charges in proportion to their charge (Gauss's law): the "
+    "two-sided energy distance on the right stays near 0. A sampler that only moves forward (as a network trained "
+    "between the plates does) misses the backward flux; change L and watch how much that costs.",
     [
         r"E(x) = \sum_i \frac{q_i\,(x - x_i)}{S_D\,\lVert x - x_i\rVert^{D+1}},\qquad q_i = +\tfrac1N \text{ on } P,\; -\tfrac1M \text{ on } Q",
         r"\frac{dx}{ds} = \frac{E(x)}{\lVert E(x)\rVert}\quad\text{(a field line, in arc length } s\text{)}",
@@ -244,16 +244,15 @@ e2.download_button(
 st.caption("The pictures download as PNG from the camera icon in each chart's toolbar.")
 
 # ------------------------------------------------------------------------------------------ landing check (last)
-p_source = None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"]
-job_key = ("landings", scene.key, L, K, seed, p_source)
-job = background.submit("landings", {job_key: (compute.landings, (scene, L, K, seed, p_source))})[job_key]
+job_key = ("landings", scene.key, L, K, seed)
+job = background.submit("landings", {job_key: (compute.landings, (scene, L, K, seed))})[job_key]
 pending = not job.done()
 
 
 @st.fragment(run_every=0.5 if pending else None)
 def landing_panel() -> None:
     if not job.done():
-        st.info(f"Mapping {K} fresh points of P to Q with both kinds of start, in the background… (the picture on the left is up to date)")
+        st.info(f"Tracing {K} lines of each kind of start to Q, in the background… (the picture on the left is up to date)")
         return
     if pending:  # finished while this fragment was polling: one full rerun draws it without the timer
         st.rerun()
@@ -276,7 +275,8 @@ def landing_panel() -> None:
     st.plotly_chart(figures.landing_histogram(scene.neg, land.ends), key="landing_hist", theme=None, config=PNG)
     lost = {k: v.count("lost") for k, v in land.cases.items()}
     st.caption(
-        f"T of Theorem 3.1 for {K} fresh points of P ({land.seconds:.1f} s). Lines that never reached Q are left out: "
+        f"{K} lines of each kind from P's charges ({land.seconds:.1f} s): two-sided = directions uniform on the sphere "
+        f"(each carries the same flux), forward-only = the same directions turned towards Q. Lines that never reached Q are left out: "
         f"two-sided {lost['two-sided']}, forward-only {lost['forward-only']}."
     )
     st.download_button(

@@ -144,12 +144,11 @@ ui.explain(
 )
 
 # ------------------------------------------------------------------------------------------------ sweep over L
-st.subheader("Sweep over L: the paper's “L = 6 maps well, L = 30 poorly”")
-K = int(ui.slider("Fresh points of P per L", "sweep_lines"))
+st.subheader("Sweep over L: the cases, and what forward-only starts cost")
+K = int(ui.slider("Lines per L (each kind of start)", "sweep_lines"))
 seed = int(ss["seed"])
-p_source = None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"]
 jobs = {
-    ("sweep", scene.key, Li, K, seed, p_source): (compute.landings, (scene, Li, K, seed, p_source)) for Li in compute.SWEEP_LS
+    ("sweep", scene.key, Li, K, seed): (compute.landings, (scene, Li, K, seed)) for Li in compute.SWEEP_LS
 }
 futures = list(background.submit("sweep", jobs).values())
 pending = not all(f.done() for f in futures)
@@ -165,7 +164,7 @@ def sweep_panel() -> None:
         st.error(f"The sweep failed: {failed[0].exception()}")
         return
     if not all(done):
-        st.progress(sum(done) / len(done), text=f"Mapping {K} fresh points of P at {len(done)} values of L, in the background: {sum(done)} done.")
+        st.progress(sum(done) / len(done), text=f"Tracing {K} lines of each kind at {len(done)} values of L, in the background: {sum(done)} done.")
     ready = [(Li, f.result()) for Li, f, d in zip(compute.SWEEP_LS, futures, done, strict=True) if d and not f.cancelled()]
     if not ready:
         return
@@ -178,9 +177,10 @@ def sweep_panel() -> None:
 
 sweep_panel()
 st.markdown(
-    "Each L maps the same fresh points of P to Q along the exact field. Left: the share of each case among the "
-    "two-sided lines — as L grows, fewer lines pass behind Q and more leave P backwards. Right: how far the end "
-    "points are from Q's charges (energy distance; 0 = same distribution, up to sampling noise). Two-sided starts "
-    "land on Q at every L; forward-only starts — what a sampler integrating from z = 0 to z = L does — miss the "
-    "backward flux, and miss it more as L grows."
+    "Every L traces the same starts (P's charges, the same directions) along the exact field. Left: the share of each "
+    "case among the two-sided lines — as L grows, fewer lines pass behind Q and more end on it from the front. Right: "
+    "how far the end points are from Q's charges (energy distance, unbiased: it scatters around 0 when they follow "
+    "Q). Two-sided starts land on Q at every L. Forward-only starts drop the backward flux; the chart shows at which L "
+    "that distorts where they land, for these data. (The paper reports that its learned sampler, which only moves "
+    "forward, maps P to Q well at L = 6 and poorly at L = 30.)"
 )
