@@ -9,8 +9,10 @@ gives the distances to the nearest charges.
 Numerics (all scale-free, in units of the charges' geometry):
 
 * ``spacing``: median nearest-neighbour distance of a plate's charges (0 when a plate has no two distinct charges),
-  ``rho`` = 1e-3 x min(spacing, L) per plate (1e-3 x L when the spacing is 0): lines start ``rho`` off a positive
-  charge and are captured within ``rho`` of a negative one;
+  ``rho`` = 1e-3 x min(spacing, L) per plate (1e-3 x L when the spacing is 0), but at least 64 float epsilons of the
+  largest coordinate (binding in float32 when charges are dense, e.g. 512 a plate at D = 1: below it a line cannot
+  resolve its approach, and every line was lost): lines start ``rho`` off a positive charge and are captured within
+  ``rho`` of a negative one;
 * step cap h <= 0.5 x (distance to the nearest charge of either sign): a step never jumps over a charge, and a line
   converges geometrically into a negative charge; the local error tolerance is ``tol`` x (that same distance). A line
   never returns to the positive charge it leaves, so that charge does not cap its steps: the cap uses a lower bound
@@ -53,7 +55,8 @@ from .plates import Plates, check_points
 CASES = ("front", "behind", "backward", "lost")
 FRONT, BEHIND, BACKWARD, LOST = range(4)
 
-RHO_FRACTION = 1e-3  # start / capture radius in units of min(spacing, L)
+RHO_FRACTION = 1e-3  # start / capture radius in units of min(spacing, L) ...
+RHO_RESOLUTION = 64.0  # ... but at least this many float epsilons of the largest coordinate (float32 at D = 1)
 STEP_CAP = 0.5  # h <= STEP_CAP x distance to the nearest charge
 RADIUS_FACTOR = 50.0  # lost beyond RADIUS_FACTOR x max(L, extent) from the centre of the charges
 LENGTH_FACTOR = 20.0  # lost when longer than LENGTH_FACTOR x that radius
@@ -140,6 +143,7 @@ def geometry(plates: Plates, dtype: torch.dtype) -> Geometry:
     s_pos, s_neg = median_spacing(plates.pos), median_spacing(plates.neg)
     centre = 0.5 * (pos.mean(0) + neg.mean(0))
     extent = float(torch.linalg.vector_norm(torch.cat([pos, neg]) - centre, dim=1).max())
+    floor = RHO_RESOLUTION * torch.finfo(dtype).eps * float(torch.cat([pos, neg]).abs().max())
     return Geometry(
         plates,
         field,
@@ -147,8 +151,8 @@ def geometry(plates: Plates, dtype: torch.dtype) -> Geometry:
         neg,
         s_pos,
         s_neg,
-        RHO_FRACTION * min(s_pos or plates.L, plates.L),
-        RHO_FRACTION * min(s_neg or plates.L, plates.L),
+        max(RHO_FRACTION * min(s_pos or plates.L, plates.L), floor),
+        max(RHO_FRACTION * min(s_neg or plates.L, plates.L), floor),
         centre,
         RADIUS_FACTOR * max(plates.L, extent),
     )

@@ -229,6 +229,18 @@ def test_tolerance_and_float32_keep_the_end_charges() -> None:
     assert ref.evals.double().mean() > 1.5 * tr.evals.double().mean()
 
 
+def test_float32_resolves_dense_charges_in_d1() -> None:
+    """512 charges a plate at D = 1: the spacing (~3e-3) is ~1e-4 of the coordinates, so rho = 1e-3 x spacing lies below
+    float32 resolution and lines could never be captured; with rho floored at 64 float32 epsilons they end like the
+    float64 lines."""
+    plates = make_plates(sample_toy("gaussian", 512, 1, seed=0), sample_toy("two_gaussians", 512, 1, seed=1), 6.0)
+    ref = trace_lines(plates, n_lines=128, tol=1e-4, seed=3)
+    tr = trace_lines(plates, n_lines=128, tol=1e-4, seed=3, dtype=torch.float32)
+    assert int((tr.case == LOST).sum()) <= int((ref.case == LOST).sum()) + 1
+    assert float((tr.end_charge == ref.end_charge).double().mean()) >= 0.9
+    assert float((tr.case == ref.case).double().mean()) >= 0.95
+
+
 def test_seed_reproduces_and_changes_directions() -> None:
     plates = _gauss_plates(1)
     a = trace_lines(plates, n_lines=8, tol=1e-3, seed=7)
