@@ -7,7 +7,7 @@ Prints markdown tables (copied into docs/performance_app.md):
 1. A rerun of the Field lines page after an L change, 512 charges a plate, 64 lines, D = 2 (goal <= 0.5 s): a new
    L is not in the cache, so this is the tracer's time plus drawing. Measured after the background work of the
    previous L has finished, so that nothing else runs. Also: a cached rerun (back to an L seen before), and the time
-   until the background landing check (256 fresh points per kind of start) is ready.
+   until the background landing check (256 lines per kind of start) is ready.
 2. First load of each page with the default settings and empty caches (the Theorem page's L sweep and the Field
    lines page's landing check arrive later, from the background; their time to ready is listed too).
 """
@@ -74,7 +74,7 @@ def l_change(repeats: int) -> list[tuple[str, str]]:
         ("rerun after an L change (new L, 512 charges a plate, 64 lines, D = 2)", f"{med(new):.2f} s"),
         ("  of which the tracer (64 lines, float32, tol 1e-3)", f"{med(traced):.2f} s"),
         ("rerun back to an L seen before (cached)", f"{med(cached):.2f} s"),
-        ("landing check ready (256 fresh points per kind, background)", f"{med(landing):.1f} s"),
+        ("landing check ready (256 lines per kind of start, background)", f"{med(landing):.1f} s"),
     ]
 
 
@@ -94,7 +94,7 @@ def first_loads() -> list[tuple[str, str]]:
         rows.append((f"first load: {name}", f"{t:.2f} s"))
         ready = _wait_background()
         if ready > 0.1:
-            what = "landing check" if page is None else "L sweep (8 values of L x 2 kinds x 128 points)"
+            what = "landing check" if page is None else "L sweep (8 values of L x 2 kinds x 128 lines)"
             rows.append((f"  {name}: {what} ready after", f"{t + ready:.1f} s"))
     return rows
 
