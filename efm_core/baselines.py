@@ -16,7 +16,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from .sampler import SamplerConfig, ot_pairing, sample_points
+from .sampler import SamplerConfig, first_pairs, ot_pairing, sample_points
 
 
 class FlowMatchingObjective:
@@ -38,7 +38,7 @@ class FlowMatchingObjective:
     def __call__(self, net: nn.Module, p: Tensor, q: Tensor | None, generator: torch.Generator) -> Tensor:
         if q is None:
             raise ValueError("flow matching needs samples on both plates.")
-        p, q = p[: self.n_queries], q[: self.n_queries]
+        p, q = first_pairs(p, q, self.n_queries)
         if self.pairing == "ot":
             q = ot_pairing(p, q)
         points = sample_points(p, q, self.L, self.sampler, generator)

@@ -145,6 +145,12 @@ def _pfgm_heights(n: int, config: SamplerConfig, g: torch.Generator, like: Tenso
     return z, mult
 
 
+def first_pairs(p: Tensor, q: Tensor | None, n: int) -> tuple[Tensor, Tensor | None]:
+    """The first n (or fewer, when a finite data set is smaller) items of each plate's batch, equally many of each."""
+    k = min(n, p.shape[0], p.shape[0] if q is None else q.shape[0])
+    return p[:k], None if q is None else q[:k]
+
+
 def sample_points(p: Tensor, q: Tensor | None, L: float, config: SamplerConfig, generator: torch.Generator) -> TrainingPoints:
     """Training points for B pairs: ``p`` (B, *shape) samples of P (z = 0), ``q`` (B, *shape) samples of Q (z = L).
 

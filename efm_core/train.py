@@ -39,7 +39,7 @@ from .checkpoints import (
     save_checkpoint,
 )
 from .presets import ExperimentConfig, make_source
-from .sampler import SamplerConfig, field_target, sample_points
+from .sampler import SamplerConfig, field_target, first_pairs, sample_points
 from .transport import generate, translate
 
 Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor]
@@ -58,8 +58,7 @@ class EFMObjective:
         self.L, self.sampler, self.n_queries, self.target, self.gamma = float(L), sampler, int(n_queries), target, gamma
 
     def __call__(self, net: nn.Module, p: Tensor, q: Tensor | None, generator: torch.Generator) -> Tensor:
-        n = self.n_queries
-        points = sample_points(p[:n], None if q is None else q[:n], self.L, self.sampler, generator)
+        points = sample_points(*first_pairs(p, q, self.n_queries), self.L, self.sampler, generator)
         target = field_target(
             points.lifted().float(), p.flatten(1).float(), None if q is None else q.flatten(1).float(), self.L, self.target, self.gamma
         )
@@ -147,6 +146,7 @@ class Trainer:
         self.step_count = 0
         self.history: list[dict] = []
         self.seconds = 0.0
+        self.cpu_seconds = 0.0  # process CPU time of the steps (all threads), for the model card's cpu_minutes
         self._stop = False
 
     @property
@@ -183,7 +183,7 @@ class Trainer:
         for _ in range(k):
             if self.done:
                 break
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             lr = self.config.lr * lr_factor(self.step_count, self.config)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
@@ -199,6 +199,7 @@ class Trainer:
             self.step_count += 1
             self._update_ema()
             self.seconds += time.perf_counter() - start
+            self.cpu_seconds += time.process_time() - cpu_start
             record = {
                 "step": self.step_count,
                 "loss": distributed.mean_over_ranks(float(loss.item()), self.dist, self.device),
@@ -260,7 +261,7 @@ class Trainer:
         if self.is_main:
             extra = {
                 "train_seconds": round(self.seconds, 2),
-                "cpu_minutes": round(self.seconds / 60.0, 2) if self.device.type == "cpu" else None,
+                "cpu_minutes": round(self.cpu_seconds / 60.0, 2) if self.device.type == "cpu" else None,
                 "device": str(self.device),
                 "world_size": self.dist.world_size if self.dist is not None else 1,
                 "final_loss": self.history[-1]["loss"] if self.history else None,
@@ -300,6 +301,7 @@ class Trainer:
             self.data_generator.manual_seed(base + 1 + rank)
             self.noise_generator.manual_seed(base + 500_001 + rank)
         self.seconds = float(card.get("train_seconds") or 0.0)
+        self.cpu_seconds = 60.0 * float(card.get("cpu_minutes") or 0.0)
 
 
 # --- evaluation ------------------------------------------------------------------------------------------------------

@@ -160,3 +160,17 @@ def test_cuda_training_checkpoint_and_sampling(tmp_path):
     assert torch.equal(_params(resumed.ema), _params(trainer.ema))
     report = evaluate(resumed.ema, TINY, n=64, seed=0)
     assert report["transport_nonfinite"] == 0 and report["w2"] > 0
+
+
+@pytest.mark.parametrize("objective, sampler", [("efm", {"kind": "tent", "sigma": 0.3}), ("fm", {"kind": "none"})])
+def test_finite_sources_of_different_sizes_train(objective, sampler):
+    """P (the 2s, ~140 items) is smaller than n_queries and than Q (1s and 3s): steps use equally many of each."""
+    config = get_preset("tiny").replace(
+        name="sizes", objective=objective, sampler=sampler, n_charges=512, n_queries=200, steps=2,
+        p={"kind": "digits", "classes": [2], "split": "train"}, q={"kind": "digits", "classes": [1, 3], "split": "train"},
+        net={"kind": "mlp", "width": 16, "depth": 1},
+    )
+    trainer = Trainer(config, device="cpu")
+    records = trainer.step(2)
+    assert len(records) == 2 and all(torch.isfinite(torch.tensor(r["loss"])) for r in records)
+    assert trainer.cpu_seconds > 0
