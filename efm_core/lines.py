@@ -61,7 +61,7 @@ STEP_CAP = 0.5  # h <= STEP_CAP x distance to the nearest charge
 RADIUS_FACTOR = 50.0  # lost beyond RADIUS_FACTOR x max(L, extent) from the centre of the charges
 LENGTH_FACTOR = 20.0  # lost when longer than LENGTH_FACTOR x that radius
 SPACING_SAMPLE = 1024  # rows used to estimate a plate's median nearest-neighbour spacing
-CROSSING_BISECTIONS = 40  # bisection steps to locate a crossing of z = L on a step's Hermite cubic
+CROSSING_BISECTIONS = 40  # bisection steps to locate a crossing of z = L on a step's Hermite cubic (at most)
 
 # Dormand-Prince 5(4): nodes are implicit in the rows (arc length does not enter the right-hand side).
 _A = (
@@ -182,7 +182,7 @@ def _crossing_point(p0: Tensor, k0: Tensor, p1: Tensor, k1: Tensor, h: Tensor, L
     lo = torch.zeros_like(h)
     hi = torch.ones_like(h)
     below0 = d < 0
-    for _ in range(CROSSING_BISECTIONS):
+    for _ in range(min(CROSSING_BISECTIONS, torch.finfo(h.dtype).nmant + 2)):  # no finer than t's resolution
         mid = 0.5 * (lo + hi)
         same = ((a * mid + b).mul_(mid).add_(hk0).mul_(mid).add_(d) < 0) == below0
         lo = torch.where(same, mid, lo)
