@@ -182,7 +182,7 @@ def _crossing_point(p0: Tensor, k0: Tensor, p1: Tensor, k1: Tensor, h: Tensor, L
     lo = torch.zeros_like(h)
     hi = torch.ones_like(h)
     below0 = d < 0
-    for _ in range(min(CROSSING_BISECTIONS, torch.finfo(h.dtype).nmant + 2)):  # no finer than t's resolution
+    for _ in range(min(CROSSING_BISECTIONS, 2 - round(math.log2(torch.finfo(h.dtype).eps)))):  # t's resolution
         mid = 0.5 * (lo + hi)
         same = ((a * mid + b).mul_(mid).add_(hk0).mul_(mid).add_(d) < 0) == below0
         lo = torch.where(same, mid, lo)
