@@ -1,21 +1,40 @@
 """Field Matching Lab core: Electrostatic Field Matching (Kolesov et al., ICML 2025) in PyTorch."""
 
-from .field import FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
-from .data import TOYS, sample_toy
-from .plates import Plates, lift, make_plates
-from .lines import CASES, LineTrace, trace_lines
-from .exact_transport import transport_exact, transport_trace
-from .images import (
-    ColouredDigits, Digits, colourise, digits_split, grey, image_hues, load_coloured_digits, load_digits,
-    load_image_folder, load_point_cloud, select_classes, shift_images,
-)
-from .classifier import classifier_outputs, load_classifier
-from .metrics import (
-    Floor, digits_report, energy_distance, frechet_distance, knn_precision_recall, memorised_share, nearest_distances,
-    pointcloud_report, translation_report, two_sample_floor, w2_exact,
-)
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from .classifier import classifier_outputs, load_classifier
+from .data import TOYS, sample_toy
+from .exact_transport import transport_exact, transport_trace
+from .field import FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
+from .images import (
+    ColouredDigits,
+    Digits,
+    colourise,
+    digits_split,
+    grey,
+    image_hues,
+    load_coloured_digits,
+    load_digits,
+    load_image_folder,
+    load_point_cloud,
+    select_classes,
+    shift_images,
+)
+from .lines import CASES, LineTrace, trace_lines
+from .metrics import (
+    Floor,
+    digits_report,
+    energy_distance,
+    frechet_distance,
+    knn_precision_recall,
+    memorised_share,
+    nearest_distances,
+    pointcloud_report,
+    translation_report,
+    two_sample_floor,
+    w2_exact,
+)
 from .nets import FieldMLP, FieldUNet, build_net
+from .plates import Plates, lift, make_plates
 from .presets import PRESETS, ExperimentConfig, get_preset, make_source
 from .sampler import SamplerConfig, field_target, sample_points
 from .train import Trainer, evaluate

@@ -130,7 +130,7 @@ class Plates:
         """(M, D+1) negative charges in R^{D+1}: z = L appended."""
         return lift(self.neg, self.L)
 
-    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> "Plates":
+    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> Plates:
         kw = {"dtype": dtype or self.dtype, "device": device or self.device}
         return Plates(self.pos.to(**kw), self.neg.to(**kw), self.L, self.pos_weights.to(**kw), self.neg_weights.to(**kw))
 

@@ -30,15 +30,6 @@ def pretrained(ckpt_dir, monkeypatch):
     return ckpt_dir
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small nets on a shared 2-core machine: one thread avoids oversubscription (see docs/performance_app_learning.md)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _fig(at, uirevision: str) -> dict:
     found = [f for f in charts(at) if f["layout"].get("uirevision") == uirevision]
     assert found, f"no figure {uirevision!r}; have {[f['layout'].get('uirevision') for f in charts(at)]}"

@@ -9,19 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from efm_core.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,6 @@ from efm_core import CASES, make_plates, plate_field_at, sample_toy, trace_lines
 FRONT, BEHIND, BACKWARD, LOST = (CASES.index(c) for c in ("front", "behind", "backward", "lost"))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The tracer works on small tensors: one thread avoids oversubscription on a shared 2-core machine (measured
-    5x faster there), and the results do not depend on it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _angles_to_directions(theta: torch.Tensor, D: int) -> torch.Tensor:
     """Unit vectors at polar angle theta from +z (D = 1: in the (x, z) plane; D = 2: azimuth 0.7 + theta)."""
     if D == 1:

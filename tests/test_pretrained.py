@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from efm_core import metrics
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
@@ -24,14 +23,6 @@ TOYS = [f"toy-gauss-{t}-L{L}" for t in ("2gauss", "swiss") for L in (6, 30)]
 EFM = ["digits-gen", "cdigits-2to3", *TOYS]
 NAMES = EFM + [f"fm-{n}" for n in EFM]  # the names the app loads: a contract
 MAX_TOTAL_BYTES = 50_000_000
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _load(name):

@@ -17,15 +17,6 @@ FRONT, BEHIND, BACKWARD, LOST = (CASES.index(c) for c in ("front", "behind", "ba
 NORMAL = torch.distributions.Normal(0.0, 1.0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The tracer works on small tensors: one thread avoids oversubscription on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _plates_1d(n: int = 512):
     """P = N(0, 1), Q = 1/2 N(-3, 0.5^2) + 1/2 N(3, 0.5^2), n charges each at the quantiles (i + 1/2) / n.
 

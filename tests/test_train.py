@@ -14,15 +14,6 @@ from efm_core.transport import generate
 TINY = get_preset("tiny")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small nets train faster on one thread, and much faster when other processes share the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _params(module):
     return torch.cat([p.detach().flatten() for p in module.parameters()])
 
