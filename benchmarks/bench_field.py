@@ -16,8 +16,8 @@ a few runs (one run when a run takes over a second), in process CPU seconds by d
 leaves out the time the process waited for a core, and with one thread it equals wall-clock time on a quiet machine.
 ``--wall`` (implied by ``--threads`` > 1) gives wall-clock seconds.
 
-Usage:  python benchmarks/bench_field.py [--quick] [--threads 1] [--wall] [--out table.md]
-(the table for docs/performance_field.md; --out writes only the table and its notes)
+Usage:  python benchmarks/bench_field.py [--quick] [--dims 2 64] [--threads 1] [--wall] [--out table.md]
+(the table for docs/performance_field.md; --out writes only the table and its notes; --dims runs only those D)
 """
 
 from __future__ import annotations
@@ -171,6 +171,7 @@ def run(configs: dict, threads: int, wall: bool) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="D in {2, 784}, N in {512, 2048}, B = 1024")
+    parser.add_argument("--dims", type=int, nargs="+", help="only these D (default: all of the chosen grid)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per measurement (default 1)")
     parser.add_argument("--wall", action="store_true", help="wall-clock seconds instead of process CPU seconds")
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
@@ -180,7 +181,9 @@ def main() -> None:
         kind, *nums = args.worker
         print(json.dumps(worker(kind, *map(int, nums))))
         return
-    configs = QUICK if args.quick else FULL
+    configs = dict(QUICK if args.quick else FULL)
+    if args.dims:
+        configs["D"] = tuple(args.dims)
     args.wall = args.wall or args.threads > 1  # CPU time would add up the threads
     load = os.getloadavg()
     info = (

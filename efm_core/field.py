@@ -407,7 +407,7 @@ class FieldEvaluator:
 
     def _scratch(self, b: int, n: int) -> tuple[Tensor, Tensor]:
         """(D+1, b, n) and (b, n) work arrays, views of one buffer kept between calls: fresh temporaries of this size
-        can cost a page fault per 4 kB on every call (measured: 7x slower in a process whose heap is trimmed)."""
+        can cost a page fault per 4 kB on every call (measured in some processes, depending on the heap: 6x slower)."""
         d1 = self._coords.shape[0]
         size = d1 * b * n
         if self._buffer.numel() < size + b * n:

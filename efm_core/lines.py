@@ -34,10 +34,11 @@ capture only they are min(spacing, L) of the plate concerned, so lines that weav
 plate are not counted as crossing it (0 for a plate whose charges all coincide). ``LineTrace.side`` is the local
 fact of which side of z = L the line's last step came from, so a front line may reach its charge from just above.
 
-Cost: about 6 field evaluations of the active lines per step, 50-100 steps per line. At tol >= 1e-4 over 90% of the
-steps are set by the step cap, not by the error control (D = 2, 512 charges a plate): a tol above 1e-4 saves
-little, and 1e-6 costs about twice the steps. The tensors are small: on a busy CPU one torch
-thread is much faster than several (``torch.set_num_threads(1)``; measured 5x on a shared 2-core machine).
+Cost: 6 field evaluations of the active lines per step, 40-100 steps per line. At tol >= 1e-4 most steps are set
+by the step cap, not by the error control (D = 2, 512 charges a plate): a tol above 1e-3 saves little, and 1e-6
+costs about twice the steps. 64 lines between 512 + 512 charges at D = 2 take ~0.09 s in float32 on one core
+(docs/performance_tracer.md), about 60% of it in the field. The tensors are small: on a busy CPU one torch thread is
+much faster than several (``torch.set_num_threads(1)``; measured 5x on a shared 2-core machine).
 """
 
 from __future__ import annotations
