@@ -304,7 +304,7 @@ class FieldEvaluator:
             )
             self._buffer = self._coords.new_empty(0)  # work arrays of _power_sums, grown on demand
         else:
-            self._b_chunk = max(1, self.chunk_elements // max(1, n_all))  # blocks; each plate chunks further
+            self._b_chunk = 1 << 62  # one block: the log-space sums chunk points and charges per plate themselves
 
     @property
     def dtype(self) -> torch.dtype:
