@@ -4,7 +4,7 @@ from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .classifier import classifier_outputs, load_classifier
 from .data import TOYS, sample_toy
 from .exact_transport import transport_exact, transport_trace
-from .field import FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
+from .field import FieldEvaluator, FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
 from .images import (
     ColouredDigits,
     Digits,
@@ -64,6 +64,7 @@ __all__ = [
     "TOYS",
     "ColouredDigits",
     "Digits",
+    "FieldEvaluator",
     "FieldResult",
     "Floor",
     "LineTrace",
