@@ -19,7 +19,7 @@ import streamlit as st
 import torch
 
 from efm_core import make_plates, plate_field_at, sample_toy
-from efm_core.exact_transport import DELTA_MAX_FRACTION, DELTA_SPACINGS, forward_probability
+from efm_core.exact_transport import delta_from_spacing, forward_probability
 from efm_core.lines import CASES, LineTrace, median_spacing, trace_lines
 from efm_core.plates import Plates
 from efm_core.sampler import SamplerConfig, sample_points
@@ -242,11 +242,9 @@ def field_slice(scene: Scene, L: float, y: float, z_range: tuple[float, float], 
 
 # --------------------------------------------------------------------------------------------- Theorem 3.1 page
 def plate_delta(scene: Scene, L: float) -> float:
-    """Theorem 3.1's probe distance off the plates, as ``transport_trace`` chooses it: DELTA_SPACINGS x the larger
-    median nearest-neighbour spacing of the two plates, at most DELTA_MAX_FRACTION x L (that bound when a plate's
-    charges all coincide). Below about a spacing the nearest single charge, not the plate, decides the flux split."""
+    """Theorem 3.1's probe distance off the plates, as ``transport_trace`` chooses it (``default_delta``)."""
     spacing = max(median_spacing(torch.from_numpy(scene.pos)), median_spacing(torch.from_numpy(scene.neg)))
-    return min(DELTA_SPACINGS * spacing, DELTA_MAX_FRACTION * L) if spacing > 0 else DELTA_MAX_FRACTION * L
+    return delta_from_spacing(spacing, L)
 
 
 class Decision(NamedTuple):

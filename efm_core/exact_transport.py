@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from .field import plate_field_at
-from .lines import LineTrace, check_tracer_options, geometry, integrate, is_number
+from .lines import LineTrace, check_tracer_options, geometry, integrate, is_number, median_spacing
 from .plates import Plates, check_points, lift, make_plates
 
 SIDES = ("both", "forward")
@@ -48,6 +48,18 @@ def forward_probability(plates: Plates, x: Tensor, delta: float) -> Tensor:
     down = (-scale[1] * ez[1]).clamp(min=0)
     total = up + down
     return torch.where(total > 0, up / torch.where(total > 0, total, torch.ones_like(total)), torch.ones_like(total))
+
+
+def delta_from_spacing(spacing: float, L: float) -> float:
+    """The default probe distance off the plates: DELTA_SPACINGS x ``spacing`` (the larger median nearest-neighbour
+    spacing of the two plates), at most DELTA_MAX_FRACTION x L, and that bound when the spacing is 0 (all of a plate's
+    charges coincide). Below about a spacing the nearest single charge, not the plate, decides the flux split."""
+    return min(DELTA_SPACINGS * spacing, DELTA_MAX_FRACTION * L) if spacing > 0 else DELTA_MAX_FRACTION * L
+
+
+def default_delta(plates: Plates) -> float:
+    """``transport_exact``'s default delta for these plates (see ``delta_from_spacing``)."""
+    return delta_from_spacing(max(median_spacing(plates.pos), median_spacing(plates.neg)), plates.L)
 
 
 def _check_delta(delta: object, L: float) -> float:
@@ -94,8 +106,7 @@ def transport_trace(
     geo = geometry(plates, dtype)
     x = check_points("starts (points on the P plate, data coordinates)", starts, dim=geo.plates.D, like=geo.pos)
     if delta is None:
-        spacing = max(geo.spacing_pos, geo.spacing_neg) or geo.plates.L
-        delta = min(DELTA_SPACINGS * spacing, DELTA_MAX_FRACTION * geo.plates.L)
+        delta = delta_from_spacing(max(geo.spacing_pos, geo.spacing_neg), geo.plates.L)
     delta = _check_delta(delta, geo.plates.L)
     K = x.shape[0]
     if sides == "both":

@@ -9,8 +9,8 @@ import pytest
 import torch
 from scipy import stats
 
-from efm_core import CASES, make_plates, transport_exact, transport_trace
-from efm_core.exact_transport import forward_probability
+from efm_core import CASES, make_plates, sample_toy, transport_exact, transport_trace
+from efm_core.exact_transport import default_delta, forward_probability
 from efm_core.metrics import energy_distance
 
 FRONT, BEHIND, BACKWARD, LOST = (CASES.index(c) for c in ("front", "behind", "backward", "lost"))
@@ -159,3 +159,13 @@ def test_transport_exact_rejects_bad_input(change: dict, match: str) -> None:
     args.update(change)
     with pytest.raises(ValueError, match=match):
         transport_exact(**args)
+
+
+def test_default_delta_is_the_one_transport_uses():
+    plates = make_plates(sample_toy("gaussian", 64, 2, seed=3), sample_toy("two_gaussians", 64, 2, seed=4), 6.0)
+    trace = transport_trace(plates, sample_toy("gaussian", 8, 2, seed=5), sides="both", seed=0)
+    delta = default_delta(plates)
+    assert 0 < delta <= 6.0 / 4
+    torch.testing.assert_close(trace.start[:, -1].abs(), torch.full((8,), delta, dtype=trace.start.dtype))
+    coincident = make_plates(torch.zeros(5, 2, dtype=torch.float64), torch.zeros(5, 2, dtype=torch.float64), 8.0)
+    assert default_delta(coincident) == 2.0  # a quarter of L when every charge of both plates coincides
