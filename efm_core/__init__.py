@@ -33,18 +33,20 @@ from .metrics import (
     two_sample_floor,
     w2_exact,
 )
-from .nets import FieldMLP, FieldUNet, build_net
+from .nets import FieldMLP, FieldSpaceMLP, FieldUNet, build_net
 from .plates import Plates, lift, make_plates
 from .presets import PRESETS, ExperimentConfig, get_preset, make_source
 from .sampler import SamplerConfig, field_target, sample_points
 from .train import Trainer, evaluate
 from .transport import TransportResult, generate, learned_field, translate
+from .two_sided import forward_share, space_field, transport_two_sided
 
 __all__ = [
     "PRESETS",
     "CheckpointError",
     "ExperimentConfig",
     "FieldMLP",
+    "FieldSpaceMLP",
     "FieldUNet",
     "SamplerConfig",
     "Trainer",
@@ -60,6 +62,9 @@ __all__ = [
     "sample_points",
     "save_checkpoint",
     "translate",
+    "forward_share",
+    "space_field",
+    "transport_two_sided",
     "CASES",
     "TOYS",
     "ColouredDigits",

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .presets import PRESETS, SOLVERS, ExperimentConfig, get_preset, make_source
+from .presets import PRESETS, SAMPLING_SOLVERS, ExperimentConfig, get_preset, make_source
 
 EXIT_USAGE = 2
 
@@ -40,7 +40,7 @@ def _positive_int(text: str) -> int:
 
 
 def _add_solver_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--solver", choices=SOLVERS, help="ODE solver in z (default: the checkpoint's, usually heun)")
+    p.add_argument("--solver", choices=SAMPLING_SOLVERS, help="ODE solver in z, or arc (two-sided, whole-space nets; default: the checkpoint's)")
     p.add_argument("--steps", type=_positive_int, help="solver steps (euler: NFE = steps, heun: 2 x steps; rk45: initial steps)")
     p.add_argument("--f-min", type=float, dest="f_min", help="slope guard: dx/dz = f_x / max(f_z, f_min) (default 0.05)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")

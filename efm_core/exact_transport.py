@@ -62,7 +62,8 @@ def default_delta(plates: Plates) -> float:
     return delta_from_spacing(max(median_spacing(plates.pos), median_spacing(plates.neg)), plates.L)
 
 
-def _check_delta(delta: object, L: float) -> float:
+def check_delta(delta: object, L: float) -> float:
+    """``delta`` as a float if it is a probe distance off the plates in (0, L); else ValueError."""
     if not (is_number(delta) and 0 < delta < L):
         raise ValueError(f"delta must be a number in (0, L = {L}) (the probe distance off the plates); got {delta!r}.")
     return float(delta)
@@ -107,7 +108,7 @@ def transport_trace(
     x = check_points("starts (points on the P plate, data coordinates)", starts, dim=geo.plates.D, like=geo.pos)
     if delta is None:
         delta = delta_from_spacing(max(geo.spacing_pos, geo.spacing_neg), geo.plates.L)
-    delta = _check_delta(delta, geo.plates.L)
+    delta = check_delta(delta, geo.plates.L)
     K = x.shape[0]
     if sides == "both":
         gen = torch.Generator().manual_seed(int(seed))

@@ -1,12 +1,19 @@
 """Networks that learn a field between the plates.
 
 Common interface: ``net(x, z) -> (f_x, f_z)`` with ``x`` of shape (B, *data_shape) (points (B, D) or images
-(B, C, H, W)), the heights ``z`` (B,) in [0, L], ``f_x`` of the shape of ``x`` (the field's data components) and
-``f_z`` (B,) (its z component). Every net knows ``L`` and sees z through the relative height z / L, both as a raw
-input feature (MLP) and as a sinusoidal embedding, the way diffusion nets see time.
+(B, C, H, W)), the heights ``z`` (B,) in [0, L] (any z for ``FieldSpaceMLP``), ``f_x`` of the shape of ``x`` (the
+field's data components) and ``f_z`` (B,) (its z component). Every net knows ``L``. The slab nets see z through the
+relative height z / L, both as a raw input feature (MLP) and as a sinusoidal embedding, the way diffusion nets see
+time.
 
 * ``FieldMLP`` for low D (toys) and small flattened images: input layer on [x, z/L], residual SiLU blocks
   conditioned on the embedding, one linear output of D + 1 numbers.
+* ``FieldSpaceMLP`` for the whole space R^{D+1} (two-sided transport, ``efm_core.two_sided``), where lines leave P
+  backwards and loop round the outside: the same residual MLP on scale-free features of the point relative to the
+  centre c = (0, L/2) (data are centred): d / sqrt(L^2 + |d|^2) and log(1 + |d| / L) with d = (x, z) - c, so that
+  points at distance 1 and 1000 L both give inputs of order one, plus two side flags [z >= 0] and [z > L] that let
+  the net jump across the plates as the field does (E_z jumps by the charge density there). A caller may pass the
+  flags itself (``side``): a solver step keeps the side it started on, so that no stage straddles a jump.
 * ``FieldUNet`` for images: a small convolutional U-Net with GroupNorm, residual blocks whose bias comes from the
   embedding, stride-2 down-sampling and nearest up-sampling; the output convolution has C + 1 channels, the first C
   are f_x and the spatial mean of the last is f_z (as upstream's DDPM U-Net). Sized by ``channels`` and ``mults``
@@ -23,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 EMBED_SCALE = 1000.0  # z / L in [0, 1] is multiplied by this before the sinusoids, like DDPM's time steps
-NET_KINDS = ("mlp", "unet")
+NET_KINDS = ("mlp", "unet", "space_mlp")
 
 
 def sinusoidal_embedding(s: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
@@ -77,6 +84,42 @@ class FieldMLP(nn.Module):
         emb = self.emb(z)
         for block in self.blocks:
             h = block(h, emb)
+        out = self.out(h)
+        return out[:, :-1].reshape(x.shape), out[:, -1]
+
+
+def side_flags(z: Tensor, L: float) -> Tensor:
+    """(B, 2) float flags [z >= 0, z > L] of heights ``z`` (B,): which side of each plate a point lies on. Points on
+    a plate count as between the plates, where the solvers in z start and end."""
+    return torch.stack([z >= 0, z > L], dim=1).to(z.dtype if z.is_floating_point() else torch.float32)
+
+
+class FieldSpaceMLP(nn.Module):
+    """MLP field on all of R^{D+1} for data of shape ``data_shape``: (x, z[, side]) -> (f_x, f_z), any z.
+
+    ``side`` (B, 2), optional: the flags [z >= 0, z > L] to use instead of the points' own (see the module notes).
+    """
+
+    def __init__(self, data_shape: tuple[int, ...], L: float, width: int = 256, depth: int = 4) -> None:
+        super().__init__()
+        self.data_shape = tuple(int(s) for s in data_shape)
+        self.L = float(L)
+        D = math.prod(self.data_shape)
+        self.inp = nn.Linear(D + 4, width)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.SiLU(), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width)) for _ in range(depth)
+        )
+        self.out = nn.Sequential(nn.SiLU(), nn.Linear(width, D + 1))
+
+    def forward(self, x: Tensor, z: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        flat = x.flatten(1)
+        z = z.to(flat.dtype)
+        d = torch.cat([flat, (z - self.L / 2)[:, None]], dim=1)
+        r = torch.linalg.vector_norm(d, dim=1, keepdim=True)
+        flags = side_flags(z, self.L) if side is None else side.to(flat.dtype)
+        h = self.inp(torch.cat([d / torch.sqrt(self.L**2 + r.square()), torch.log1p(r / self.L), flags], dim=1))
+        for block in self.blocks:
+            h = h + block(h)
         out = self.out(h)
         return out[:, :-1].reshape(x.shape), out[:, -1]
 
@@ -180,13 +223,15 @@ class FieldUNet(nn.Module):
 
 
 def build_net(spec: dict, data_shape: tuple[int, ...], L: float) -> nn.Module:
-    """A field net from its JSON spec, e.g. ``{"kind": "mlp", "width": 256, "depth": 3}`` or
-    ``{"kind": "unet", "channels": 16, "mults": [1, 2], "blocks": 1}``; unknown kinds or options raise ValueError."""
+    """A field net from its JSON spec, e.g. ``{"kind": "mlp", "width": 256, "depth": 3}``,
+    ``{"kind": "space_mlp", "width": 256, "depth": 4}`` or ``{"kind": "unet", "channels": 16, "mults": [1, 2], "blocks": 1}``; unknown kinds or options raise ValueError."""
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ValueError(f"a net spec is a dict with a 'kind' ({' or '.join(NET_KINDS)}); got {spec!r}.")
     options = {k: v for k, v in spec.items() if k != "kind"}
     if spec["kind"] == "mlp":
         cls, known = FieldMLP, {"width", "depth", "emb_features"}
+    elif spec["kind"] == "space_mlp":
+        cls, known = FieldSpaceMLP, {"width", "depth"}
     elif spec["kind"] == "unet":
         cls, known = FieldUNet, {"channels", "mults", "blocks", "emb_features"}
         if "mults" in options:

@@ -14,6 +14,12 @@ Training points (model- and solver-agnostic, pure functions of tensors and a ``t
   z is clamped to [eps, L - eps] (upstream lets it pass the far plate). Used by the PFGM baseline.
 * ``pfgm_interp``: upstream's ``Uniform_mixing`` (their coloured-MNIST default): the same z as ``pfgm``, clamped,
   and x the linear interpolation at that height, no x-noise (mass concentrated near the P plate).
+* ``whole_space``: points in all of R^{D+1}, for a net that must know the field outside the slab too (two-sided
+  transport, ``efm_core.two_sided``: lines that leave P backwards loop round the outside). Half of the points are
+  ``tent`` points between the plates; a fifth lie behind a plate (a P or Q sample plus noise up to ``sigma``, at
+  depth |N(0, (L/4)^2)| below z = 0 or above z = L); the rest lie on shells round the centre (0, L/2) in random
+  directions, with log-uniform radii from L/10 to 100 L, where the exterior lines go (the exact lines of the
+  Gaussian -> two Gaussians toy at L = 6 reach 50 L in 1 % of cases). Heights are not limited to [0, L] here.
 * ``both_side``: upstream's ``both_side``: half of the heights PFGM-like near P, half mirrored near Q, any height
   outside [eps, L - eps] redrawn uniformly; x the linear interpolation (without upstream's eps offset), no x-noise.
 
@@ -43,7 +49,10 @@ from torch import Tensor
 from .field import plate_field_at
 from .plates import check_gap, lift, make_plates
 
-SCHEDULES = ("tent", "constant", "none", "pfgm", "pfgm_interp", "both_side")
+SCHEDULES = ("tent", "constant", "none", "pfgm", "pfgm_interp", "both_side", "whole_space")
+WHOLE_SPACE_SHARES = (0.5, 0.2)  # whole_space: shares of tent points and of points behind a plate (the rest: shells)
+BEHIND_DEPTH = 0.25  # whole_space: std of the depth behind a plate, in units of L
+SHELL_RADII = (0.1, 100.0)  # whole_space: radii of the shells round the centre, in units of L
 PAIRINGS = ("independent", "ot")
 TARGETS = ("exact", "upstream", "single_plate")
 
@@ -85,7 +94,8 @@ class SamplerConfig:
 
 
 class TrainingPoints(NamedTuple):
-    """Training points: data coordinates ``x`` (B, *shape), heights ``z`` (B,) in [0, L], ``t = z / L`` (B,)."""
+    """Training points: data coordinates ``x`` (B, *shape), heights ``z`` (B,) in [0, L] (any height for the
+    ``whole_space`` kind), ``t = z / L`` (B,)."""
 
     x: Tensor
     z: Tensor
@@ -155,7 +165,7 @@ def sample_points(p: Tensor, q: Tensor | None, L: float, config: SamplerConfig, 
     """Training points for B pairs: ``p`` (B, *shape) samples of P (z = 0), ``q`` (B, *shape) samples of Q (z = L).
 
     ``q`` may be None only for the ``pfgm`` kind (which perturbs around P alone). Everything is drawn with
-    ``generator`` on the device and in the dtype of ``p``. Heights always lie in [eps, L - eps].
+    ``generator`` on the device and in the dtype of ``p``. Heights lie in [eps, L - eps] (``whole_space``: anywhere).
     """
     L = check_gap(L)
     if config.eps * 2 >= L:
@@ -169,6 +179,8 @@ def sample_points(p: Tensor, q: Tensor | None, L: float, config: SamplerConfig, 
             q = ot_pairing(p, q)
     B = p.shape[0]
     lo, hi = config.eps, L - config.eps
+    if config.kind == "whole_space":
+        return _whole_space_points(p, q, L, config, generator)
     if config.kind == "pfgm":
         z, mult = _pfgm_heights(B, config, generator, p)
         z = z.clamp(lo, hi)
@@ -190,6 +202,30 @@ def sample_points(p: Tensor, q: Tensor | None, L: float, config: SamplerConfig, 
     if config.kind in ("tent", "constant"):
         x = x + eq21_noise(tuple(p.shape), noise_scale(t, config), generator, p)
     return TrainingPoints(x, z, t)
+
+
+def _whole_space_points(p: Tensor, q: Tensor, L: float, config: SamplerConfig, g: torch.Generator) -> TrainingPoints:
+    """The ``whole_space`` kind (see the module notes): tent points, points behind a plate, points on far shells."""
+    B = p.shape[0]
+    n_tent = round(WHOLE_SPACE_SHARES[0] * B)
+    n_behind = round(WHOLE_SPACE_SHARES[1] * B)
+    n_shell = B - n_tent - n_behind
+    tent = sample_points(p[:n_tent], q[:n_tent], L, SamplerConfig(kind="tent", sigma=config.sigma), g)
+    sl = slice(n_tent, n_tent + n_behind)
+    on_q = _uniform(n_behind, g, p) < 0.5
+    base = torch.where(on_q.reshape(-1, *([1] * (p.ndim - 1))), q[sl], p[sl])
+    x_behind = base + eq21_noise(tuple(base.shape), config.sigma * _uniform(n_behind, g, p), g, p)
+    depth = torch.randn(n_behind, generator=g, device=p.device, dtype=p.dtype).abs() * BEHIND_DEPTH * L
+    z_behind = torch.where(on_q, L + depth, -depth)
+    D = math.prod(p.shape[1:])
+    direction = torch.randn(n_shell, D + 1, generator=g, device=p.device, dtype=p.dtype)
+    direction = direction / torch.linalg.vector_norm(direction, dim=1, keepdim=True).clamp_min(torch.finfo(p.dtype).tiny)
+    lo, hi = (math.log(f * L) for f in SHELL_RADII)
+    radius = torch.exp(lo + (hi - lo) * _uniform(n_shell, g, p))[:, None]
+    shell = direction * radius
+    x = torch.cat([tent.x, x_behind, shell[:, :-1].reshape(n_shell, *p.shape[1:])])
+    z = torch.cat([tent.z, z_behind, L / 2 + shell[:, -1]])
+    return TrainingPoints(x, z, z / L)
 
 
 def _softmax_offset(points: Tensor, charges: Tensor, chunk: int) -> Tensor:

@@ -24,7 +24,10 @@ import torch
 from torch import Tensor, nn
 
 from .baselines import pfgm_prior
-from .presets import SOLVERS, ExperimentConfig, make_source
+from .lines import CASES, LOST
+from .nets import FieldSpaceMLP
+from .presets import ARC, SOLVERS, ExperimentConfig, make_source
+from .two_sided import space_field, transport_two_sided
 
 FieldFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
@@ -48,7 +51,8 @@ class TransportResult(NamedTuple):
     x: (B, *shape) end points (finite); z: (B,) end heights (z_end, or where a non-finite line was frozen);
     nfe: batched field evaluations; turned_back: (B,) bool, the slope guard f_z <= f_min was used on the line;
     nonfinite: (B,) bool, the field gave NaN/inf and the line was frozen; levels: (K,) snapshot heights or None;
-    path: (K, B, *shape) the lines at those heights or None.
+    path: (K, B, *shape) the lines at those heights or None; case: (B,) int64 index into ``lines.CASES`` for the
+    two-sided solver ``arc`` (``efm_core.two_sided``), None for the solvers in z.
     """
 
     x: Tensor
@@ -58,22 +62,27 @@ class TransportResult(NamedTuple):
     nonfinite: Tensor
     levels: Tensor | None
     path: Tensor | None
+    case: Tensor | None = None
 
     @property
     def bad(self) -> Tensor:
-        """(B,) bool: lines that turned back or went non-finite."""
-        return self.turned_back | self.nonfinite
+        """(B,) bool: lines that turned back, went non-finite, or (two-sided) were lost."""
+        bad = self.turned_back | self.nonfinite
+        return bad if self.case is None else bad | (self.case == LOST)
 
     def stats(self) -> dict:
-        """Counts for reports: lines, NFE, turned back, non-finite, bad share."""
+        """Counts for reports: lines, NFE, turned back, non-finite, bad share; two-sided: the share of each case."""
         n = int(self.x.shape[0])
-        return {
+        out = {
             "lines": n,
             "nfe": self.nfe,
             "turned_back": int(self.turned_back.sum()),
             "nonfinite": int(self.nonfinite.sum()),
             "bad_share": float(self.bad.double().mean()) if n else 0.0,
         }
+        if self.case is not None and n:
+            out.update({f"{name}_share": float((self.case == i).double().mean()) for i, name in enumerate(CASES)})
+        return out
 
 
 class _Lines:
@@ -266,9 +275,29 @@ def learned_field(net: nn.Module, objective: str, L: float) -> FieldFn:
 
 
 def _solver_options(config: ExperimentConfig, overrides: dict) -> dict:
-    options = {**config.solver, **{k: v for k, v in overrides.items() if v is not None}}
+    """The config's solver options updated by ``overrides``; a different solver kind starts from its own defaults."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    own = config.solver.get("kind", "heun")
+    options = {**(config.solver if given.get("kind", own) == own else {}), **given}
     kind = options.pop("kind", "heun")
     return {"solver": kind, **options}
+
+
+def _two_sided(net: nn.Module, config: ExperimentConfig, x0: Tensor, z_start: float, z_end: float, seed: int,
+               options: dict) -> TransportResult:
+    """The ``arc`` solver: ``two_sided.transport_two_sided`` with the net's field, as a ``TransportResult``."""
+    options = dict(options)
+    options.pop("solver")
+    not_here = sorted(set(options) & {"f_min", "rtol", "atol", "snapshots"})
+    if not_here:
+        raise ValueError(f"the arc solver has no option(s) {not_here} (it needs no slope guard and records no heights).")
+    if not isinstance(net, FieldSpaceMLP):
+        raise ValueError("the arc solver needs a field learned in the whole space (net kind 'space_mlp').")
+    flat = x0.flatten(1)
+    lines = transport_two_sided(space_field(net), flat, z_start, z_end, config.L, seed=seed, **options)
+    none = torch.zeros(flat.shape[0], dtype=torch.bool, device=flat.device)
+    end = lines.end
+    return TransportResult(end[:, :-1].reshape(x0.shape), end[:, -1], lines.nfe, none, ~lines.finite, None, None, lines.case)
 
 
 def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **solver: object) -> TransportResult:
@@ -287,6 +316,8 @@ def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **
         x0 = pfgm_prior(n, make_source(config.p).shape, config.L, g)
         return transport(field, x0.to(device), config.L, 0.0, **options)
     x0 = make_source(config.p).sample(n, g)
+    if options["solver"] == ARC:
+        return _two_sided(net, config, x0.to(device), 0.0, config.L, seed, options)
     return transport(field, x0.to(device), 0.0, config.L, **options)
 
 
@@ -301,4 +332,7 @@ def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool
     field = learned_field(net, config.objective, config.L)
     start, end = (config.L, 0.0) if reverse else (0.0, config.L)
     x0 = x.float().to(next(net.parameters()).device)
-    return transport(field, x0, start, end, **_solver_options(config, solver))
+    options = _solver_options(config, solver)
+    if options["solver"] == ARC:
+        return _two_sided(net, config, x0, start, end, 0, options)
+    return transport(field, x0, start, end, **options)

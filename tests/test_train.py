@@ -105,7 +105,11 @@ def test_flow_matching_loss_is_zero_for_the_true_velocity():
 
 def test_config_validation_and_presets():
     assert {"tiny", "digits-gen", "cdigits-2to3", "two_moons-L6", "two_moons-L30"} <= set(PRESETS)
-    for name in [n for n in PRESETS if not n.startswith(("fm-", "pfgm-", "tiny"))]:
+    for name in [n for n in PRESETS if n.endswith("-two-sided")]:  # the same task, solved with Theorem 3.1's map
+        one_sided = PRESETS[name.removesuffix("-two-sided")]
+        assert (PRESETS[name].p, PRESETS[name].q, PRESETS[name].L) == (one_sided.p, one_sided.q, one_sided.L)
+        assert PRESETS[name].solver["kind"] == "arc" and PRESETS[name].net["kind"] == "space_mlp"
+    for name in [n for n in PRESETS if not n.startswith(("fm-", "pfgm-", "tiny")) and not n.endswith("-two-sided")]:
         twin = PRESETS["fm-" + name]
         assert (twin.objective, twin.p, twin.q, twin.steps, twin.n_queries, twin.net) == (
             "fm", PRESETS[name].p, PRESETS[name].q, PRESETS[name].steps, PRESETS[name].n_queries, PRESETS[name].net,
