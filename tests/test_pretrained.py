@@ -11,10 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from efm_core import metrics
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
 from efm_core.cli import main
+from efm_core.exact_transport import transport_trace
+from efm_core.lines import CASES
+from efm_core.plates import make_plates
 from efm_core.presets import make_source
 from efm_core.transport import generate, translate
 
@@ -77,12 +81,10 @@ def test_card_translation_bars(name):
     assert m["read_as_target"] >= 0.8 and m["hue_kept_share"] >= 0.8, m
 
 
-# EFM's forward-only field cannot reach the two-Gaussian bar at L = 6: about 43 % of P's flux leaves the plate
-# backwards (line-tracing notes), forward lines crowd inward even in the exact field, and neither 4x more training
-# points nor minibatch-OT pairs moved W2 (4.3 -> 4.3 and 4.1 against a floor of 1.33). Strict: a pass must be noticed.
-_MISSES_BAR = pytest.mark.xfail(strict=True, reason="EFM Gaussian -> two Gaussians at L = 6: W2 3.3x the floor (docs/pretrained.md)")
-L6 = [pytest.param(n, marks=_MISSES_BAR) if n == "toy-gauss-2gauss-L6" else n for n in TOYS if n.endswith("L6")]
-L6 += [f"fm-{n}" for n in TOYS if n.endswith("L6")]
+# The EFM toys are two-sided (Theorem 3.1's map with a whole-space field, efm_core.two_sided): forward-only EFM reached
+# only 3.3x the floor on Gaussian -> two Gaussians at L = 6, because about 43 % of P's flux leaves the plate backwards.
+L6 = [n for n in TOYS if n.endswith("L6")]
+L6 += [f"fm-{n}" for n in L6]
 
 
 @pytest.mark.parametrize("name", L6)
@@ -139,6 +141,22 @@ def test_fresh_toy_transport_within_twice_the_floor(name):
     assert int(out.nonfinite.sum()) == 0
     w2 = metrics.w2_exact(out.x, make_source(ckpt.config.q).reference(1000, 402))
     assert w2 <= 2.0 * ckpt.card["metrics"]["w2_floor"], (w2, ckpt.card["metrics"]["w2_floor"])
+
+
+@pytest.mark.parametrize("name", [n for n in TOYS if n.endswith("L6")])
+def test_learned_two_sided_lines_leave_backwards_as_often_as_exact_lines(name):
+    """The learned map sends as much of P's flux backwards as the exact field of 1024 charges a plate does (Theorem
+    3.1's side choice), and ends every line on Q."""
+    ckpt = _load(name)
+    out = generate(ckpt.net, ckpt.config, 1000, seed=501)
+    g = torch.Generator().manual_seed(502)
+    P, Q = make_source(ckpt.config.p), make_source(ckpt.config.q)
+    plates = make_plates(P.sample(1024, g), Q.sample(1024, g), ckpt.config.L)
+    exact = transport_trace(plates, P.sample(1000, g), sides="both", seed=503, dtype=torch.float32)
+    exact_share = float((exact.case == CASES.index("backward")).double().mean())
+    stats = out.stats()
+    assert stats["lost_share"] == 0 and (out.z == ckpt.config.L).all(), stats
+    assert abs(stats["backward_share"] - exact_share) < 0.06, (stats["backward_share"], exact_share)
 
 
 # --- CLI ---------------------------------------------------------------------------------------------------------------
