@@ -1,8 +1,9 @@
 """Sample grids of the shipped checkpoints (docs/images/NAME.png) and the markdown tables of their cards.
 
-``python scripts/make_pretrained_docs.py`` writes one PNG per checkpoint in pretrained/ and prints two tables: the
+``python scripts/make_pretrained_docs.py`` writes one PNG per checkpoint in pretrained/, a picture of the learned
+two-sided lines beside the exact ones for each two-sided toy (docs/images/NAME-lines.png), and prints two tables: the
 model cards (for pretrained/README.md) and EFM vs flow matching (for docs/pretrained.md). Seeded, one CPU thread,
-about a minute.
+about two minutes.
 """
 
 from __future__ import annotations
@@ -18,15 +19,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from efm_core.checkpoints import load_checkpoint  # noqa: E402
-from efm_core.presets import make_source  # noqa: E402
+from efm_core.exact_transport import transport_trace  # noqa: E402
+from efm_core.lines import CASES  # noqa: E402
+from efm_core.plates import make_plates  # noqa: E402
+from efm_core.presets import ARC, make_source  # noqa: E402
 from efm_core.transport import generate, translate  # noqa: E402
+from efm_core.two_sided import space_field, transport_two_sided  # noqa: E402
 
 PRETRAINED = ROOT / "pretrained"
 IMAGES = ROOT / "docs" / "images"
 TASKS = [
     ("digits-gen", "noise -> digits", ("precision", "recall", "class_share_min", "class_share_max", "memorised_share", "fd")),
     ("cdigits-2to3", "coloured 2 -> 3", ("read_as_target", "hue_kept_share", "hue_error_median")),
-    *[(f"toy-gauss-{t}-L{L}", f"Gaussian -> {w}, L = {L}", ("w2", "w2_floor", "w2_over_floor", "transport_bad_share"))
+    *[(f"toy-gauss-{t}-L{L}", f"Gaussian -> {w}, L = {L}", ("w2", "w2_floor", "w2_over_floor", "transport_bad_share",
+                                                                  "transport_backward_share"))
       for t, w in (("2gauss", "two Gaussians"), ("swiss", "Swiss roll")) for L in (6, 30)],
 ]
 
@@ -93,8 +99,45 @@ def toy_scatter(name: str) -> None:
     _save(fig, name)
 
 
+CASE_COLOURS = {"front": "tab:blue", "behind": "tab:orange", "backward": "tab:green", "lost": "black"}
+
+
+def _draw_lines(ax: plt.Axes, paths: list[torch.Tensor], cases: torch.Tensor, L: float, title: str) -> None:
+    """Lines projected on the (x1, z) plane, coloured by case, with the plates and a legend with the case shares."""
+    for path, case in zip(paths, cases.tolist(), strict=True):
+        ax.plot(path[:, 0], path[:, -1], lw=0.5, color=CASE_COLOURS[CASES[case]], alpha=0.7)
+    for z, colour in ((0.0, "tab:red"), (L, "tab:purple")):
+        ax.axhline(z, color=colour, lw=1.5)
+    for i, name in enumerate(CASES):
+        ax.plot([], [], color=CASE_COLOURS[name], label=f"{name} {float((cases == i).double().mean()):.0%}")
+    ax.set_xlim(-30, 30)
+    ax.set_ylim(-25, L + 25)
+    ax.set_xlabel("x1 (data units)")
+    ax.set_ylabel("z (data units)")
+    ax.legend(loc="lower right", fontsize=7)
+    ax.set_title(title, fontsize=9)
+
+
+def two_sided_lines(name: str, n: int = 150) -> None:
+    """docs/images/NAME-lines.png: n learned two-sided lines beside the exact lines of 1024 charges a plate from the
+    same start points (P plate red at z = 0, Q plate purple at z = L; lines beyond the frame are cut)."""
+    ckpt = load_checkpoint(PRETRAINED / name)
+    config = ckpt.config
+    g = torch.Generator().manual_seed(0)
+    P, Q = make_source(config.p), make_source(config.q)
+    starts = P.sample(n, g)
+    learned = transport_two_sided(space_field(ckpt.net), starts, 0.0, config.L, config.L, seed=1, return_path=True)
+    plates = make_plates(P.sample(1024, g), Q.sample(1024, g), config.L)
+    exact = transport_trace(plates, starts, sides="both", seed=1, return_paths=True, dtype=torch.float32)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), sharey=True)
+    _draw_lines(axes[0], list(learned.path.transpose(0, 1)), learned.case, config.L, f"learned field ({name})")
+    _draw_lines(axes[1], exact.paths, exact.case, config.L, "exact field, 1024 charges a plate")
+    fig.suptitle(f"{n} lines from the same points of P, side chosen by the flux share; projection on (x1, z)", fontsize=9)
+    _save(fig, f"{name}-lines")
+
+
 def _fmt(value: object) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    return f"{value:.3g}" if isinstance(value, float) else "–" if value is None else str(value)
 
 
 def table() -> str:
@@ -145,6 +188,8 @@ def main() -> None:
             if not (PRETRAINED / f"{full}.json").is_file():
                 continue
             {"digits-gen": digits_grid, "cdigits-2to3": translation_grid}.get(name, toy_scatter)(full)
+            if load_checkpoint(PRETRAINED / full).config.solver.get("kind") == ARC:
+                two_sided_lines(full)
     print(cards_table(), table(), sep="\n\n")
 
 
