@@ -188,12 +188,13 @@ def landing_distance(scene: Scene, ends: np.ndarray) -> float:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def training_cloud(scene: Scene, L: float, sigma: float, n: int, seed: int) -> np.ndarray:
-    """(n, D+1) training points of Algorithm 1 (tent noise of mid-gap std ``sigma``) between P and Q's charges."""
+def training_cloud(scene: Scene, L: float, sigma: float, n: int, seed: int, kind: str = "tent") -> np.ndarray:
+    """(n, D+1) training points of Algorithm 1 from P and Q's charges: the sampler ``kind`` ("tent": between the plates
+    with tent noise of mid-gap std ``sigma``; "whole_space": also behind the plates and far out) with that sigma."""
     g = torch.Generator().manual_seed(seed)
     ip = torch.randint(0, len(scene.pos), (n,), generator=g)
     iq = torch.randint(0, len(scene.neg), (n,), generator=g)
-    pts = sample_points(torch.from_numpy(scene.pos)[ip], torch.from_numpy(scene.neg)[iq], L, SamplerConfig(kind="tent", sigma=float(sigma)), g)
+    pts = sample_points(torch.from_numpy(scene.pos)[ip], torch.from_numpy(scene.neg)[iq], L, SamplerConfig(kind=kind, sigma=float(sigma)), g)
     return pts.lifted().numpy()
 
 

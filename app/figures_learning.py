@@ -118,9 +118,11 @@ def trajectories_as_paths(levels: np.ndarray, path: np.ndarray) -> list[np.ndarr
 
 
 def lines_panels_figure(
-    panels: dict[str, tuple[list[np.ndarray], list[str] | str]], pos: np.ndarray, neg: np.ndarray, L: float, box: Box, height: int = 380
+    panels: dict[str, tuple[list[np.ndarray], list[str] | str]], pos: np.ndarray, neg: np.ndarray, L: float, box: Box, height: int = 380,
+    outside: bool = False,
 ) -> go.Figure:
-    """Side-by-side panels of lines between the plates, projected onto (z, x1), sharing their axes.
+    """Side-by-side panels of lines between the plates, projected onto (z, x1), sharing their axes; ``outside``: show
+    the whole box in z (lines that leave backwards and loop round), not just 0.3 L beyond the plates.
 
     panels: title -> (paths (T_k, D + 1) with z last, then either one colour for all of them or a Theorem 3.1 case per
     path (coloured by ``CASE_STYLE``)). Each panel: plates, charges, then one lines trace per colour group.
@@ -148,7 +150,7 @@ def lines_panels_figure(
                 row=1, col=col,
             )
     zr, xr = box.ranges()[0], box.ranges()[1]
-    lo, hi = max(zr[0], -0.3 * L), min(zr[1], 1.3 * L)
+    lo, hi = (zr[0], zr[1]) if outside else (max(zr[0], -0.3 * L), min(zr[1], 1.3 * L))
     fig.update_xaxes(title_text="z", range=[lo, hi])
     fig.update_yaxes(range=list(xr))
     fig.update_yaxes(title_text="x₁", col=1)

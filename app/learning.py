@@ -8,6 +8,8 @@ uploaded: keyed by the SHA-256 of the uploaded bytes); arrays derived from the e
 
 Where the pages move points, they call ``move``: ``efm_core.transport.transport`` along ``learned_field`` with the
 solver the user picked, snapshots for the trajectory strips, and images clipped to their data range as displayed.
+A two-sided lab model (``LabSettings.two_sided``) moves its points with ``move_two_sided`` instead
+(``efm_core.two_sided``: both sides of P, lines through the whole space).
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ from efm_core import (
 from efm_core.baselines import pfgm_prior
 from efm_core.checkpoints import Checkpoint, CheckpointError, checkpoint_paths, load_checkpoint
 from efm_core.exact_transport import transport_trace
-from efm_core.lines import CASES
-from efm_core.presets import SOLVERS, ExperimentConfig, GaussianSource, make_source
+from efm_core.lines import CASES, LOST
+from efm_core.presets import ARC, SOLVERS, ExperimentConfig, GaussianSource, make_source
 from efm_core.train import Trainer
 from efm_core.transport import learned_field, transport
+from efm_core.two_sided import space_field, transport_two_sided
 
 PRETRAINED_ENV = "EFM_PRETRAINED_DIR"  # overrides the folder of the shipped checkpoints (tests, your own runs)
 SOLVER_LABELS = {"euler": "Euler (the paper)", "heun": "Heun", "rk45": "Adaptive (RK45)"}
@@ -60,6 +63,9 @@ class Moved(NamedTuple):
     x: (n, *shape) end points (images clipped to the data range, as shown); levels: (K,) snapshot heights z;
     path: (K, n, *shape) the items at those heights (clipped like x); nfe: batched network calls; bad: lines whose
     slope was guarded (f_z <= f_min, the line would have turned back) or that went non-finite; seconds: wall time.
+    Two-sided moves (``move_two_sided``) have no heights: levels is empty, path holds the lines after every solver
+    step (S + 1, n, D + 1) with z last, ``lines`` the same as n polylines without their standing tails, ``cases``
+    their Theorem 3.1 cases, and bad counts the lost lines.
     """
 
     x: np.ndarray
@@ -68,6 +74,8 @@ class Moved(NamedTuple):
     nfe: int
     bad: int
     seconds: float
+    lines: list[np.ndarray] | None = None
+    cases: list[str] | None = None
 
 
 def move(
@@ -88,6 +96,20 @@ def move(
     if clip is not None:
         x, path = x.clamp(*clip), path.clamp(*clip)
     return Moved(x.numpy(), r.levels.numpy(), path.numpy(), r.nfe, int(r.bad.sum()), seconds)
+
+
+def move_two_sided(net: nn.Module, L: float, x0: Tensor, seed: int) -> Moved:
+    """Carry points ``x0`` (n, D) of P to Q by Theorem 3.1's map along the whole-space field of ``net`` (side chosen
+    by the flux share, seeded by ``seed``; ``efm_core.two_sided.transport_two_sided``)."""
+    t0 = time.perf_counter()
+    r = transport_two_sided(space_field(net), x0.float(), 0.0, L, L, seed=seed, return_path=True)
+    seconds = time.perf_counter() - t0
+    path = r.path.numpy()
+    moving = np.any(np.diff(path, axis=0) != 0, axis=2)  # (S, n): the line moved in that step
+    last = [int(np.nonzero(moving[:, i])[0].max()) + 2 if moving[:, i].any() else 1 for i in range(path.shape[1])]
+    lines = [path[: last[i], i].astype(np.float64) for i in range(path.shape[1])]
+    end = r.end[:, :-1].numpy()
+    return Moved(end, np.zeros(0), path, r.nfe, int((r.case == LOST).sum()), seconds, lines, [CASES[c] for c in r.case.tolist()])
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -345,20 +367,25 @@ class LabSettings:
     lr: float
     seed: int
     with_fm: bool
+    two_sided: bool = False
 
 
 def lab_config(objective: str, s: LabSettings, p_path: str, q_path: str, n_charges: int) -> ExperimentConfig:
     """The experiment of one lab model: the scene's charges as point files, an MLP of width ``s.width``, Adam, EMA.
 
     EFM uses the tent sampler with mid-gap noise ``s.sigma``; flow matching the straight segments between the same
-    kind of pairs (its own objective), with the same net, steps, learning rate and seed: the same budget.
+    kind of pairs (its own objective), with the same net, steps, learning rate and seed: the same budget. A two-sided
+    EFM model (``s.two_sided``) has a whole-space net of the same width, the ``whole_space`` sampler and the arc solver.
     """
-    sampler = {"kind": "tent", "sigma": float(s.sigma)} if objective == "efm" else {"kind": "none"}
+    two_sided = objective == "efm" and s.two_sided
+    sampler = {"kind": "whole_space" if two_sided else "tent", "sigma": float(s.sigma)} if objective == "efm" else {"kind": "none"}
+    net = {"kind": "space_mlp" if two_sided else "mlp", "width": int(s.width), "depth": LAB_DEPTH}
+    extra = {"solver": {"kind": ARC, "sides": "both"}} if two_sided else {}
     return ExperimentConfig(
         name=f"lab-{objective}", objective=objective, p={"kind": "points_file", "path": p_path}, q={"kind": "points_file", "path": q_path},
-        L=float(s.L), net={"kind": "mlp", "width": int(s.width), "depth": LAB_DEPTH}, sampler=sampler, n_charges=int(n_charges),
+        L=float(s.L), net=net, sampler=sampler, n_charges=int(n_charges),
         n_queries=LAB_QUERIES, steps=int(s.steps), lr=float(s.lr), warmup=min(100, int(s.steps) // 10), ema=0.995, seed=int(s.seed),
-        description="Training lab run on the charges of the Field lines page.",
+        description="Training lab run on the charges of the Field lines page.", **extra,
     )
 
 
@@ -472,11 +499,12 @@ def lab_starts(scene: compute.Scene, p_toy: str | None, seed: int) -> np.ndarray
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def exact_forward_lines(scene: compute.Scene, L: float, starts: np.ndarray) -> tuple[list[np.ndarray], list[str]]:
-    """The exact field lines from ``starts`` (K, D) on P, every one leaving towards Q (as a learned field moves them):
-    paths (T_k, D + 1) and Theorem 3.1 cases."""
+def exact_lines(scene: compute.Scene, L: float, starts: np.ndarray, sides: str = "forward", seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """The exact field lines from ``starts`` (K, D) on P: every one leaving towards Q (``sides="forward"``, as a
+    learned field moves them in z) or on the side the flux share picks (``"both"``, seeded): paths (T_k, D + 1) and
+    Theorem 3.1 cases."""
     trace = transport_trace(
-        scene.plates(L), torch.from_numpy(starts), sides="forward", tol=compute.TRACE_TOL, dtype=compute.TRACE_DTYPE,
+        scene.plates(L), torch.from_numpy(starts), sides=sides, seed=seed, tol=compute.TRACE_TOL, dtype=compute.TRACE_DTYPE,
         return_paths=True, max_path_points=compute.MAX_PATH_POINTS,
     )
     return [p.double().numpy() for p in trace.paths], [CASES[c] for c in trace.case.tolist()]
@@ -497,10 +525,10 @@ def point_metrics(ends: np.ndarray, scene: compute.Scene, seed: int) -> dict[str
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def sampler_arrows(scene: compute.Scene, L: float, sigma: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training points of Algorithm 1 (``compute.training_cloud``, (n, D + 1)) and the exact unit field E/|E| at each,
-    the target the network is taught there (n, D + 1)."""
-    pts = compute.training_cloud(scene, L, sigma, n, seed)
+def sampler_arrows(scene: compute.Scene, L: float, sigma: float, n: int, seed: int, kind: str = "tent") -> tuple[np.ndarray, np.ndarray]:
+    """Training points of Algorithm 1 (``compute.training_cloud`` of sampler ``kind``, (n, D + 1)) and the exact unit
+    field E/|E| at each, the target the network is taught there (n, D + 1)."""
+    pts = compute.training_cloud(scene, L, sigma, n, seed, kind)
     return pts, plate_field_at(torch.from_numpy(pts), scene.plates(L)).direction.numpy()
 
 
@@ -516,12 +544,16 @@ class LabView(NamedTuple):
 
 def lab_view(run: LabRun, solver: str, steps: int, y: float, x_range: tuple[float, float]) -> LabView:
     """Evaluate every model of ``run`` (its EMA weights): move ``run.starts`` from P along its field to Q with the
-    chosen solver (24 snapshots), the metrics of the end points against Q, and the angle to E on the slice x2 = y."""
+    chosen solver (24 snapshots; a two-sided model with ``move_two_sided``), the metrics of the end points against Q, and the angle to E on the slice x2 = y."""
     scene, s = run.scene, run.settings
     moved, metrics, errors = {}, {}, {}
     for name, trainer in run.trainers.items():
         objective = trainer.config.objective
-        m = move(trainer.ema, objective, s.L, torch.from_numpy(run.starts).float(), solver=solver, steps=steps, snapshots=24)
+        starts = torch.from_numpy(run.starts).float()
+        if trainer.config.solver.get("kind") == ARC:
+            m = move_two_sided(trainer.ema, s.L, starts, s.seed)
+        else:
+            m = move(trainer.ema, objective, s.L, starts, solver=solver, steps=steps, snapshots=24)
         errors[name] = direction_error(trainer.ema, objective, scene, s.L, y, x_range)
         moved[name] = m
         metrics[name] = {**point_metrics(m.x.astype(np.float64), scene, s.seed), "nfe": float(m.nfe), "bad": float(m.bad), "angle": errors[name].median}

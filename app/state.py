@@ -127,6 +127,10 @@ WIDGETS: dict[str, Widget] = {
                         "learning-rate decay to the last step)."),
     "lab_lr": Widget(1e-3, help="Peak learning rate of Adam (after a short warm-up). Too large: the loss jumps or training "
                      "stops; too small: slow progress."),
+    "lab_two_sided": Widget(False, help="Teach the network the field in the whole space, not only between the plates, and "
+                            "move points with Theorem 3.1's map: each line leaves P on the side given by the flux there "
+                            "(backwards too), loops round the outside if it must, and ends on Q by the plate rule. "
+                            "Without it EFM follows the field forwards in z, as the paper's Algorithm 2."),
     "lab_fm": Widget(True, help="Also train conditional flow matching on the same charges with the same network, steps, "
                      "learning rate and seed (the same budget), to compare."),
     "tr_dir": Widget("2to3", help="Translate coloured 2s into 3s, or 3s into 2s (the same field run backwards, or its own "

@@ -86,6 +86,30 @@ def test_training_lab_trains_live_and_draws_the_error_map():
     assert any(b.label == "Continue" for b in at.button)
 
 
+def test_training_lab_two_sided_moves_points_by_theorem_3_1():
+    """The two-sided toggle: a whole-space net, lines of Theorem 3.1's cases beside the exact two-sided lines, a z
+    range that shows the loops behind the plates, and training points behind the plates too."""
+    at = app_test(LAB, lab_steps="200", lab_width="32", lab_fm="false", lab_two_sided="true")
+    _button(at, "Start training").click().run()
+    for _ in range(40):
+        if at.session_state["lab_run"].done:
+            break
+        at.run()
+    at.run()
+    no_errors(at)
+    run = at.session_state["lab_run"]
+    assert run.done and run.trainers["EFM"].config.net["kind"] == "space_mlp"
+    panels = _fig(at, "lab-lines")
+    assert [a["text"] for a in panels["layout"]["annotations"]] == ["EFM (two-sided): learned lines", "exact field lines (two-sided starts)"]
+    learned = [t["name"] for t in panels["data"] if t.get("xaxis", "x") == "x" and t["name"].split(" ")[0] in ("front", "behind", "backward", "lost")]
+    assert any(n.startswith("backward") for n in learned), learned
+    L = float(at.session_state["L"])
+    assert panels["layout"]["xaxis"]["range"][0] < -0.3 * L  # the loops behind P are in view
+    assert _metric(at, "NFE") and int(_metric(at, "NFE")[0]) > 4  # the arc solver, not the z solver's 2 x steps
+    z = decode(next(t for t in _fig(at, "sampler")["data"] if str(t.get("name")).startswith("training points"))["x"])
+    assert (z < 0).any() and (z > L).any()
+
+
 def test_training_lab_changed_settings_stop_the_run_and_say_so():
     at = app_test(LAB, lab_steps="2000", lab_width="32", solver_steps="4", lab_fm="false")
     _button(at, "Start training").click().run()

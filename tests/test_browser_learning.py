@@ -73,6 +73,19 @@ def test_training_lab_page_trains_until_done(server, page, tmp_path):
     _shot(page, tmp_path, "training_lab")
 
 
+def test_training_lab_two_sided_draws_lines_round_the_outside(server, page, tmp_path):
+    """Two-sided EFM on Gaussian -> two Gaussians (the Field lines default) at L = 6: lines of every case, backward
+    ones included, in the learned panel beside the exact two-sided lines."""
+    _open(page, f"{server}/training_lab?lab_steps=1000&lab_width=128&lab_fm=false&lab_two_sided=true")
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_function("() => document.body.innerText.includes('step 1000 / 1000')", timeout=300_000)
+    _idle(page)
+    names = [t["name"] for t in _figure_data(page, next(i for i, n in enumerate(_plots(page)) if any(x.startswith("backward") for x in n)))]
+    assert sum(n.startswith("backward") for n in names) == 2, names  # learned and exact panels
+    assert "Theorem 3.1's map" in _text(page)
+    _shot(page, tmp_path, "training_lab_two_sided")
+
+
 def test_translation_page_picks_a_gallery_image_by_click(server, page, tmp_path):
     _open(page, f"{server}/translation")
     assert "Read as 3" in _text(page)

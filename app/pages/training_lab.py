@@ -42,15 +42,17 @@ with c4:
     sigma = float(ui.slider("Noise σ (sampler)", "sigma"))
 with c5:
     with_fm = ui.toggle("Flow matching too", "lab_fm")
-s1, s2, s3 = st.columns([3, 2, 5], vertical_alignment="bottom")
+s1, s2, s3, s4 = st.columns([3, 2, 2, 4], vertical_alignment="bottom")
 with s1:
     solver = ui.select("Solver", "solver", list(learning.SOLVER_LABELS), learning.SOLVER_LABELS)
 with s2:
     solver_steps = int(ui.number("Solver steps", "solver_steps"))
 with s3:
+    two_sided = ui.toggle("Two-sided EFM", "lab_two_sided")
+with s4:
     y_slice = float(ui.slider("Slice at x₂ = (error map)", "probe_y", fmt="%.1f")) if D == 2 else 0.0
 
-settings = learning.LabSettings(scene.key, L, sigma, width, steps, lr, seed, bool(with_fm))
+settings = learning.LabSettings(scene.key, L, sigma, width, steps, lr, seed, bool(with_fm), bool(two_sided))
 p_source = None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"]  # fresh points of P: new toy samples
 run: learning.LabRun | None = ss.get("lab_run")
 stale = run is not None and run.settings != settings
@@ -111,7 +113,8 @@ def _metrics(view: learning.LabView) -> None:
             a.metric("W2 to Q", f"{m['w2']:.3f}", help="Exact 2-Wasserstein distance between the moved points and as many of Q's charges (drawn by magnitude). Lower is better.")
             b.metric("Energy distance", f"{m['energy']:.3f}", help="Unbiased energy distance between the moved points and Q's charges: about 0 when they follow Q.")
             a.metric("NFE", f"{m['nfe']:.0f}", help="Network evaluations (batched) the solver used to move all points.")
-            b.metric("Bad lines", f"{m['bad']:.0f}", help="Lines where the field turned back (f_z ≤ 0.05, the slope was guarded) or became non-finite.")
+            b.metric("Bad lines", f"{m['bad']:.0f}", help="Lines where the field turned back (f_z ≤ 0.05, the slope was guarded) or became non-finite; "
+                     "for two-sided EFM, lines that did not reach Q within the solver's step limit (lost).")
             st.metric("Median angle to E", f"{m['angle']:.1f}°", help="Median over the slice of the angle between this model's field and the exact E (the map below).")
 
 
@@ -146,20 +149,27 @@ def live() -> None:
             ss["_lab_view"], ss["_lab_view_key"], ss["_lab_view_time"] = view, key, time.perf_counter()
     if view is None:
         return
-    st.caption(f"Pictures and numbers below: the averaged (EMA) weights at step {view.step}, {len(next(iter(view.moved.values())).x)} fresh points of P.")
+    both = run.settings.two_sided
+    st.caption(f"Pictures and numbers below: the averaged (EMA) weights at step {view.step}, {len(next(iter(view.moved.values())).x)} fresh points of P."
+               + (" Two-sided EFM moves them by Theorem 3.1's map (lines in arc length, both sides of P); the solver above moves flow matching." if both else ""))
     _metrics(view)
 
     starts = run.starts[: learning.LAB_DRAWN]
+    drawn = learning.LAB_DRAWN
     learned = {
-        f"{name}: learned lines": (fl.trajectories_as_paths(m.levels, m.path[:, : learning.LAB_DRAWN]), fl.MODEL_COLOR[name])
+        f"{name}{' (two-sided)' if m.lines is not None else ''}: learned lines": (
+            (m.lines[:drawn], m.cases[:drawn]) if m.lines is not None
+            else (fl.trajectories_as_paths(m.levels, m.path[:, :drawn]), fl.MODEL_COLOR[name])
+        )
         for name, m in view.moved.items()
     }
     exact = {}
     with ui.guard("Could not trace the exact lines"):
-        exact["exact field lines (forward starts)"] = learning.exact_forward_lines(run.scene, run.settings.L, starts)
+        title = "exact field lines (two-sided starts)" if both else "exact field lines (forward starts)"
+        exact[title] = learning.exact_lines(run.scene, run.settings.L, starts, "both" if both else "forward", run.settings.seed)
     first, *rest = learned.items()  # EFM, then the exact lines, then flow matching
     panels = dict([first, *exact.items(), *rest])
-    st.plotly_chart(fl.lines_panels_figure(panels, run.scene.pos, run.scene.neg, run.settings.L, run_box), key="lab_lines", theme=None, config=fl.PLOT_CONFIG)
+    st.plotly_chart(fl.lines_panels_figure(panels, run.scene.pos, run.scene.neg, run.settings.L, run_box, outside=both), key="lab_lines", theme=None, config=fl.PLOT_CONFIG)
 
     m1, m2 = st.columns([3, 2])
     with m1:
@@ -179,7 +189,8 @@ def live() -> None:
     e2.download_button("Moved points (NPY)", exports_learning.npy_bytes(view.moved["EFM"].x), file_name="efm_moved_points.npy", key="dl_lab_points",
                        help="The EFM end points on Q, float32 (K, D). Load with numpy.load.")
     e3.download_button("EFM trajectories (NPY)", exports_learning.npy_bytes(view.moved["EFM"].path), file_name="efm_trajectories.npy", key="dl_lab_paths",
-                       help="The moved points at 24 heights from z = 0 to z = L, float32 (24, K, D).")
+                       help="Two-sided: the moved points after every solver step, z last, float32 (S + 1, K, D + 1)." if both
+                       else "The moved points at 24 heights from z = 0 to z = L, float32 (24, K, D).")
 
 
 live()
@@ -187,14 +198,18 @@ live()
 ui.explain(
     "Top: the loss of each model as it trains. Middle: fresh samples of P moved to Q along each learned field (EFM "
     "black, flow matching brown), next to the exact field lines from the same starts (coloured by their Theorem 3.1 "
-    "case). The heat map shows, at every point of a slice between the plates, the angle between a learned field and "
+    "case; with **Two-sided EFM** its learned lines are coloured by case too, and both start on the side of P the "
+    "flux picks). The heat map shows, at every point of a slice between the plates, the angle between a learned field and "
     "the exact E: pale is right, dark red is wrong (90° or more: at right angles or backwards). EFM's error is largest close to the charges (where E turns sharply) "
     "and far from the data; flow matching's field is not meant to follow E at all, its angle shows how different its "
     "paths are.",
     "EFM replaces the exact field, whose lines memorise the charges in high dimensions and take seconds to trace, by "
     "a network that is cheap to evaluate and generalises. The network only learns the field where it is taught (the "
-    "training points below), only forwards (towards Q), and with an error that the line-following solver amplifies by "
-    "about L: a small L maps well, a large L poorly, as the paper reports.",
+    "training points below). The paper's solver follows it forwards in z only, so it misses the flux that leaves P "
+    "backwards (close to half of it at large L) and maps a large L poorly, as the paper reports. **Two-sided EFM** "
+    "teaches the network the field in the whole space and moves points by Theorem 3.1's map: the side of P chosen by "
+    "the flux there, lines round the outside, the plate rule on Q. On the shipped toys it meets the 2× W2 bar at "
+    "L = 30 as well as at L = 6 (docs/pretrained.md).",
     [
         r"\min_\theta\; \mathbb{E}_{t,\,x_P,\,x_Q,\,\varepsilon}\,\Big\| f_\theta(\tilde x) - \frac{E(\tilde x)}{\lVert E(\tilde x)\rVert}\Big\|^2,"
         r"\qquad \tilde x = \big((1-t)\,x_P + t\,x_Q + \varepsilon,\; tL\big)",
@@ -207,7 +222,7 @@ st.subheader("What the network is taught")
 a, b = st.columns([3, 2])
 with a:
     with ui.guard("Could not draw the training points"):
-        pts, dirs = learning.sampler_arrows(scene, L, sigma, SAMPLER_POINTS, seed)
+        pts, dirs = learning.sampler_arrows(scene, L, sigma, SAMPLER_POINTS, seed, "whole_space" if two_sided else "tent")
         st.plotly_chart(fl.sampler_figure(pts, dirs, scene.pos, scene.neg, L, box), key="lab_sampler", theme=None, config=fl.PLOT_CONFIG)
 with b:
     st.markdown(
@@ -219,3 +234,9 @@ with b:
     )
     st.latex(r"\tilde x = \big((1-t)\,x_P + t\,x_Q + \varepsilon,\; tL\big)")
     st.latex(r"\varepsilon \sim \mathcal N\big(0,\, s(t)^2 I\big),\quad s(t) = 2\sigma \min(t, 1-t)")
+    if two_sided:
+        st.markdown(
+            "**Two-sided EFM** draws only half of its points that way. A fifth lie behind a plate (a charge plus noise, at "
+            "depth |N(0, (L/4)²)|), the rest on shells round the centre in random directions, with radii from L/10 to "
+            "100 L: the backward lines loop far out, and the network must know the field there too."
+        )
