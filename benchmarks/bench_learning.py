@@ -3,6 +3,7 @@
     python benchmarks/bench_learning.py                 # everything, about 10 minutes on 2 CPU cores
     python benchmarks/bench_learning.py --part speed    # only steps/s and the 64-digit sampling time
     python benchmarks/bench_learning.py --steps 600     # a smaller training budget per model
+    python benchmarks/bench_learning.py --part two-sided  # the arc solver on the shipped two-sided toys (~2 min)
 
 Prints markdown tables (paste them into docs/performance_learning.md). Runs on one CPU thread by default (``--threads``).
 EFM vs baselines: every model has the same net (the toy preset's MLP), the same number of steps and training points per
@@ -23,10 +24,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from efm_core import metrics  # noqa: E402
+from efm_core.checkpoints import load_checkpoint  # noqa: E402
+from efm_core.lines import BACKWARD, LOST  # noqa: E402
 from efm_core.nets import count_parameters  # noqa: E402
-from efm_core.presets import get_preset  # noqa: E402
+from efm_core.presets import get_preset, make_source  # noqa: E402
 from efm_core.train import Trainer, evaluate  # noqa: E402
-from efm_core.transport import generate  # noqa: E402
+from efm_core.transport import generate, learned_field, transport  # noqa: E402
+from efm_core.two_sided import space_field, transport_two_sided  # noqa: E402
 
 TOYS = ("two_gaussians", "swiss_roll", "two_moons")
 
@@ -101,9 +106,52 @@ def _row(toy, L, label, report, seconds) -> str:
     )
 
 
+class _Timed:
+    """A field callable that adds up the seconds spent inside the network."""
+
+    def __init__(self, field) -> None:
+        self.field, self.seconds = field, 0.0
+
+    def __call__(self, *args):
+        start = time.perf_counter()
+        out = self.field(*args)
+        self.seconds += time.perf_counter() - start
+        return out
+
+
+def two_sided_table(n: int = 1000) -> str:
+    """The shipped two-sided toys moved by the arc solver (both sides, forward only) and by Heun in z (50 steps)."""
+    rows = [
+        "| checkpoint | solver | NFE | seconds | in the net | solver overhead | W2 / floor | backward | lost |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    root = Path(__file__).resolve().parent.parent / "pretrained"
+    for name in ("toy-gauss-2gauss-L6", "toy-gauss-swiss-L6", "toy-gauss-2gauss-L30", "toy-gauss-swiss-L30"):
+        ckpt = load_checkpoint(root / name)
+        config, floor = ckpt.config, ckpt.card["metrics"]["w2_floor"]
+        x0 = make_source(config.p).sample(n, torch.Generator().manual_seed(1))
+        target = make_source(config.q).reference(n, 1001)
+        for label in ("arc, both sides", "arc, forward only", "heun in z, 50 steps"):
+            timed = _Timed(learned_field(ckpt.net, "efm", config.L) if label.startswith("heun") else space_field(ckpt.net))
+            start = time.perf_counter()
+            if label.startswith("heun"):
+                out = transport(timed, x0, 0.0, config.L, solver="heun", steps=50)
+                end, nfe, backward, lost = out.x, out.nfe, "-", f"{out.bad.double().mean():.1%} bad"
+            else:
+                lines = transport_two_sided(timed, x0, 0.0, config.L, config.L, sides="both" if "both" in label else "forward", seed=1)
+                end, nfe = lines.end[:, :-1], lines.nfe
+                backward, lost = (f"{(lines.case == c).double().mean():.1%}" for c in (BACKWARD, LOST))
+            seconds = time.perf_counter() - start
+            w2 = metrics.w2_exact(end, target) / floor
+            rows.append(f"| {name} | {label} | {nfe} | {seconds:.2f} | {timed.seconds:.2f} | {seconds / timed.seconds:.2f}x | "
+                        f"{w2:.2f} | {backward} | {lost} |")
+        print(rows[-1], file=sys.stderr, flush=True)
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("all", "speed", "compare"), default="all")
+    parser.add_argument("--part", choices=("all", "speed", "compare", "two-sided"), default="all")
     parser.add_argument("--steps", type=int, default=1200, help="training steps per model in the comparison (default 1200)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -112,6 +160,8 @@ def main() -> None:
     if args.part in ("all", "speed"):
         print("### Training speed\n\n" + speed_table() + "\n")
         print("### Sampling 64 digits (untrained weights: the time does not depend on them)\n\n" + sampling_table() + "\n")
+    if args.part in ("all", "two-sided"):
+        print("### Two-sided transport of 1000 lines (shipped checkpoints)\n\n" + two_sided_table() + "\n")
     if args.part in ("all", "compare"):
         print(f"### EFM vs baselines, {args.steps} steps each\n\n" + comparison_table(args.steps) + "\n")
 
