@@ -538,8 +538,12 @@ def sweep_figures(
 
 
 # ---------------------------------------------------------------------------------------------- high dimensions
-def dimension_figure(dims: np.ndarray, series: dict[str, np.ndarray], y_title: str, *, log_y: bool = False, bands: dict[str, tuple[np.ndarray, np.ndarray]] | None = None, height: int = 300) -> go.Figure:
-    """Quantities against the dimension D (log axis): one line per series, optional (low, high) bands."""
+def dimension_figure(
+    dims: np.ndarray, series: dict[str, np.ndarray], y_title: str, *, log_y: bool = False, bands: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    height: int = 300, extra: tuple[str, float, float, tuple[float, float] | None] | None = None,
+) -> go.Figure:
+    """Quantities against the dimension D (log axis): one line per series, optional (low, high) bands; ``extra``:
+    one more measurement (name, D, value, optional (low, high)) drawn as a star with an error bar, e.g. real data."""
     palette = ["#7b3294", "#ff7f0e", "#2ca02c", "#333333"]
     fig = _figure()
     for i, (name, values) in enumerate(series.items()):
@@ -548,6 +552,11 @@ def dimension_figure(dims: np.ndarray, series: dict[str, np.ndarray], y_title: s
             lo, hi = bands[name]
             fig.add_trace(go.Scatter(x=np.concatenate([dims, dims[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself", line={"width": 0}, fillcolor=color, opacity=0.15, hoverinfo="skip", showlegend=False))
         fig.add_trace(go.Scatter(x=dims, y=values, name=name, mode="lines+markers", line={"color": color}))
+    if extra is not None:
+        name, D, value, spread = extra
+        error = None if spread is None else {"type": "data", "array": [spread[1] - value], "arrayminus": [value - spread[0]], "color": "#d62728"}
+        fig.add_trace(go.Scatter(x=[D], y=[value], name=name, mode="markers", error_y=error,
+                                 marker={"symbol": "star", "size": 14, "color": "#d62728", "line": {"width": 1, "color": "white"}}))
     fig.update_layout(
         height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision=y_title,
         xaxis={"title": {"text": "data dimension D"}, "type": "log"}, yaxis={"title": {"text": y_title}, "type": "log" if log_y else "linear"},

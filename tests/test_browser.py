@@ -184,7 +184,12 @@ def test_high_dimensions_page(server, page, tmp_path):
         slider.press("ArrowRight")
     _idle(page)
     assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')][1].data[0].y") != first
+    assert "Following the exact field memorises" in _text(page)
+    assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.data[0].type === 'image')")
+    page.set_viewport_size({"width": 1400, "height": 2100})  # down to the digits of section 5
+    _idle(page)
     _shot(page, tmp_path, "high_dimensions")
+    page.set_viewport_size({"width": 1400, "height": 900})  # the module's other tests share this page
 
 
 def _navigate(page, path: str) -> None:
