@@ -169,3 +169,19 @@ def test_short_two_sided_training_sends_lines_both_ways_and_ends_them_all():
     assert 0.2 < stats["backward_share"] < 0.7, stats
     assert (out.z == config.L).all()
     assert 0.3 < (out.x[:, 0] > 0).float().mean() < 0.7  # both modes reached
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_two_sided_transport_on_cuda_matches_cpu():
+    """The same seeded net, points and side draws on CUDA and CPU: the same cases and end points up to float32
+    rounding (a line that grazes a plate-rule decision may differ: allow a few)."""
+    config = get_preset("two_gaussians-L6-two-sided").replace(steps=1, n_charges=64, n_queries=32)
+    cpu = Trainer(config, device="cpu").ema
+    gpu = Trainer(config, device="cuda").ema
+    gpu.load_state_dict(cpu.state_dict())
+    a, b = generate(cpu, config, 64, seed=3), generate(gpu, config, 64, seed=3)
+    same = a.case == b.case.cpu()
+    assert b.x.is_cuda and same.double().mean() >= 0.95
+    close = ((b.x.cpu() - a.x).norm(dim=1) < 1e-2) & same
+    assert close.double().mean() >= 0.9
