@@ -210,7 +210,7 @@ def _whole_space_points(p: Tensor, q: Tensor, L: float, config: SamplerConfig, g
     n_tent = round(WHOLE_SPACE_SHARES[0] * B)
     n_behind = round(WHOLE_SPACE_SHARES[1] * B)
     n_shell = B - n_tent - n_behind
-    tent = sample_points(p[:n_tent], q[:n_tent], L, SamplerConfig(kind="tent", sigma=config.sigma), g)
+    tent = sample_points(p[:n_tent], q[:n_tent], L, SamplerConfig(kind="tent", sigma=config.sigma, eps=config.eps), g)
     sl = slice(n_tent, n_tent + n_behind)
     on_q = _uniform(n_behind, g, p) < 0.5
     base = torch.where(on_q.reshape(-1, *([1] * (p.ndim - 1))), q[sl], p[sl])

@@ -159,7 +159,8 @@ def transport_two_sided(
     """Carry ``x0`` (B, D) on the plate ``z_start`` (0 or L) along ``field`` to the plate ``z_end`` (L or 0).
 
     ``sides``: "both" (flux-weighted side choice, seeded by ``seed``) or "forward" (every line starts towards
-    ``z_end``). ``steps``: RK4 steps per unit of max(|X - c|, r_min) of arc length (``r_min`` in data units);
+    ``z_end``). Cases as ``lines.CASES``: backward (started behind the start plate, or went there), behind (crossed
+    the end plate and came back), front (ended at its first crossing), lost (``max_steps`` or non-finite). ``steps``: RK4 steps per unit of max(|X - c|, r_min) of arc length (``r_min`` in data units);
     ``delta``: probe distance off the plates for the side choice and the plate rule; ``max_steps``: cap per line;
     ``return_path``: keep every line's position after every step (for pictures: (S+1) x B x (D+1) numbers).
     """
@@ -218,6 +219,8 @@ def transport_two_sided(
             Yn[c[ends]] = y[ends]
             passed = c[~ends]
             case[idx[passed]] = torch.where(case[idx[passed]] == FRONT, BEHIND, case[idx[passed]])
+        went_behind = ok & ~stop & ((Yn[:, -1] - z_start) * s < 0)  # behind the start plate: a backward line (CASES)
+        case[idx[went_behind]] = BACKWARD
         X[idx] = Yn
         running[idx[stop]] = False
         if path is not None:
