@@ -15,7 +15,7 @@ an idle core.
   run after pressing Start (setting up both trainers, the first training chunk and the first evaluation).
 * Live training: ``LabRun`` on the Field lines page's "Two moons" scene (256 charges of N(0, I) on P and of the two
   moons on Q, L = 6, noise 0.1) with the page's defaults (width 128, 256 training points per step), EFM alone and
-  EFM + flow matching in lockstep, timed over the whole 2000 steps.
+  EFM + flow matching in lockstep, and two-sided EFM (whole-space net and sampler), timed over the whole 2000 steps.
 * 64 digits: ``learning.move`` of 64 noise images along the shipped ``digits-gen`` / ``fm-digits-gen`` nets (or
   untrained nets of the preset's architecture if they are not there: the time does not depend on the weights).
 """
@@ -79,13 +79,16 @@ def training(steps: int) -> str:
 
     scene = compute.scene_charges(2, "gaussian", "two_moons", 256, 0, None, None)
     rows = ["| models | width | steps | wall s | CPU s | steps/s (CPU) |", "|---|---|---|---|---|---|"]
-    for with_fm, width, n in ((False, 128, steps), (True, 128, steps), (False, 64, steps // 4), (False, 256, steps // 4)):
-        run = learning.LabRun(scene, learning.LabSettings(scene.key, 6.0, 0.1, width, n, 1e-3, 0, with_fm))
+    cases = ((False, 128, steps, False), (True, 128, steps, False), (False, 64, steps // 4, False), (False, 256, steps // 4, False),
+             (False, 128, steps, True))
+    for with_fm, width, n, two_sided in cases:
+        run = learning.LabRun(scene, learning.LabSettings(scene.key, 6.0, 0.1, width, n, 1e-3, 0, with_fm, two_sided))
         t0, c0 = time.perf_counter(), time.process_time()
         while not run.done:
             run.advance(0.4)  # the page's chunks
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-        rows.append(f"| {' + '.join(run.trainers)} | {width} | {n} | {seconds:.1f} | {cpu:.1f} | {n / cpu:.0f} |")
+        label = " + ".join(run.trainers) + (" (two-sided: whole-space net)" if two_sided else "")
+        rows.append(f"| {label} | {width} | {n} | {seconds:.1f} | {cpu:.1f} | {n / cpu:.0f} |")
     return "\n".join(rows)
 
 
