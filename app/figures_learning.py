@@ -158,8 +158,11 @@ def lines_panels_figure(
     return fig
 
 
-def sampler_figure(points: np.ndarray, directions: np.ndarray, pos: np.ndarray, neg: np.ndarray, L: float, box: Box, height: int = 380) -> go.Figure:
-    """Training points of Algorithm 1 with their target arrows E/|E| (projected onto (z, x1)).
+def sampler_figure(
+    points: np.ndarray, directions: np.ndarray, pos: np.ndarray, neg: np.ndarray, L: float, box: Box, height: int = 380, outside: bool = False,
+) -> go.Figure:
+    """Training points of Algorithm 1 with their target arrows E/|E| (projected onto (z, x1)); ``outside``: show the
+    whole box in z (points behind the plates), not just 0.15 L beyond them.
 
     points, directions: (n, D + 1), z last. Traces: plates and charges, then the arrows (one trace of segments, an
     arrow head at each end), then the points.
@@ -181,7 +184,8 @@ def sampler_figure(points: np.ndarray, directions: np.ndarray, pos: np.ndarray, 
         go.Scatter(x=points[:, -1], y=points[:, 0], mode="markers", name=f"training points ({len(points)})", marker={"color": "#7b3294", "size": 4},
                    customdata=directions[:, [-1, 0]], hovertemplate="z=%{x:.2f}, x₁=%{y:.2f}<br>target (z, x₁) = (%{customdata[0]:.2f}, %{customdata[1]:.2f})<extra></extra>")
     )
-    lo, hi = max(box.ranges()[0][0], -0.15 * L), min(box.ranges()[0][1], 1.15 * L)
+    zr = box.ranges()[0]
+    lo, hi = zr if outside else (max(zr[0], -0.15 * L), min(zr[1], 1.15 * L))
     fig.update_layout(
         template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="sampler", legend={"orientation": "h", "y": -0.15},
         xaxis={"title": {"text": "z"}, "range": [lo, hi]}, yaxis={"title": {"text": "x₁"}, "range": list(box.ranges()[1])},

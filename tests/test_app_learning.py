@@ -106,8 +106,10 @@ def test_training_lab_two_sided_moves_points_by_theorem_3_1():
     L = float(at.session_state["L"])
     assert panels["layout"]["xaxis"]["range"][0] < -0.3 * L  # the loops behind P are in view
     assert _metric(at, "NFE") and int(_metric(at, "NFE")[0]) > 4  # the arc solver, not the z solver's 2 x steps
-    z = decode(next(t for t in _fig(at, "sampler")["data"] if str(t.get("name")).startswith("training points"))["x"])
+    sampler = _fig(at, "sampler")
+    z = decode(next(t for t in sampler["data"] if str(t.get("name")).startswith("training points"))["x"])
     assert (z < 0).any() and (z > L).any()
+    assert sampler["layout"]["xaxis"]["range"][0] < -0.15 * L  # and the view shows them
 
 
 def test_training_lab_changed_settings_stop_the_run_and_say_so():

@@ -223,7 +223,7 @@ a, b = st.columns([3, 2])
 with a:
     with ui.guard("Could not draw the training points"):
         pts, dirs = learning.sampler_arrows(scene, L, sigma, SAMPLER_POINTS, seed, "whole_space" if two_sided else "tent")
-        st.plotly_chart(fl.sampler_figure(pts, dirs, scene.pos, scene.neg, L, box), key="lab_sampler", theme=None, config=fl.PLOT_CONFIG)
+        st.plotly_chart(fl.sampler_figure(pts, dirs, scene.pos, scene.neg, L, box, outside=two_sided), key="lab_sampler", theme=None, config=fl.PLOT_CONFIG)
 with b:
     st.markdown(
         f"Each step draws 256 pairs of a P charge and a Q charge, a height z = tL with t uniform in (0, 1), the point "
