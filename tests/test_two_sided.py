@@ -6,6 +6,8 @@ import math
 import pytest
 import torch
 
+from efm_core import make_plates, plate_field_at, sample_toy
+from efm_core.exact_transport import forward_probability
 from efm_core.lines import BEHIND, FRONT, LOST
 from efm_core.nets import FieldSpaceMLP, build_net, side_flags
 from efm_core.presets import ExperimentConfig, get_preset
@@ -45,6 +47,22 @@ def test_forward_share_recovers_the_flux_ratio_from_directions_alone(z_start, z_
         field = _split_field(t, -out_back, out_front, z_start)
     share = forward_share(field, x, z_start, z_end, L, 0.05)
     torch.testing.assert_close(share, out_front / (out_front + out_back), rtol=1e-9, atol=1e-12)
+
+
+def test_forward_share_from_directions_matches_the_exact_flux_split_of_a_coulomb_field():
+    """On the exact field of 1024 + 1024 charges (float64), the share from unit directions alone equals Theorem 3.1's
+    flux split from the field's magnitudes (``forward_probability``): E_t is continuous across the plate."""
+    P = sample_toy("gaussian", 1024, D=2, seed=0)
+    plates = make_plates(P, sample_toy("two_gaussians", 1024, D=2, seed=1), 6.0)
+    x = sample_toy("gaussian", 300, D=2, seed=2)
+
+    def exact(X, side):
+        return plate_field_at(X, plates).direction
+
+    share = forward_share(exact, x, 0.0, 6.0, 6.0, 0.1)
+    split = forward_probability(plates, x, 0.1)
+    assert 0.3 < float(split.mean()) < 0.7  # flux really leaves both ways
+    assert float((share - split).abs().mean()) < 1e-3 and float((share - split).abs().max()) < 5e-3
 
 
 def test_forward_share_is_one_or_zero_where_flux_leaves_one_way_only():
