@@ -4,7 +4,6 @@ following the exact field memorises the training set: noise lands on training di
 
 import numpy as np
 import streamlit as st
-import torch
 
 from app import compute, figures, learning, ui
 from app import figures_learning as fl
@@ -109,7 +108,8 @@ with ui.guard("Could not trace the exact lines at D = 64"), st.spinner("Tracing 
     names = ["noise (start)", "exact field: end"]
     ckpt = learning.load_pretrained("digits-gen")
     if ckpt is not None:
-        learned = learning.move(ckpt.net, ckpt.config.objective, ckpt.config.L, torch.from_numpy(mem.starts).float().reshape(k, 1, 8, 8), clip=(-1.0, 1.0))
+        noise = mem.starts.astype(np.float32).reshape(k, 1, 8, 8)
+        learned = learning.translate_items(learning.pretrained_key("digits-gen"), ckpt, noise, False, "heun", 50)  # cached per setting
         near = compute.nearest_training_digit(learned.x.reshape(k, -1))
         rows.append(learned.x.reshape(k, -1))
         labels += [f"{d:.2f}" for d in near]
