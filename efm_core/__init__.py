@@ -2,10 +2,9 @@
 
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .classifier import classifier_outputs, load_classifier
-from .data import TOYS, sample_toy
-from .exact_transport import transport_exact, transport_trace
 from .field import FieldEvaluator, FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
-from .images import (
+from .data import (
+    TOYS,
     ColouredDigits,
     Digits,
     colourise,
@@ -16,6 +15,8 @@ from .images import (
     load_digits,
     load_image_folder,
     load_point_cloud,
+    parse_point_cloud,
+    sample_toy,
     select_classes,
     shift_images,
 )
@@ -28,18 +29,22 @@ from .metrics import (
     knn_precision_recall,
     memorised_share,
     nearest_distances,
+    nearest_items,
     pointcloud_report,
     translation_report,
     two_sample_floor,
     w2_exact,
 )
 from .nets import FieldMLP, FieldSpaceMLP, FieldUNet, build_net
-from .plates import Plates, lift, make_plates
-from .presets import PRESETS, ExperimentConfig, get_preset, make_source
+from .plates import Plates, lift, make_plates, systematic_indices
+from .config import ExperimentConfig, make_source
+from .presets import PRESETS, get_preset
 from .sampler import SamplerConfig, field_target, sample_points
-from .train import Trainer, evaluate
-from .transport import TransportResult, generate, learned_field, translate
-from .two_sided import forward_share, space_field, transport_two_sided
+from .fields import learned_field, space_field
+from .sampling import evaluate, generate, translate
+from .solvers import TransportResult
+from .theorem import forward_share, transport_exact, transport_trace, transport_two_sided
+from .train import Trainer
 
 __all__ = [
     "PRESETS",
@@ -95,6 +100,9 @@ __all__ = [
     "make_plates",
     "memorised_share",
     "nearest_distances",
+    "nearest_items",
+    "parse_point_cloud",
+    "systematic_indices",
     "plate_field_at",
     "pointcloud_report",
     "potential",

@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from .nets import build_net
-from .presets import ExperimentConfig, make_source
+from .config import ExperimentConfig, make_source
 
 FORMAT = "field-matching-lab/checkpoint"
 FORMAT_VERSION = 1

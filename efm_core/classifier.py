@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .images import digits_split, shift_images
+from .data.images import digits_split, shift_images
 
 FORMAT_VERSION = 1
 FEATURE_DIM = 128

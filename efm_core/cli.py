@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .presets import PRESETS, SAMPLING_SOLVERS, ExperimentConfig, get_preset, make_source
+from .config import SAMPLING_SOLVERS, ExperimentConfig, make_source
+from .presets import PRESETS, get_preset
 
 EXIT_USAGE = 2
 
@@ -133,7 +134,8 @@ def _clip(x: torch.Tensor, spec: dict) -> np.ndarray:
 def cmd_train(args: argparse.Namespace) -> int:
     from . import distributed
     from .checkpoints import checkpoint_paths
-    from .train import Trainer, evaluate, resolve_device
+    from .sampling import evaluate
+    from .train import Trainer, resolve_device
 
     config = get_preset(args.preset) if args.preset else ExperimentConfig.from_file(args.config)
     changes = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
@@ -174,7 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .transport import generate
+    from .sampling import generate
 
     ckpt = _load(args.checkpoint, args.device)
     result = generate(ckpt.net, ckpt.config, args.n, args.seed, **_solver_overrides(args))
@@ -200,7 +202,7 @@ def _read_npy(path: str) -> np.ndarray:
 
 
 def cmd_transport(args: argparse.Namespace) -> int:
-    from .transport import translate
+    from .sampling import translate
 
     array = _read_npy(args.input)
     ckpt = _load(args.checkpoint, args.device)
@@ -211,7 +213,7 @@ def cmd_transport(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .train import evaluate
+    from .sampling import evaluate
 
     ckpt = _load(args.checkpoint, args.device)
     print(json.dumps(evaluate(ckpt.net, ckpt.config, n=args.n, seed=args.seed, **_solver_overrides(args)), indent=2))

@@ -44,14 +44,15 @@ much faster than several (``torch.set_num_threads(1)``; measured 5x on a shared 
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Integral
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from .field import FieldEvaluator, nearest
-from .plates import Plates, check_points
+from .plates import Plates, check_points, check_positive_int, is_number, plate_stops, systematic_indices
+from .solvers import DP_A, DP_B, DP_E
 
 CASES = ("front", "behind", "backward", "lost")
 FRONT, BEHIND, BACKWARD, LOST = range(4)
@@ -63,18 +64,6 @@ RADIUS_FACTOR = 50.0  # lost beyond RADIUS_FACTOR x max(L, extent) from the cent
 LENGTH_FACTOR = 20.0  # lost when longer than LENGTH_FACTOR x that radius
 SPACING_SAMPLE = 1024  # rows used to estimate a plate's median nearest-neighbour spacing
 CROSSING_BISECTIONS = 40  # bisection steps to locate a crossing of z = L on a step's Hermite cubic (at most)
-
-# Dormand-Prince 5(4): nodes are implicit in the rows (arc length does not enter the right-hand side).
-_A = (
-    (1 / 5,),
-    (3 / 40, 9 / 40),
-    (44 / 45, -56 / 15, 32 / 9),
-    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
-    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
-)
-_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84)  # 5th-order weights (b7 = 0)
-_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)  # b - b*, 7 stages
-
 
 class LineTrace(NamedTuple):
     """K traced field lines in R^{D+1} (z last). Every tensor is finite (no NaN, ever).
@@ -217,6 +206,193 @@ def _source_gap(geo: Geometry, source: Tensor | None, start: Tensor) -> tuple[Te
     return torch.where(has[:, None], geo.pos[source.clamp(min=0)], start), torch.where(has, gap, 0.0)
 
 
+class _Outputs:
+    """The (K,) per-line results of ``integrate``, written once when a line stops (and the paths' pieces so far)."""
+
+    def __init__(self, start: Tensor) -> None:
+        K, dev = start.shape[0], start.device
+        self.end = start.clone()
+        self.end_charge = torch.full((K,), -1, dtype=torch.long, device=dev)
+        self.side = torch.zeros(K, dtype=torch.long, device=dev)
+        self.lost = torch.zeros(K, dtype=torch.bool, device=dev)
+        self.crossed = torch.zeros(K, dtype=torch.bool, device=dev)
+        self.crossing = start.clone()
+        self.length = torch.zeros(K, dtype=start.dtype, device=dev)
+        self.steps = torch.zeros(K, dtype=torch.long, device=dev)
+        self.probes = torch.zeros(K, dtype=torch.long, device=dev)
+        self.zmin = start[:, -1].clone()
+        self.zmax = start[:, -1].clone()
+        self.path_idx: list[Tensor] = [torch.arange(K, device=dev)]
+        self.path_pts: list[Tensor] = [start.clone()]
+
+
+class _Running:
+    """The state of the running lines, row i for line ``idx[i]``: point, slope, next step, distances to the nearest
+    charge of either sign, the positive charge left and its gap, arc length, attempted steps, z range."""
+
+    FIELDS = ("idx", "p", "k", "h", "d_pos", "d_neg", "src", "src_gap", "length", "steps", "zmin", "zmax")
+
+    def __init__(self, **values: Tensor) -> None:
+        for name in self.FIELDS:
+            setattr(self, name, values[name])
+
+    def compact(self, rows: Tensor) -> None:
+        """Keep only ``rows`` (the lines still running)."""
+        for name in self.FIELDS:
+            setattr(self, name, getattr(self, name)[rows])
+
+
+def _start_lines(geo: Geometry, start: Tensor, out: _Outputs, source: Tensor | None, return_paths: bool) -> _Running:
+    """Capture the lines that start on a negative charge, mark those without field lost; the others run."""
+    L, rho_min = geo.plates.L, min(geo.rho_pos, geo.rho_neg)
+    k0, near = geo.field.direction_and_nearest(start)
+    captured = near.neg < geo.rho_neg
+    if captured.any():
+        ci = captured.nonzero().squeeze(1)
+        j = nearest(start[ci], geo.neg)[1]
+        out.end_charge[ci], out.end[ci] = j, geo.neg[j]
+        out.side[ci] = torch.where(start[ci, -1] > L, 1, -1)
+    out.lost |= ~captured & (torch.linalg.vector_norm(k0, dim=1) == 0)
+    if return_paths:
+        out.path_idx.append(captured.nonzero().squeeze(1))
+        out.path_pts.append(out.end[captured])
+    idx = (~(captured | out.lost)).nonzero().squeeze(1)
+    p = start[idx]
+    d_pos, d_neg = near.pos[idx], near.neg[idx]
+    src, src_gap = (t[idx] for t in _source_gap(geo, source, start))
+    n, dt = idx.shape[0], start.dtype
+    return _Running(
+        idx=idx, p=p, k=k0[idx], h=STEP_CAP * torch.minimum(d_pos, d_neg).clamp(min=rho_min), d_pos=d_pos,
+        d_neg=d_neg, src=src, src_gap=src_gap, length=torch.zeros(n, dtype=dt, device=start.device),
+        steps=torch.zeros(n, dtype=torch.long, device=start.device), zmin=p[:, -1].clone(), zmax=p[:, -1].clone(),
+    )
+
+
+def _dp_step(geo: Geometry, run: _Running, tol: float, tables: tuple[list[Tensor], Tensor, Tensor]):
+    """One attempted Dormand-Prince step of every running line, capped by the distances to the charges; updates the
+    next step size. Returns (accept (b,), step taken ha (b,), new point (b, D+1), its slope, nearest charges there)."""
+    coeff, b5, e7 = tables
+    rho_min = min(geo.rho_pos, geo.rho_neg)
+    p, k = run.p, run.k
+    da = torch.minimum(run.d_pos, run.d_neg).clamp(min=rho_min)
+    d_other = torch.maximum(run.d_pos, run.src_gap - torch.linalg.vector_norm(p - run.src, dim=1))
+    ha = torch.minimum(run.h, STEP_CAP * torch.minimum(d_other, run.d_neg).clamp(min=rho_min))
+    hcol = ha[:, None]
+    stages = p.new_empty(7, p.shape[0], p.shape[1])
+    stages[0] = k
+    for i, row in enumerate(coeff):
+        stages[i + 1] = geo.field.direction(torch.addcmul(p, hcol, _combine(row, stages)))
+    p_new = torch.addcmul(p, hcol, _combine(b5, stages))
+    stages[6], near = geo.field.direction_and_nearest(p_new)
+    ratio = torch.linalg.vector_norm(_combine(e7, stages), dim=1).mul_(ha / (tol * da))
+    accept = ratio <= 1.0
+    run.steps += 1
+    grow = (0.9 * ratio.clamp(min=1e-10) ** -0.2).clamp(0.2, 5.0)
+    run.h = ha * torch.where(accept, grow, grow.clamp(max=1.0))
+    return accept, ha, p_new, stages[6], near
+
+
+def _plate_events(geo: Geometry, run: _Running, out: _Outputs, step: tuple, keep: Tensor, plate_delta: float | None) -> Tensor:
+    """Crossings of z = L in this step: record each line's first crossing point; with ``plate_delta`` apply the plate
+    rule (``plates.plate_stops``) and end the stopping lines on the plate (in ``keep``). Returns (b,) bool, stopped."""
+    accept, ha, p_old, k_old, p_new, k_new = step
+    L = geo.plates.L
+    stop_plate = torch.zeros(accept.shape[0], dtype=torch.bool, device=accept.device)
+    z0, z1 = p_old[:, -1], p_new[:, -1]
+    up, down = accept & (z0 < L) & (z1 >= L), accept & (z0 > L) & (z1 <= L)
+    cross = up | down
+    if not cross.any():
+        return stop_plate
+    ci = cross.nonzero().squeeze(1)
+    y = _crossing_point(p_old[ci], k_old[ci], p_new[ci], k_new[ci], ha[ci], L)
+    gi = run.idx[ci]
+    first = ~out.crossed[gi]
+    out.crossing[gi[first]] = y[first]
+    out.crossed[gi] = True
+    if plate_delta is None:
+        return stop_plate
+    probe = y.clone()
+    probe[:, -1] = torch.where(up[ci], y.new_tensor(L + plate_delta), y.new_tensor(L - plate_delta))
+    ez = geo.field.direction(probe)[:, -1]
+    out.probes[gi] += 1
+    stop = plate_stops(up[ci], ez)
+    stop_plate[ci[stop]] = True
+    keep[ci[stop]] = y[stop]
+    out.side[gi[stop]] = torch.where(up[ci[stop]], -1, 1)
+    return stop_plate
+
+
+def _captures(geo: Geometry, run: _Running, out: _Outputs, accept: Tensor, near, stop_plate: Tensor, keep: Tensor) -> Tensor:
+    """Lines that came within ``rho`` of a negative charge: end them on it (in ``keep``). Returns (b,) bool."""
+    cap = accept & ~stop_plate & (near.neg < geo.rho_neg)
+    if cap.any():
+        ci = cap.nonzero().squeeze(1)
+        j = nearest(run.p[ci], geo.neg)[1]
+        out.end_charge[run.idx[ci]] = j
+        out.side[run.idx[ci]] = torch.where(run.p[ci, -1] > geo.plates.L, 1, -1)
+        keep[ci] = geo.neg[j]
+    return cap
+
+
+def _finish(run: _Running, out: _Outputs, done: Tensor, lost: Tensor, keep: Tensor) -> None:
+    """Write the results of the lines that stopped (``done``, of which ``lost`` are lost) and drop them."""
+    di = done.nonzero().squeeze(1)
+    gi = run.idx[di]
+    out.end[gi] = keep[di]
+    out.lost[gi] = lost[di]
+    out.length[gi], out.steps[gi] = run.length[di], run.steps[di]
+    out.zmin[gi], out.zmax[gi] = run.zmin[di], run.zmax[di]
+    run.compact((~done).nonzero().squeeze(1))
+
+
+def _advance(geo: Geometry, run: _Running, out: _Outputs, step: tuple, near, plate_delta: float | None,
+             max_length: float, return_paths: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Move the lines whose step was accepted and apply the stopping rules. Returns (b,) bool ended (on the plate or
+    a charge), (b,) bool gone (lost: far, too long, no field) and (b, D+1) the point each line retains."""
+    accept, ha, p_old, k_old, p_new, k_new = step
+    acol = accept[:, None]
+    run.p = torch.where(acol, p_new, run.p)
+    run.k = torch.where(acol, k_new, run.k)
+    run.d_pos, run.d_neg = torch.where(accept, near.pos, run.d_pos), torch.where(accept, near.neg, run.d_neg)
+    run.length += torch.where(accept, ha, 0.0)
+    keep = run.p.clone()  # the point each moved line's path retains after this step (its end if it stops here)
+    stop_plate = _plate_events(geo, run, out, step, keep, plate_delta)
+    run.zmin = torch.where(accept, torch.minimum(run.zmin, keep[:, -1]), run.zmin)
+    run.zmax = torch.where(accept, torch.maximum(run.zmax, keep[:, -1]), run.zmax)
+    cap = _captures(geo, run, out, accept, near, stop_plate, keep)
+    far = torch.linalg.vector_norm(run.p - geo.centre, dim=1) > geo.radius
+    no_field = torch.linalg.vector_norm(run.k, dim=1) == 0
+    gone = accept & ~stop_plate & ~cap & (far | (run.length > max_length) | no_field)
+    if return_paths:
+        out.path_idx.append(run.idx[accept])
+        out.path_pts.append(keep[accept])
+    return stop_plate | cap, gone, keep
+
+
+def _classify(geo: Geometry, out: _Outputs, plate_delta: float | None) -> Tensor:
+    """(K,) case of every line (``CASES``, in their order of precedence); lost lines get side 0."""
+    L = geo.plates.L
+    if plate_delta is None:
+        t_back, t_behind = min(geo.spacing_pos, L), min(geo.spacing_neg, L)
+    else:
+        t_back = t_behind = 0.0
+    case = torch.full(out.lost.shape, FRONT, dtype=torch.long, device=out.lost.device)
+    case[out.zmax > L + t_behind] = BEHIND
+    case[out.zmin < -t_back] = BACKWARD
+    case[out.lost] = LOST
+    out.side[out.lost] = 0
+    return case
+
+
+def _gather_paths(out: _Outputs, K: int, max_path_points: int) -> list[Tensor]:
+    """Every line's path (start, accepted steps, end) from the pieces recorded per step, thinned."""
+    idx_all = torch.cat(out.path_idx)
+    order = torch.sort(idx_all, stable=True).indices
+    pts = torch.cat(out.path_pts)[order]
+    counts = torch.bincount(idx_all, minlength=K).tolist()
+    return [_thin(part, max_path_points) for part in torch.split(pts, counts)]
+
+
 def integrate(
     geo: Geometry,
     start: Tensor,
@@ -232,183 +408,48 @@ def integrate(
     charge / flux). ``source``: (K,) int64 index of the positive charge each line leaves (-1: none), which then does
     not cap the line's steps. See the module docstring for the rules.
 
-    The state of the running lines (point, slope, step, distance to the nearest charge, length, steps, z range) is
-    kept in arrays of the running lines only, compacted when lines stop; a stopped line's results are written to the
-    (K,) outputs once.
+    The state of the running lines (``_Running``) is kept in arrays of the running lines only, compacted when lines
+    stop; a stopped line's results are written to the (K,) outputs (``_Outputs``) once.
     """
-    K, d1 = start.shape
-    L = geo.plates.L
-    dev, dt = start.device, start.dtype
+    dt, dev = start.dtype, start.device
     eps = torch.finfo(dt).eps
     tol = max(float(tol), 64 * eps)
     plate_delta = None if plate_delta is None else float(plate_delta)
     max_steps = int(max_steps)
     rho_min = min(geo.rho_pos, geo.rho_neg)
     max_length = LENGTH_FACTOR * geo.radius
-    coeff = [torch.tensor(row, dtype=dt, device=dev) for row in _A]
-    b5 = torch.tensor(_B[:6], dtype=dt, device=dev)
-    e7 = torch.tensor(_E, dtype=dt, device=dev)
-
-    # per-line results, written when a line stops
-    end = start.clone()
-    end_charge = torch.full((K,), -1, dtype=torch.long, device=dev)
-    side = torch.zeros(K, dtype=torch.long, device=dev)
-    lost = torch.zeros(K, dtype=torch.bool, device=dev)
-    crossed = torch.zeros(K, dtype=torch.bool, device=dev)
-    crossing = start.clone()
-    length = torch.zeros(K, dtype=dt, device=dev)
-    steps = torch.zeros(K, dtype=torch.long, device=dev)
-    probes = torch.zeros(K, dtype=torch.long, device=dev)
-    zmin = start[:, -1].clone()
-    zmax = start[:, -1].clone()
-    path_idx: list[Tensor] = [torch.arange(K, device=dev)]
-    path_pts: list[Tensor] = [start.clone()]
-
-    k0, near = geo.field.direction_and_nearest(start)
-    captured = near.neg < geo.rho_neg
-    if captured.any():
-        ci = captured.nonzero().squeeze(1)
-        j = nearest(start[ci], geo.neg)[1]
-        end_charge[ci], end[ci] = j, geo.neg[j]
-        side[ci] = torch.where(start[ci, -1] > L, 1, -1)
-    lost |= ~captured & (torch.linalg.vector_norm(k0, dim=1) == 0)
-    if return_paths:
-        path_idx.append(captured.nonzero().squeeze(1))
-        path_pts.append(end[captured])
-
-    # state of the running lines: row i is line idx[i]
-    run = ~(captured | lost)
-    idx = run.nonzero().squeeze(1)
-    p, k = start[idx], k0[idx]
-    d_pos, d_neg = near.pos[idx], near.neg[idx]
-    src, src_gap = (t[idx] for t in _source_gap(geo, source, start))
-    h = STEP_CAP * torch.minimum(d_pos, d_neg).clamp(min=rho_min)
-    run_len = torch.zeros(idx.shape[0], dtype=dt, device=dev)
-    run_steps = torch.zeros(idx.shape[0], dtype=torch.long, device=dev)
-    run_zmin, run_zmax = p[:, -1].clone(), p[:, -1].clone()
-
-    while idx.numel():
-        b = idx.shape[0]
-        da = torch.minimum(d_pos, d_neg).clamp(min=rho_min)
-        d_other = torch.maximum(d_pos, src_gap - torch.linalg.vector_norm(p - src, dim=1))
-        ha = torch.minimum(h, STEP_CAP * torch.minimum(d_other, d_neg).clamp(min=rho_min))
-        hcol = ha[:, None]
-        stages = p.new_empty(7, b, d1)
-        stages[0] = k
-        for i, row in enumerate(coeff):
-            stages[i + 1] = geo.field.direction(torch.addcmul(p, hcol, _combine(row, stages)))
-        p_new = torch.addcmul(p, hcol, _combine(b5, stages))
-        stages[6], near = geo.field.direction_and_nearest(p_new)
-        k_new = stages[6]
-        ratio = torch.linalg.vector_norm(_combine(e7, stages), dim=1).mul_(ha / (tol * da))
-        accept = ratio <= 1.0
-        run_steps += 1
-        grow = (0.9 * ratio.clamp(min=1e-10) ** -0.2).clamp(0.2, 5.0)
-        h = ha * torch.where(accept, grow, grow.clamp(max=1.0))
-
-        # accepted steps move their lines
-        acol = accept[:, None]
-        p_old, k_old = p, k
-        p = torch.where(acol, p_new, p)
-        k = torch.where(acol, k_new, k)
-        d_pos, d_neg = torch.where(accept, near.pos, d_pos), torch.where(accept, near.neg, d_neg)
-        run_len += torch.where(accept, ha, 0.0)
-        keep = p.clone()  # the point each moved line's path retains after this step (its end if it stops here)
-        stop_plate = torch.zeros(b, dtype=torch.bool, device=dev)
-
-        z0, z1 = p_old[:, -1], p_new[:, -1]
-        up, down = accept & (z0 < L) & (z1 >= L), accept & (z0 > L) & (z1 <= L)
-        cross = up | down
-        if cross.any():
-            ci = cross.nonzero().squeeze(1)
-            y = _crossing_point(p_old[ci], k_old[ci], p_new[ci], k_new[ci], ha[ci], L)
-            first = ~crossed[idx[ci]]
-            crossing[idx[ci[first]]] = y[first]
-            crossed[idx[ci]] = True
-            if plate_delta is not None:
-                probe = y.clone()
-                probe[:, -1] = torch.where(up[ci], y.new_tensor(L + plate_delta), y.new_tensor(L - plate_delta))
-                ez = geo.field.direction(probe)[:, -1]
-                probes[idx[ci]] += 1
-                stop = (up[ci] & (ez <= 0)) | (down[ci] & (ez >= 0))
-                stop_plate[ci[stop]] = True
-                keep[ci[stop]] = y[stop]
-                side[idx[ci[stop]]] = torch.where(up[ci[stop]], -1, 1)
-
-        run_zmin = torch.where(accept, torch.minimum(run_zmin, keep[:, -1]), run_zmin)
-        run_zmax = torch.where(accept, torch.maximum(run_zmax, keep[:, -1]), run_zmax)
-        cap = accept & ~stop_plate & (near.neg < geo.rho_neg)
-        if cap.any():
-            ci = cap.nonzero().squeeze(1)
-            j = nearest(p[ci], geo.neg)[1]
-            end_charge[idx[ci]] = j
-            side[idx[ci]] = torch.where(p[ci, -1] > L, 1, -1)
-            keep[ci] = geo.neg[j]
-        far = torch.linalg.vector_norm(p - geo.centre, dim=1) > geo.radius
-        no_field = torch.linalg.vector_norm(k, dim=1) == 0
-        gone = accept & ~stop_plate & ~cap & (far | (run_len > max_length) | no_field)
-        if return_paths:
-            path_idx.append(idx[accept])
-            path_pts.append(keep[accept])
-
+    tables = (
+        [torch.tensor(row, dtype=dt, device=dev) for row in DP_A],
+        torch.tensor(DP_B, dtype=dt, device=dev),
+        torch.tensor(DP_E, dtype=dt, device=dev),
+    )
+    out = _Outputs(start)
+    run = _start_lines(geo, start, out, source, return_paths)
+    while run.idx.numel():
+        p_old, k_old = run.p, run.k
+        accept, ha, p_new, k_new, near = _dp_step(geo, run, tol, tables)
+        step = (accept, ha, p_old, k_old, p_new, k_new)
+        ended, gone, keep = _advance(geo, run, out, step, near, plate_delta, max_length, return_paths)
+        ended = ended | gone
         # bounded work: out of steps, or a step below float resolution at this point
-        ended = stop_plate | cap | gone
-        tiny = h < 8 * eps * torch.linalg.vector_norm(p, dim=1).clamp(min=rho_min)
-        stuck = ~ended & ((run_steps >= max_steps) | tiny)
+        tiny = run.h < 8 * eps * torch.linalg.vector_norm(run.p, dim=1).clamp(min=rho_min)
+        stuck = ~ended & ((run.steps >= max_steps) | tiny)
         done = ended | stuck
         if done.any():
-            di = done.nonzero().squeeze(1)
-            gi = idx[di]
-            end[gi] = keep[di]
-            lost[gi] = (gone | stuck)[di]
-            length[gi], steps[gi] = run_len[di], run_steps[di]
-            zmin[gi], zmax[gi] = run_zmin[di], run_zmax[di]
-            live = (~done).nonzero().squeeze(1)
-            idx, p, k, h, d_pos, d_neg = idx[live], p[live], k[live], h[live], d_pos[live], d_neg[live]
-            src, src_gap = src[live], src_gap[live]
-            run_len, run_steps, run_zmin, run_zmax = run_len[live], run_steps[live], run_zmin[live], run_zmax[live]
-
-    if plate_delta is None:
-        t_back, t_behind = min(geo.spacing_pos, L), min(geo.spacing_neg, L)
-    else:
-        t_back = t_behind = 0.0
-    case = torch.full((K,), FRONT, dtype=torch.long, device=dev)
-    case[zmax > L + t_behind] = BEHIND
-    case[zmin < -t_back] = BACKWARD
-    case[lost] = LOST
-    side[lost] = 0
-    crossing = torch.where(crossed[:, None], crossing, end)
-
-    paths = None
-    if return_paths:
-        idx_all = torch.cat(path_idx)
-        order = torch.sort(idx_all, stable=True).indices
-        pts = torch.cat(path_pts)[order]
-        counts = torch.bincount(idx_all, minlength=K).tolist()
-        paths = [_thin(part, max_path_points) for part in torch.split(pts, counts)]
+            _finish(run, out, done, gone | stuck, keep)
+    case = _classify(geo, out, plate_delta)
     return {
-        "end": end,
+        "end": out.end,
         "case": case,
-        "end_charge": end_charge,
-        "crossed": crossed,
-        "crossing": crossing,
-        "side": side,
-        "length": length,
-        "steps": steps,
-        "evals": 1 + 6 * steps + probes,
-        "paths": paths,
+        "end_charge": out.end_charge,
+        "crossed": out.crossed,
+        "crossing": torch.where(out.crossed[:, None], out.crossing, out.end),
+        "side": out.side,
+        "length": out.length,
+        "steps": out.steps,
+        "evals": 1 + 6 * out.steps + out.probes,
+        "paths": _gather_paths(out, start.shape[0], max_path_points) if return_paths else None,
     }
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
-
-
-def is_number(value: object) -> bool:
-    """A real number that is not a bool (numpy scalars count)."""
-    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def check_tracer_options(tol: object, dtype: object, max_steps: object, max_path_points: object, seed: object) -> None:
@@ -417,8 +458,8 @@ def check_tracer_options(tol: object, dtype: object, max_steps: object, max_path
         raise ValueError(f"tol must be a number in (0, 1) (relative local error per step); got {tol!r}.")
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}.")
-    _positive_int("max_steps", max_steps)
-    if _positive_int("max_path_points", max_path_points) < 2:
+    check_positive_int("max_steps", max_steps)
+    if check_positive_int("max_path_points", max_path_points) < 2:
         raise ValueError("max_path_points must be at least 2 (a path keeps its start and its end).")
     if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise ValueError(f"seed must be an integer; got {seed!r}.")
@@ -434,6 +475,37 @@ def _check_directions(directions: object, K: int, d1: int, like: Tensor) -> Tens
     if (norm == 0).any():
         raise ValueError("directions contains a zero vector; every start direction needs a length > 0.")
     return u / norm
+
+
+def _one_source(**sources: object) -> None:
+    given = [name for name, v in sources.items() if v is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of n_lines, per_charge, charges or starts; got {given or 'none'}.")
+
+
+def _start_charges(geo: Geometry, n_lines: object, per_charge: object, charges: object,
+                   gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """(K,) int64 positive charges the lines leave and (K,) the flux each line carries, for ``trace_lines``."""
+    N, dtype, dev = geo.pos.shape[0], geo.pos.dtype, geo.pos.device
+    weights = geo.plates.pos_weights
+    if n_lines is not None:
+        n = check_positive_int("n_lines", n_lines)
+        offset = float(torch.rand((), generator=gen, dtype=torch.float64))
+        return systematic_indices(weights, n, offset).to(dev), torch.full((n,), 1.0 / n, dtype=dtype, device=dev)
+    if per_charge is not None:
+        m = check_positive_int("per_charge", per_charge)
+        start_charge = torch.arange(N, device=dev).repeat_interleave(m)
+        return start_charge, weights[start_charge] / m
+    idx = torch.as_tensor(charges).reshape(-1)
+    if idx.numel() == 0 or idx.is_floating_point() or idx.dtype == torch.bool:
+        raise ValueError("charges must be a non-empty array of integer indices of positive charges.")
+    if (idx < 0).any() or (idx >= N).any():
+        raise ValueError(
+            f"charges must index the {N} positive charges (0..{N - 1}); found {int(idx.min())}..{int(idx.max())}."
+        )
+    start_charge = idx.long().to(dev)
+    counts = torch.bincount(start_charge, minlength=N)
+    return start_charge, weights[start_charge] / counts[start_charge]
 
 
 def trace_lines(
@@ -484,17 +556,10 @@ def trace_lines(
     check_tracer_options(tol, dtype, max_steps, max_path_points, seed)
     if plate_delta is not None and not (is_number(plate_delta) and 0 < plate_delta < math.inf):
         raise ValueError(f"plate_delta must be None or a finite number > 0; got {plate_delta!r}.")
-    given = [
-        name
-        for name, v in (("n_lines", n_lines), ("per_charge", per_charge), ("charges", charges), ("starts", starts))
-        if v is not None
-    ]
-    if len(given) != 1:
-        raise ValueError(f"give exactly one of n_lines, per_charge, charges or starts; got {given or 'none'}.")
+    _one_source(n_lines=n_lines, per_charge=per_charge, charges=charges, starts=starts)
     geo = geometry(plates, dtype)
-    N, d1 = geo.pos.shape
+    d1 = geo.pos.shape[1]
     gen = torch.Generator().manual_seed(int(seed))
-    weights = geo.plates.pos_weights
     if starts is not None:
         if directions is not None:
             raise ValueError("directions only apply to lines started at charges; drop them when giving starts.")
@@ -502,27 +567,7 @@ def trace_lines(
         start_charge = torch.full((p0.shape[0],), -1, dtype=torch.long, device=p0.device)
         flux = torch.full((p0.shape[0],), 1.0 / p0.shape[0], dtype=dtype, device=p0.device)
     else:
-        if n_lines is not None:
-            n = _positive_int("n_lines", n_lines)
-            u = (torch.rand((), generator=gen, dtype=torch.float64) + torch.arange(n, dtype=torch.float64)) / n
-            cum = torch.cumsum(weights.double().cpu(), 0)
-            start_charge = torch.searchsorted(cum / cum[-1], u).clamp(max=N - 1).to(geo.pos.device)
-            flux = torch.full((n,), 1.0 / n, dtype=dtype, device=geo.pos.device)
-        elif per_charge is not None:
-            m = _positive_int("per_charge", per_charge)
-            start_charge = torch.arange(N, device=geo.pos.device).repeat_interleave(m)
-            flux = weights[start_charge] / m
-        else:
-            idx = torch.as_tensor(charges).reshape(-1)
-            if idx.numel() == 0 or idx.is_floating_point() or idx.dtype == torch.bool:
-                raise ValueError("charges must be a non-empty array of integer indices of positive charges.")
-            if (idx < 0).any() or (idx >= N).any():
-                raise ValueError(
-                    f"charges must index the {N} positive charges (0..{N - 1}); found {int(idx.min())}..{int(idx.max())}."
-                )
-            start_charge = idx.long().to(geo.pos.device)
-            counts = torch.bincount(start_charge, minlength=N)
-            flux = weights[start_charge] / counts[start_charge]
+        start_charge, flux = _start_charges(geo, n_lines, per_charge, charges, gen)
         u_dir = None if directions is None else _check_directions(directions, start_charge.shape[0], d1, geo.pos)
         if u_dir is None:
             u_dir = torch.randn(start_charge.shape[0], d1, generator=gen, dtype=torch.float64).to(geo.pos)

@@ -24,7 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from .classifier import DigitsCNN, as_digit_batch, classifier_outputs
-from .images import image_hues, load_digits
+from .data.images import image_hues, load_digits
 from .plates import check_points
 
 W2_MAX_POINTS = 2000
@@ -74,32 +74,57 @@ def w2_exact(a: object, b: object) -> float:
     return math.sqrt(float(cost[rows, cols].mean()))
 
 
-def _mean_distance(x: Tensor, y: Tensor, same: bool, unbiased: bool) -> float:
+def _mean_distance(x: Tensor, y: Tensor, same: bool, unbiased: bool, wx: Tensor | None = None,
+                   wy: Tensor | None = None) -> float:
+    """Mean |X - Y| over the pairs of rows of x (n, D) and y (m, D), weighted by wx (n,) and wy (m,) (each summing to
+    1) where given; pairs i != j only for a cloud with itself (``same``) when unweighted and ``unbiased``."""
     total = 0.0
     step = _row_step(y.shape[0])
-    for i in range(0, x.shape[0], step):
-        total += float(_cdist(x[i : i + step], y).sum())
     n, m = x.shape[0], y.shape[0]
-    return total / (n * (n - 1)) if (same and unbiased) else total / (n * m)
+    if wx is None and wy is None:
+        for i in range(0, n, step):
+            total += float(_cdist(x[i : i + step], y).sum())
+        return total / (n * (n - 1)) if (same and unbiased) else total / (n * m)
+    for i in range(0, n, step):
+        d = _cdist(x[i : i + step], y)
+        rows = d.mean(dim=1) if wy is None else d @ wy  # (chunk,) mean distance of each x to y
+        total += float(rows.sum() if wx is None else rows @ wx[i : i + step])
+    return total if wx is not None else total / n
 
 
-def energy_distance(a: object, b: object, unbiased: bool = False) -> float:
+def _weights(name: str, w: object | None, n: int) -> Tensor | None:
+    if w is None:
+        return None
+    t = torch.as_tensor(w, dtype=torch.float64).reshape(-1)
+    if t.numel() != n or not torch.isfinite(t).all() or (t < 0).any() or float(t.sum()) <= 0:
+        raise ValueError(f"{name} must hold one finite weight >= 0 per point ({n}), not all 0.")
+    return t / t.sum()
+
+
+def energy_distance(a: object, b: object, unbiased: bool = False, weights_a: object | None = None,
+                    weights_b: object | None = None) -> float:
     """Squared energy distance 2 E|X - Y| - E|X - X'| - E|Y - Y'| between clouds a (n, D) and b (m, D), any n, m.
 
     Default: the V-statistic (all pairs, including i = j), which is >= 0 and exactly 0 for identical clouds; in 1-D it
     equals 2 * integral (F_a - F_b)^2 dx of the empirical CDFs (scipy.stats.energy_distance returns its square root).
     ``unbiased=True`` uses the U-statistic (pairs i != j within a cloud): unbiased for the population value, can be
     slightly negative. Units: data units (a distance, not squared). Memory is chunked; time is O((n + m)^2 D).
+
+    ``weights_a`` (n,), ``weights_b`` (m,): a cloud as a weighted discrete distribution (weights >= 0, normalised to
+    sum 1), e.g. a plate's charges by magnitude. A weighted cloud's own term is over all pairs, w^T |Y - Y'| w (the
+    distribution itself, so ``unbiased`` applies to the unweighted clouds only): with a unweighted and unbiased, the
+    estimate is 0 on average when a's points are drawn from (b, weights_b), for any n.
     """
     x, y = _points("a", a), _points("b", b)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"a and b must have the same dimension; got {x.shape[1]} and {y.shape[1]}.")
-    if unbiased and min(x.shape[0], y.shape[0]) < 2:
+    wx, wy = _weights("weights_a", weights_a, x.shape[0]), _weights("weights_b", weights_b, y.shape[0])
+    if unbiased and min(x.shape[0] if wx is None else 2, y.shape[0] if wy is None else 2) < 2:
         raise ValueError("the unbiased energy distance needs at least 2 points in each cloud.")
     return (
-        2 * _mean_distance(x, y, False, unbiased)
-        - _mean_distance(x, x, True, unbiased)
-        - _mean_distance(y, y, True, unbiased)
+        2 * _mean_distance(x, y, False, unbiased, wx, wy)
+        - _mean_distance(x, x, True, unbiased, wx, wx)
+        - _mean_distance(y, y, True, unbiased, wy, wy)
     )
 
 
@@ -229,8 +254,9 @@ def _coverage(points: Tensor, centres: Tensor, k: int) -> float:
     return float(torch.cat(inside).double().mean())
 
 
-def nearest_distances(samples: object, train: object) -> Tensor:
-    """L2 distance (n,) float64 from every sample (n, ...) to its nearest training item (m, ...), flattened.
+def nearest_items(samples: object, train: object) -> tuple[Tensor, Tensor]:
+    """For every sample (n, ...) its nearest training item (m, ...), flattened, in L2: (distance (n,) float64, index
+    (n,) int64). Direct differences (no matmul trick), chunked in memory.
 
     For digits in [-1, 1] pixels, held-out real digits (``digits_split``) lie 0.94 or more from their nearest
     training digit (99 % of them 1.25 or more, median 2.05), so a sample within 0.5 of one is a near-copy.
@@ -239,7 +265,14 @@ def nearest_distances(samples: object, train: object) -> Tensor:
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"samples and train must have the same size per item; got {x.shape[1]} and {y.shape[1]}.")
     step = _row_step(y.shape[0])
-    return torch.cat([_cdist(x[i : i + step], y).min(dim=1).values for i in range(0, x.shape[0], step)])
+    best = [_cdist(x[i : i + step], y).min(dim=1) for i in range(0, x.shape[0], step)]
+    return torch.cat([b.values for b in best]), torch.cat([b.indices for b in best])
+
+
+def nearest_distances(samples: object, train: object) -> Tensor:
+    """L2 distance (n,) float64 from every sample (n, ...) to its nearest training item (m, ...), flattened
+    (``nearest_items`` without the indices)."""
+    return nearest_items(samples, train)[0]
 
 
 def memorised_share(samples: object, train: object, threshold: float = 0.5) -> float:

@@ -12,6 +12,7 @@ Conventions (used everywhere in ``efm_core``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -33,6 +34,45 @@ def _as_tensor(name: str, value: object, like: Tensor | None = None) -> Tensor:
     if like is not None:
         tensor = tensor.to(dtype=like.dtype, device=like.device)
     return tensor
+
+
+def is_number(value: object) -> bool:
+    """A real number that is not a bool (numpy scalars count)."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """``value`` as an int if it is a positive integer (int or numpy integer, not bool); else ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def systematic_indices(weights: object, n: int, offset: float = 0.5) -> Tensor:
+    """n indices (n,) int64 into ``weights`` (N,) >= 0 by systematic sampling: index i appears n w_i / sum(w) times
+    up to rounding (so lines, or rows, are spread in proportion to the weights with the least possible noise).
+
+    The n points u_k = (offset + k) / n, k = 0..n-1, in [0, 1) are looked up in the normalised cumulative weights
+    (float64, on the CPU). ``offset`` in [0, 1): 0.5 (the default) is deterministic; a uniform random offset makes
+    the counts unbiased (each index appears floor or ceil of n w_i / sum(w) times).
+    """
+    n = check_positive_int("n", n)
+    w = torch.as_tensor(weights).detach().to("cpu", torch.float64).reshape(-1)
+    u = (float(offset) + torch.arange(n, dtype=torch.float64)) / n
+    cum = torch.cumsum(w, 0)
+    return torch.searchsorted(cum / cum[-1], u).clamp(max=w.numel() - 1)
+
+
+def plate_stops(from_front: Tensor, e_z: Tensor) -> Tensor:
+    """Theorem 3.1's plate rule, the one home of it (``lines`` and ``theorem`` both apply it): (B,) bool, a line that
+    crosses the end plate stops there unless the field just beyond the plate carries it on.
+
+    ``from_front`` (B,): the crossing comes from the side of the start plate; ``e_z`` (B,): the normal component of the
+    field (along the direction of travel's axis, any positive scale) probed just beyond the crossing, behind the plate
+    for a crossing from the front and in front of it for one from behind. A crossing from the front stops if
+    e_z <= 0 (the field behind the plate points back into it), one from behind if e_z >= 0.
+    """
+    return torch.where(from_front, e_z <= 0, e_z >= 0)
 
 
 def check_points(name: str, value: object, dim: int | None = None, like: Tensor | None = None) -> Tensor:

@@ -1,11 +1,9 @@
-"""Algorithm 1: the training loop (shared by EFM and the baselines), and evaluation of a trained net.
+"""Algorithm 1: the training loop, shared by EFM and the baselines (``Trainer``).
 
 Each step draws ``n_charges`` fresh items of each plate's source (the large batch of charges), builds training
 points from the first ``n_queries`` pairs, and takes one Adam step on the objective:
 
-* ``EFMObjective`` (EFM and the PFGM-style baseline): |f(x~) - target(x~)|^2 with the target of
-  ``sampler.field_target`` (E/|E| of all the step's charges, computed without gradients in float32);
-* ``baselines.FlowMatchingObjective``: conditional flow matching on the same pairs.
+the loss of ``objectives.make_objective`` (EFM, the PFGM-style baseline or flow matching, ``objectives``).
 
 The loop has a linear warm-up, optional cosine decay, gradient clipping, an exponential moving average of the
 weights (used for sampling), seeded generators (data on the CPU, training-point noise on the device; one stream per
@@ -27,7 +25,6 @@ import torch
 from torch import Tensor, nn
 
 from . import distributed
-from .baselines import FlowMatchingObjective
 from .checkpoints import (
     NET_PREFIX,
     TRAIN_PREFIX,
@@ -38,43 +35,10 @@ from .checkpoints import (
     net_state,
     save_checkpoint,
 )
-from .presets import ExperimentConfig, make_source
-from .sampler import SamplerConfig, field_target, first_pairs, sample_points
-from .transport import generate, translate
-
-Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor]
+from .config import ExperimentConfig, make_source
+from .objectives import make_objective
 StepCallback = Callable[["Trainer", dict], bool | None]
 LOG_FIELDS = ("step", "loss", "lr", "grad_norm", "seconds")
-
-
-class EFMObjective:
-    """Loss of Algorithm 1: the mean over training points of |f(x~) - target(x~)|^2 over all D+1 components.
-
-    Training points: ``sampler.sample_points`` on the first ``n_queries`` items of the P and Q batches; target:
-    ``sampler.field_target`` of all charges in the batches (``kind`` exact, upstream or single_plate).
-    """
-
-    def __init__(self, L: float, sampler: SamplerConfig, n_queries: int, target: str = "exact", gamma: float = 1e-7) -> None:
-        self.L, self.sampler, self.n_queries, self.target, self.gamma = float(L), sampler, int(n_queries), target, gamma
-
-    def __call__(self, net: nn.Module, p: Tensor, q: Tensor | None, generator: torch.Generator) -> Tensor:
-        points = sample_points(*first_pairs(p, q, self.n_queries), self.L, self.sampler, generator)
-        target = field_target(
-            points.lifted().float(), p.flatten(1).float(), None if q is None else q.flatten(1).float(), self.L, self.target, self.gamma
-        )
-        f_x, f_z = net(points.x, points.z)
-        pred = torch.cat([f_x.flatten(1), f_z[:, None]], dim=1)
-        return (pred - target.to(pred)).square().sum(1).mean()
-
-
-def make_objective(config: ExperimentConfig) -> Objective:
-    """The loss of ``config.objective`` (efm and pfgm: ``EFMObjective``; fm: ``FlowMatchingObjective``)."""
-    sampler = config.sampler_config
-    if config.objective == "fm":
-        return FlowMatchingObjective(config.L, sampler, config.n_queries)
-    if config.objective == "pfgm" and (config.target != "single_plate" or sampler.kind != "pfgm"):
-        raise ValueError("the pfgm objective needs target 'single_plate' and sampler kind 'pfgm'.")
-    return EFMObjective(config.L, sampler, config.n_queries, config.target, config.gamma)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -302,39 +266,3 @@ class Trainer:
             self.noise_generator.manual_seed(base + 500_001 + rank)
         self.seconds = float(card.get("train_seconds") or 0.0)
         self.cpu_seconds = 60.0 * float(card.get("cpu_minutes") or 0.0)
-
-
-# --- evaluation ------------------------------------------------------------------------------------------------------
-
-
-def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int = 0, **solver: object) -> dict:
-    """Metrics of a trained net (``efm_core.metrics``) plus transport statistics (NFE, turned back, bad share).
-
-    Generation of points (toys, point files): ``pointcloud_report`` (W2 vs its two-sample floor, energy distance).
-    Generation of digits from noise: ``digits_report`` (classifier confidence and class shares, FD, k-NN precision /
-    recall, memorisation against the training items). Translation between digit classes (P and Q both digits of
-    one class each): ``translation_report`` (read as the target class, hue kept) of n inputs from P.
-    """
-    from . import metrics
-
-    target_spec = config.p if config.objective == "pfgm" else config.q
-    target = make_source(target_spec)
-    source = make_source(config.p)
-    translating = config.objective != "pfgm" and config.p["kind"] in ("digits", "coloured_digits")
-    if translating:
-        inputs = source.reference(n, seed)
-        result = translate(net, config, inputs, **solver)
-    else:
-        result = generate(net, config, n, seed, **solver)
-    out = result.x if target.clip is None else result.x.clamp(*target.clip)
-    if translating and len(target_spec.get("classes") or []) == 1 and target_spec["kind"] in ("digits", "coloured_digits"):
-        report = metrics.translation_report(inputs, out, int(target_spec["classes"][0]))
-    elif target_spec["kind"] in ("digits", "coloured_digits"):
-        report = metrics.digits_report(out, train=target.items)
-    elif target.clip is None:
-        sampler = (lambda m, s: target.reference(m, 7919 + s)) if target_spec["kind"] == "toy" else None
-        report = metrics.pointcloud_report(out, target.reference(n, seed + 1), target_sampler=sampler)
-    else:
-        report = {}
-    report.update({f"transport_{k}": v for k, v in result.stats().items()})
-    return report

@@ -1,18 +1,23 @@
-"""Algorithm 2 and better: move points along a *learned* field between the plates, never dividing by a raw f_z.
+"""ODE solvers: Algorithm 2 and better in the height z, and the Runge-Kutta steps in arc length.
 
-Lines are integrated in the height z: dx/dz = f_x / max(f_z, f_min). Where the net's f_z drops to f_min or below
-(a line that would turn back, or a net that is simply wrong there) the slope is guarded and the line is counted as
-``turned_back``; it still ends on the far plate. If the net returns NaN or inf for a line, or a step overflows, the
-line is frozen at its last finite point and counted as ``nonfinite``. Nothing ever comes back NaN.
+One Dormand-Prince 5(4) tableau (``DP_C``, ``DP_A``, ``DP_B``, ``DP_E``) serves both adaptive solvers: ``transport``'s
+``rk45`` in z here and the exact tracer in arc length (``lines``). ``rk4_step`` is the classic RK4 step of the
+two-sided map along a learned field (``theorem.transport_two_sided``).
 
-Solvers: ``euler`` (the paper's Algorithm 2: ``steps`` network calls), ``heun`` (2 per step) and ``rk45``
-(Dormand-Prince 5(4) with per-line step size control on the error in x per unit z; ``rtol``/``atol``; 6 calls per
-attempted step after the first). Forward runs go from z = 0 to z = L, ``reverse`` runs from z = L to z = 0 (back
-along the field, e.g. Q -> P for a translation). ``snapshots=K`` records every line at K evenly spaced heights
-(linear interpolation between solver steps) for animations. ``nfe`` counts batched network calls.
+Solvers in z: lines are integrated in the height z: dx/dz = f_x / max(f_z, f_min), never dividing by a raw f_z.
+Where the net's f_z drops to f_min or below (a line that would turn back, or a net that is simply wrong there) the
+slope is guarded and the line is counted as ``turned_back``; it still ends on the far plate. If the net returns NaN
+or inf for a line, or a step overflows, the line is frozen at its last finite point and counted as ``nonfinite``.
+Nothing ever comes back NaN.
 
-The field is any callable ``field(x (B, *shape), z (B,)) -> (f_x (B, *shape), f_z (B,))``; ``learned_field`` turns
-a trained net into one (for flow matching the velocity v = x1 - x0 becomes the field (v, L): dx/dz = v / L).
+``euler`` (the paper's Algorithm 2: ``steps`` network calls), ``heun`` (2 per step) and ``rk45`` (Dormand-Prince
+5(4) with per-line step size control on the error in x per unit z; ``rtol``/``atol``; 6 calls per attempted step
+after the first). Forward runs go from z = 0 to z = L, ``reverse`` runs from z = L to z = 0 (back along the field,
+e.g. Q -> P for a translation). ``snapshots=K`` records every line at K evenly spaced heights (linear interpolation
+between solver steps) for animations. ``nfe`` counts batched network calls.
+
+The field is any callable ``field(x (B, *shape), z (B,)) -> (f_x (B, *shape), f_z (B,))`` (``fields.FieldFn``);
+``fields.learned_field`` turns a trained net into one.
 """
 
 from __future__ import annotations
@@ -21,28 +26,33 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .baselines import pfgm_prior
-from .lines import CASES, LOST
-from .nets import FieldSpaceMLP
-from .presets import ARC, SOLVERS, ExperimentConfig, make_source
-from .two_sided import space_field, transport_two_sided
+from .config import SOLVERS
+from .fields import FieldFn
+from .plates import check_positive_int
 
-FieldFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
-
-# Dormand-Prince 5(4): nodes, stage coefficients, 5th-order weights and (5th - 4th)-order error weights
-_DP_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
-_DP_A = (
-    (),
+# Dormand-Prince 5(4): nodes, stage coefficients of stages 2..6, 5th-order weights (b7 = 0), and the error weights
+# b - b* of the 7 stages (the 7th stage is the slope at the new point: FSAL)
+DP_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+DP_A = (
     (1 / 5,),
     (3 / 40, 9 / 40),
     (44 / 45, -56 / 15, 32 / 9),
     (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
     (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
-    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
 )
-_DP_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
+DP_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84)
+DP_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
+
+
+def rk4_step(f: Callable[[Tensor], Tensor], y: Tensor, h: Tensor) -> Tensor:
+    """One classic RK4 step of dy/ds = f(y) from ``y`` (B, d) with step ``h`` (B, 1) (4 evaluations of f)."""
+    k1 = f(y)
+    k2 = f(y + 0.5 * h * k1)
+    k3 = f(y + 0.5 * h * k2)
+    k4 = f(y + h * k3)
+    return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
 class TransportResult(NamedTuple):
@@ -52,7 +62,7 @@ class TransportResult(NamedTuple):
     nfe: batched field evaluations; turned_back: (B,) bool, the slope guard f_z <= f_min was used on the line;
     nonfinite: (B,) bool, the field gave NaN/inf and the line was frozen; levels: (K,) snapshot heights or None;
     path: (K, B, *shape) the lines at those heights or None; case: (B,) int64 index into ``lines.CASES`` for the
-    two-sided solver ``arc`` (``efm_core.two_sided``), None for the solvers in z.
+    two-sided solver ``arc`` (``theorem.transport_two_sided``), None for the solvers in z.
     """
 
     x: Tensor
@@ -67,11 +77,15 @@ class TransportResult(NamedTuple):
     @property
     def bad(self) -> Tensor:
         """(B,) bool: lines that turned back, went non-finite, or (two-sided) were lost."""
+        from .lines import LOST  # the tracer's case names; lines imports this module's tableau
+
         bad = self.turned_back | self.nonfinite
         return bad if self.case is None else bad | (self.case == LOST)
 
     def stats(self) -> dict:
         """Counts for reports: lines, NFE, turned back, non-finite, bad share; two-sided: the share of each case."""
+        from .lines import CASES
+
         n = int(self.x.shape[0])
         out = {
             "lines": n,
@@ -188,13 +202,13 @@ def _rk45(lines: _Lines, z_start: float, z_end: float, steps: int, rtol: float, 
         hs = (sign * step).reshape(-1, *([1] * (x.ndim - 1)))
         ks = [k_first[idx]]
         ok = torch.ones(idx.numel(), dtype=torch.bool, device=x.device)
-        for c, a in zip(_DP_C[1:], _DP_A[1:], strict=True):
+        for c, a in zip(DP_C[1:], (*DP_A, DP_B), strict=True):
             xi = x + hs * sum(ai * ki for ai, ki in zip(a, ks, strict=False) if ai != 0.0)
             k, ok_i = lines.slope(idx, xi, z + c * sign * step)
             ks.append(k)
             ok = ok & ok_i
-        x5 = x + hs * sum(ai * ki for ai, ki in zip(_DP_A[6], ks, strict=False) if ai != 0.0)
-        err = hs * sum(ei * ki for ei, ki in zip(_DP_E, ks, strict=True) if ei != 0.0)
+        x5 = x + hs * sum(ai * ki for ai, ki in zip(DP_B, ks, strict=False) if ai != 0.0)
+        err = hs * sum(ei * ki for ei, ki in zip(DP_E, ks, strict=True) if ei != 0.0)
         scale = atol + rtol * torch.maximum(x.abs(), x5.abs())
         e = torch.sqrt(torch.mean((err / scale).flatten(1) ** 2, dim=1))
         e = torch.where(torch.isfinite(e), e, torch.full_like(e, float("inf")))
@@ -232,8 +246,7 @@ def transport(
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}.")
-    if not (isinstance(steps, int) and steps >= 1):
-        raise ValueError(f"steps must be a positive integer; got {steps!r}.")
+    check_positive_int("steps", steps)
     if not f_min > 0:
         raise ValueError(f"f_min must be > 0 (it guards the division by f_z); got {f_min!r}.")
     if not (isinstance(snapshots, int) and (snapshots == 0 or snapshots >= 2)):
@@ -249,90 +262,3 @@ def transport(
         else:
             _fixed_steps(lines, float(z_start), float(z_end), steps, heun=solver == "heun")
     return lines.result()
-
-
-def learned_field(net: nn.Module, objective: str, L: float) -> FieldFn:
-    """The field of a trained net as ``field(x, z) -> (f_x, f_z)``, evaluated without gradients on the net's device
-    and dtype, returned in the caller's dtype.
-
-    EFM and PFGM nets regress a unit vector, so their output is normalised to unit length: then |dx/dz| <= 1 / f_min
-    even where the net extrapolates wildly (off the training points an MLP's output grows with |x|, and a guarded
-    but unnormalised slope can still grow exponentially along a line). For ``fm`` the net's velocity v (per unit
-    t = z / L) becomes the field (v, L), i.e. dx/dz = v / L, unnormalised.
-    """
-    param = next(net.parameters())
-
-    def field(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
-        with torch.no_grad():
-            f_x, f_z = net(x.to(param), z.to(param))
-        if objective == "fm":
-            return f_x.to(x), torch.full_like(f_z, float(L)).to(x)
-        norm = torch.sqrt(f_x.flatten(1).square().sum(1) + f_z.square())
-        norm = torch.where(norm > 0, norm, torch.ones_like(norm))  # a zero output stays zero (and is guarded)
-        return (f_x / norm.reshape(-1, *([1] * (f_x.ndim - 1)))).to(x), (f_z / norm).to(x)
-
-    return field
-
-
-def _solver_options(config: ExperimentConfig, overrides: dict) -> dict:
-    """The config's solver options updated by ``overrides``; a different solver kind starts from its own defaults."""
-    given = {k: v for k, v in overrides.items() if v is not None}
-    own = config.solver.get("kind", "heun")
-    options = {**(config.solver if given.get("kind", own) == own else {}), **given}
-    kind = options.pop("kind", "heun")
-    return {"solver": kind, **options}
-
-
-def _two_sided(net: nn.Module, config: ExperimentConfig, x0: Tensor, z_start: float, z_end: float, seed: int,
-               options: dict) -> TransportResult:
-    """The ``arc`` solver: ``two_sided.transport_two_sided`` with the net's field, as a ``TransportResult``."""
-    options = dict(options)
-    options.pop("solver")
-    not_here = sorted(set(options) & {"f_min", "rtol", "atol", "snapshots"})
-    if not_here:
-        raise ValueError(f"the arc solver has no option(s) {not_here} (it needs no slope guard and records no heights).")
-    if not isinstance(net, FieldSpaceMLP):
-        raise ValueError("the arc solver needs a field learned in the whole space (net kind 'space_mlp').")
-    flat = x0.flatten(1)
-    lines = transport_two_sided(space_field(net), flat, z_start, z_end, config.L, seed=seed, **options)
-    none = torch.zeros(flat.shape[0], dtype=torch.bool, device=flat.device)
-    end = lines.end
-    return TransportResult(end[:, :-1].reshape(x0.shape), end[:, -1], lines.nfe, none, ~lines.finite, None, None, lines.case)
-
-
-def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **solver: object) -> TransportResult:
-    """Draw ``n`` samples of P (seeded) and carry them to Q: result with x of shape (n, *shape) on the net's device.
-
-    For the PFGM-style baseline the start is its prior on the plane z = L and the lines run back to the data at z = 0.
-    ``solver`` overrides the config's solver options (solver kind as ``kind``, steps, f_min, rtol, snapshots...).
-    """
-    if not (isinstance(n, int) and n >= 1):
-        raise ValueError(f"n must be a positive integer; got {n!r}.")
-    g = torch.Generator().manual_seed(int(seed))
-    field = learned_field(net, config.objective, config.L)
-    options = _solver_options(config, solver)
-    device = next(net.parameters()).device
-    if config.objective == "pfgm":
-        x0 = pfgm_prior(n, make_source(config.p).shape, config.L, g)
-        return transport(field, x0.to(device), config.L, 0.0, **options)
-    x0 = make_source(config.p).sample(n, g)
-    if options["solver"] == ARC:
-        return _two_sided(net, config, x0.to(device), 0.0, config.L, seed, options)
-    return transport(field, x0.to(device), 0.0, config.L, **options)
-
-
-def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool = False, **solver: object) -> TransportResult:
-    """Carry data ``x`` (n, *shape) from P (z = 0) to Q (z = L), or from Q back to P if ``reverse``."""
-    if config.objective == "pfgm":
-        raise ValueError("the PFGM-style baseline has data on one plate only; it generates but does not translate.")
-    shape = make_source(config.p).shape
-    if not isinstance(x, Tensor) or tuple(x.shape[1:]) != tuple(shape) or x.shape[0] < 1:
-        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"inputs must have shape (n, {', '.join(map(str, shape))}) for this model; got {got}.")
-    field = learned_field(net, config.objective, config.L)
-    start, end = (config.L, 0.0) if reverse else (0.0, config.L)
-    x0 = x.float().to(next(net.parameters()).device)
-    options = _solver_options(config, solver)
-    if options["solver"] == ARC:
-        return _two_sided(net, config, x0, start, end, 0, options)
-    return transport(field, x0, start, end, **options)

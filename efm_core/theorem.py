@@ -1,12 +1,43 @@
-"""Theorem 3.1's map along a *learned* field: two-sided starts, lines in arc length through the whole space.
+"""Theorem 3.1 in one place: the map T of a plate's points to the other plate along field lines, exact and learned.
+
+The plate rule itself (``plates.plate_stops``) is shared with the exact tracer (``lines``), which sits below this
+module. Here: the flux share that picks a line's side (``forward_probability`` from the exact field's magnitudes,
+``forward_share`` from a learned field's directions alone), the probe distance off the plates (``default_delta``,
+``delta_from_spacing``, ``check_delta``), T along exact lines (``transport_exact``, ``transport_trace``) and T along a
+learned whole-space field (``transport_two_sided``).
+
+Exact lines
+-----------
+The map T of Theorem 3.1 along exact field lines: fresh points of P to points of Q.
+
+A point x on the P plate (z = 0) emits flux into both half-spaces. T(x) picks a side with probability proportional
+to the normal flux there, forward (z = +delta) with probability
+
+    max(E_z(x, +delta), 0) / (max(E_z(x, +delta), 0) + max(-E_z(x, -delta), 0))
+
+(forward when both are 0), follows the exact field line from (x, +-delta) with ``trace_lines``' integrator and the plate
+rule at z = L (an upward crossing stops if E_z(y, L + delta) <= 0, a downward one if E_z(y, L - delta) >= 0; capture on
+a negative charge also stops), and returns the data coordinates of the end point. With discrete charges most lines
+end by capture, so T maps P onto the empirical Q (the charges), not onto Q beyond them.
+
+``sides="forward"`` starts every line at +delta: the upstream code's choice, which misses the backward flux and so
+does not transport P to Q (the endpoints crowd towards the middle).
+
+Cases (``CASES``): front (ended at its first crossing of z = L), behind (passed through the plate and came back from
+behind), backward (started on the back side, or went below z = 0), lost (see ``efm_core.lines``; its end point is the
+last point reached).
+
+Learned lines
+-------------
+Theorem 3.1's map along a *learned* field: two-sided starts, lines in arc length through the whole space.
 
 A point x on the start plate emits flux to both sides. ``transport_two_sided`` picks the side towards the other
 plate ("front") with the probability ``forward_share`` estimates from the learned field, follows the line in arc
 length (dX/ds = F / |F|, F = +E from P to Q or -E from Q back to P) wherever it goes, round the outside of both
-plates if it left backwards, and ends it on the end plate by the plate rule of ``efm_core.exact_transport``: a
+plates if it left backwards, and ends it on the end plate by the plate rule of ``plates.plate_stops``: a
 crossing from the front stops if the field just behind the plate points back into it, a crossing from behind stops if
 the field just in front points into it; otherwise the line passes through and goes on. Lines that start backwards
-are what a forward-only solver (``efm_core.transport``) misses: 40-50 % of P's flux in the Gaussian -> two Gaussians
+are what a forward-only solver (``solvers.transport``) misses: 40-50 % of P's flux in the Gaussian -> two Gaussians
 toy at L = 6.
 
 The field must be known outside the slab: ``nets.FieldSpaceMLP`` trained with the ``whole_space`` sampler. It sees
@@ -36,37 +67,156 @@ keep their last point and are counted, never NaN. NFE counts batched network cal
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .exact_transport import check_delta
-from .lines import BACKWARD, BEHIND, FRONT, LOST
+from .field import plate_field_at
+from .fields import SpaceField
+from .lines import BACKWARD, BEHIND, FRONT, LOST, LineTrace, check_tracer_options, geometry, integrate, median_spacing
 from .nets import side_flags
+from .plates import Plates, check_points, check_positive_int, is_number, lift, make_plates, plate_stops
 from .sampler import SHELL_RADII
+from .solvers import rk4_step
 
-SpaceField = Callable[[Tensor, Tensor], Tensor]  # (X (B, D+1), side flags (B, 2)) -> unit directions (B, D+1)
 SIDES = ("both", "forward")
-REACH = SHELL_RADII[1]  # beyond this many L from the centre lines follow the dipole term, not the net
-START_OFFSET = 1e-4  # lines start this many L off the start plate, on the chosen side
+DELTA_SPACINGS = 2.0  # default delta: this many median nearest-neighbour spacings (of the sparser plate) ...
+DELTA_MAX_FRACTION = 0.25  # ... but at most this fraction of L
+REACH = SHELL_RADII[1]  # beyond this many L from the centre learned lines follow the dipole term, not the net
+START_OFFSET = 1e-4  # learned lines start this many L off the start plate, on the chosen side
 
 
-def space_field(net: nn.Module) -> SpaceField:
-    """The unit direction field of a whole-space net (``FieldSpaceMLP``) as ``field(X, side) -> u``, evaluated
-    without gradients on the net's device and dtype, returned in X's dtype; a zero output stays zero."""
-    param = next(net.parameters())
-    shape = net.data_shape
+def forward_probability(plates: Plates, x: Tensor, delta: float) -> Tensor:
+    """(K,) probability that the line from data point x (K, D) on the P plate leaves forwards (flux share at +delta).
 
-    def field(X: Tensor, side: Tensor) -> Tensor:
-        with torch.no_grad():
-            f_x, f_z = net(X[:, :-1].reshape(-1, *shape).to(param), X[:, -1].to(param), side.to(param))
-        f = torch.cat([f_x.flatten(1), f_z[:, None]], dim=1).to(X)
-        norm = torch.linalg.vector_norm(f, dim=1, keepdim=True)
-        return f / torch.where(norm > 0, norm, torch.ones_like(norm))
+    Computed from log-magnitudes, so it is exact for any D; 1 where no flux leaves on either side.
+    """
+    field = plate_field_at(torch.cat([lift(x, delta), lift(x, -delta)]), plates)
+    K = x.shape[0]
+    log_norm = field.log_norm.reshape(2, K)
+    ez = field.direction[:, -1].reshape(2, K)
+    top = log_norm.max(dim=0).values
+    shift = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    scale = torch.exp(log_norm - shift)
+    up = (scale[0] * ez[0]).clamp(min=0)
+    down = (-scale[1] * ez[1]).clamp(min=0)
+    total = up + down
+    return torch.where(total > 0, up / torch.where(total > 0, total, torch.ones_like(total)), torch.ones_like(total))
 
-    return field
+
+def delta_from_spacing(spacing: float, L: float) -> float:
+    """The default probe distance off the plates: DELTA_SPACINGS x ``spacing`` (the larger median nearest-neighbour
+    spacing of the two plates), at most DELTA_MAX_FRACTION x L, and that bound when the spacing is 0 (all of a plate's
+    charges coincide). Below about a spacing the nearest single charge, not the plate, decides the flux split."""
+    return min(DELTA_SPACINGS * spacing, DELTA_MAX_FRACTION * L) if spacing > 0 else DELTA_MAX_FRACTION * L
+
+
+def default_delta(plates: Plates) -> float:
+    """``transport_exact``'s default delta for these plates (see ``delta_from_spacing``)."""
+    return delta_from_spacing(max(median_spacing(plates.pos), median_spacing(plates.neg)), plates.L)
+
+
+def check_delta(delta: object, L: float) -> float:
+    """``delta`` as a float if it is a probe distance off the plates in (0, L); else ValueError."""
+    if not (is_number(delta) and 0 < delta < L):
+        raise ValueError(f"delta must be a number in (0, L = {L}) (the probe distance off the plates); got {delta!r}.")
+    return float(delta)
+
+
+def transport_trace(
+    plates: Plates,
+    starts: object,
+    *,
+    sides: str = "both",
+    seed: int = 0,
+    delta: float | None = None,
+    tol: float = 1e-4,
+    dtype: torch.dtype = torch.float64,
+    return_paths: bool = False,
+    max_path_points: int = 256,
+    max_steps: int = 2000,
+) -> LineTrace:
+    """Theorem 3.1's map for ``starts`` (K, D) on the P plate, with everything ``LineTrace`` holds (paths on request).
+
+    Args:
+        plates: validated plates (``make_plates``), moved to ``dtype`` on their device.
+        starts: (K, D) data coordinates of fresh points on the plate z = 0 (samples of P, not its charges).
+        sides: "both" (flux-weighted side choice, the theorem) or "forward" (every line starts at z = +delta).
+        seed: seeds the side choice; the same seed gives the same lines.
+        delta: probe distance off the plates for the side choice and the plate rule; default
+            ``DELTA_SPACINGS`` x the larger median nearest-neighbour spacing of the two plates, at most L / 4 (L / 4
+            when all charges of each plate coincide).
+        tol, max_steps, return_paths, max_path_points: as for ``trace_lines``.
+
+    Returns:
+        ``LineTrace``: ``end[:, :D]`` is T(starts); ``start`` holds (x, +-delta); ``flux`` is 1/K per line.
+    """
+    if not isinstance(plates, Plates):
+        raise ValueError(
+            f"plates must be a Plates (build one with make_plates(pos, neg, L)); got {type(plates).__name__}."
+        )
+    if sides not in SIDES:
+        raise ValueError(f"sides must be one of {SIDES}; got {sides!r}.")
+    check_tracer_options(tol, dtype, max_steps, max_path_points, seed)
+    geo = geometry(plates, dtype)
+    x = check_points("starts (points on the P plate, data coordinates)", starts, dim=geo.plates.D, like=geo.pos)
+    if delta is None:
+        delta = delta_from_spacing(max(geo.spacing_pos, geo.spacing_neg), geo.plates.L)
+    delta = check_delta(delta, geo.plates.L)
+    K = x.shape[0]
+    if sides == "both":
+        gen = torch.Generator().manual_seed(int(seed))
+        draw = torch.rand(K, generator=gen, dtype=torch.float64).to(x.device)
+        forward = draw < forward_probability(geo.plates, x, delta).double()
+    else:
+        forward = torch.ones(K, dtype=torch.bool, device=x.device)
+    start = lift(x, torch.where(forward, x.new_tensor(delta), x.new_tensor(-delta)))
+    out = integrate(
+        geo,
+        start,
+        tol=tol,
+        max_steps=max_steps,
+        plate_delta=delta,
+        return_paths=return_paths,
+        max_path_points=max_path_points,
+    )
+    start_charge = torch.full((K,), -1, dtype=torch.long, device=x.device)
+    flux = torch.full((K,), 1.0 / K, dtype=dtype, device=x.device)
+    return LineTrace(start=start, start_charge=start_charge, flux=flux, **out)
+
+
+def transport_exact(
+    starts: object,
+    pos: object,
+    neg: object,
+    L: object,
+    sides: str = "both",
+    seed: int = 0,
+    delta: float | None = None,
+    *,
+    pos_weights: object | None = None,
+    neg_weights: object | None = None,
+    tol: float = 1e-4,
+    dtype: torch.dtype = torch.float64,
+    max_steps: int = 2000,
+) -> tuple[Tensor, Tensor]:
+    """T(starts) of Theorem 3.1 along exact field lines: (end_points (K, D), cases (K,) int64 index into CASES).
+
+    ``starts`` (K, D) are fresh points on the P plate; ``pos`` (N, D), ``neg`` (M, D), ``L``, and the optional
+    weights define the plates as in ``make_plates``. See ``transport_trace`` for the other arguments, and use it for
+    paths and per-line diagnostics. Results are in ``dtype``; bad input raises ValueError.
+    """
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}.")
+    plates = make_plates(pos, neg, L, pos_weights, neg_weights)
+    trace = transport_trace(
+        plates, starts, sides=sides, seed=seed, delta=delta, tol=tol, dtype=dtype, max_steps=max_steps
+    )
+    return trace.end[:, : plates.D], trace.case
+
+
+# --- along a learned field ---------------------------------------------------------------------------------------
 
 
 def dipole_direction(d: Tensor) -> Tensor:
@@ -134,9 +284,8 @@ class TwoSidedLines(NamedTuple):
 def _check(steps: int, max_steps: int, r_min: float, delta: float, sides: str, L: float) -> float:
     if sides not in SIDES:
         raise ValueError(f"sides must be one of {', '.join(SIDES)}; got {sides!r}.")
-    for name, value in (("steps", steps), ("max_steps", max_steps)):
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    check_positive_int("steps", steps)
+    check_positive_int("max_steps", max_steps)
     if not (isinstance(r_min, int | float) and r_min > 0):
         raise ValueError(f"r_min must be a number > 0 (the smallest step scale, data units); got {r_min!r}.")
     return check_delta(delta, L)
@@ -191,12 +340,8 @@ def transport_two_sided(
         Y = X[idx]
         side = side_flags(Y[:, -1], L)
         h = (torch.linalg.vector_norm(Y - centre, dim=1).clamp_min(r_min) / steps)[:, None] * s
-        k1 = _far_or_net(field, Y, side, centre, REACH * L)
-        k2 = _far_or_net(field, Y + 0.5 * h * k1, side, centre, REACH * L)
-        k3 = _far_or_net(field, Y + 0.5 * h * k2, side, centre, REACH * L)
-        k4 = _far_or_net(field, Y + h * k3, side, centre, REACH * L)
+        Yn = rk4_step(lambda y: _far_or_net(field, y, side, centre, REACH * L), Y, h)  # noqa: B023 (used at once)
         nfe += 4
-        Yn = Y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         ok = torch.isfinite(Yn).all(dim=1)
         finite[idx[~ok]] = False
         running[idx[~ok]] = False
@@ -216,7 +361,7 @@ def transport_two_sided(
             probe[:, -1] = z_end + torch.where(from_front[c], s * delta, -s * delta)
             u_z = field(probe, side_flags(probe[:, -1], L))[:, -1]
             nfe += 1
-            ends = torch.where(from_front[c], u_z <= 0, u_z >= 0)
+            ends = plate_stops(from_front[c], u_z)
             stop[c] = ends
             Yn[c[ends]] = y[ends]
             passed = c[~ends]

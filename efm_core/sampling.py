@@ -1,0 +1,140 @@
+"""Sampling a trained model: ``generate`` (noise -> data), ``translate`` (data -> data) and ``evaluate`` (metrics).
+
+Seeds are per item, as EDM's ``StackedRandomGenerator``: item i of seed s is drawn from its own generator seeded
+with ``item_seed(s, i)``, so it is the same item whatever n is and wherever it is drawn (the CLI, the app). This
+holds for every endless source (Gaussian noise, a toy) and PFGM's prior; a finite set (digits, a user's file: a
+translation model's P) draws n items at once from one generator of seed s (a subset without replacement cannot be
+drawn item by item).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .config import ARC, ExperimentConfig, FiniteSource, make_source
+from .fields import learned_field, space_field
+from .nets import FieldSpaceMLP
+from .objectives import pfgm_prior
+from .plates import check_positive_int
+from .solvers import TransportResult, transport
+from .theorem import transport_two_sided
+
+
+def item_seed(seed: int, i: int) -> int:
+    """The seed of item ``i`` of a run seeded with ``seed`` (one generator per item)."""
+    return (int(seed) * 1_000_003 + i) % (2**63 - 1)
+
+
+def start_points(config: ExperimentConfig, n: int, seed: int) -> tuple[Tensor, bool]:
+    """``n`` start items (n, *shape) on the CPU for a noise -> data run of ``config`` and whether they start on the
+    far plate (PFGM's prior, z = L). An endless source (Gaussian noise, a toy) or PFGM's prior is drawn one item at a
+    time from its own generator (``item_seed``), so the first k items stay the same when n changes; a finite set
+    draws n at once."""
+    if config.objective == "pfgm":
+        shape = make_source(config.p).shape
+        draw: Callable[[torch.Generator], Tensor] = lambda g: pfgm_prior(1, shape, config.L, g)[0]  # noqa: E731
+    else:
+        source = make_source(config.p)
+        if isinstance(source, FiniteSource):
+            return source.sample(n, torch.Generator().manual_seed(int(seed))), False
+        draw = lambda g: source.sample(1, g)[0]  # noqa: E731
+    items = [draw(torch.Generator().manual_seed(item_seed(seed, i))) for i in range(n)]
+    return torch.stack(items), config.objective == "pfgm"
+
+
+def _solver_options(config: ExperimentConfig, overrides: dict) -> dict:
+    """The config's solver options updated by ``overrides``; a different solver kind starts from its own defaults."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    own = config.solver.get("kind", "heun")
+    options = {**(config.solver if given.get("kind", own) == own else {}), **given}
+    kind = options.pop("kind", "heun")
+    return {"solver": kind, **options}
+
+
+def _two_sided(net: nn.Module, config: ExperimentConfig, x0: Tensor, z_start: float, z_end: float, seed: int,
+               options: dict) -> TransportResult:
+    """The ``arc`` solver: ``theorem.transport_two_sided`` with the net's field, as a ``TransportResult``."""
+    options = dict(options)
+    options.pop("solver")
+    not_here = sorted(set(options) & {"f_min", "rtol", "atol", "snapshots"})
+    if not_here:
+        raise ValueError(f"the arc solver has no option(s) {not_here} (it needs no slope guard and records no heights).")
+    if not isinstance(net, FieldSpaceMLP):
+        raise ValueError("the arc solver needs a field learned in the whole space (net kind 'space_mlp').")
+    flat = x0.flatten(1)
+    lines = transport_two_sided(space_field(net), flat, z_start, z_end, config.L, seed=seed, **options)
+    none = torch.zeros(flat.shape[0], dtype=torch.bool, device=flat.device)
+    end = lines.end
+    return TransportResult(end[:, :-1].reshape(x0.shape), end[:, -1], lines.nfe, none, ~lines.finite, None, None, lines.case)
+
+
+def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **solver: object) -> TransportResult:
+    """Draw ``n`` samples of P (seeded) and carry them to Q: result with x of shape (n, *shape) on the net's device.
+
+    The start items are ``start_points(config, n, seed)`` (per-item seeds for noise: item i is the same for any n).
+    For the PFGM-style baseline the start is its prior on the plane z = L and the lines run back to the data at z = 0.
+    ``solver`` overrides the config's solver options (solver kind as ``kind``, steps, f_min, rtol, snapshots...).
+    """
+    check_positive_int("n", n)
+    field = learned_field(net, config.objective, config.L)
+    options = _solver_options(config, solver)
+    device = next(net.parameters()).device
+    x0, far = start_points(config, n, seed)
+    if far:
+        return transport(field, x0.to(device), config.L, 0.0, **options)
+    if options["solver"] == ARC:
+        return _two_sided(net, config, x0.to(device), 0.0, config.L, seed, options)
+    return transport(field, x0.to(device), 0.0, config.L, **options)
+
+
+def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool = False, **solver: object) -> TransportResult:
+    """Carry data ``x`` (n, *shape) from P (z = 0) to Q (z = L), or from Q back to P if ``reverse``."""
+    if config.objective == "pfgm":
+        raise ValueError("the PFGM-style baseline has data on one plate only; it generates but does not translate.")
+    shape = make_source(config.p).shape
+    if not isinstance(x, Tensor) or tuple(x.shape[1:]) != tuple(shape) or x.shape[0] < 1:
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"inputs must have shape (n, {', '.join(map(str, shape))}) for this model; got {got}.")
+    field = learned_field(net, config.objective, config.L)
+    start, end = (config.L, 0.0) if reverse else (0.0, config.L)
+    x0 = x.float().to(next(net.parameters()).device)
+    options = _solver_options(config, solver)
+    if options["solver"] == ARC:
+        return _two_sided(net, config, x0, start, end, 0, options)
+    return transport(field, x0, start, end, **options)
+
+
+def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int = 0, **solver: object) -> dict:
+    """Metrics of a trained net (``efm_core.metrics``) plus transport statistics (NFE, turned back, bad share).
+
+    Generation of points (toys, point files): ``pointcloud_report`` (W2 vs its two-sample floor, energy distance).
+    Generation of digits from noise: ``digits_report`` (classifier confidence and class shares, FD, k-NN precision /
+    recall, memorisation against the training items). Translation between digit classes (P and Q both digits of
+    one class each): ``translation_report`` (read as the target class, hue kept) of n inputs from P.
+    """
+    from . import metrics
+
+    target_spec = config.p if config.objective == "pfgm" else config.q
+    target = make_source(target_spec)
+    source = make_source(config.p)
+    translating = config.objective != "pfgm" and config.p["kind"] in ("digits", "coloured_digits")
+    if translating:
+        inputs = source.reference(n, seed)
+        result = translate(net, config, inputs, **solver)
+    else:
+        result = generate(net, config, n, seed, **solver)
+    out = result.x if target.clip is None else result.x.clamp(*target.clip)
+    if translating and len(target_spec.get("classes") or []) == 1 and target_spec["kind"] in ("digits", "coloured_digits"):
+        report = metrics.translation_report(inputs, out, int(target_spec["classes"][0]))
+    elif target_spec["kind"] in ("digits", "coloured_digits"):
+        report = metrics.digits_report(out, train=target.items)
+    elif target.clip is None:
+        sampler = (lambda m, s: target.reference(m, 7919 + s)) if target_spec["kind"] == "toy" else None
+        report = metrics.pointcloud_report(out, target.reference(n, seed + 1), target_sampler=sampler)
+    else:
+        report = {}
+    report.update({f"transport_{k}": v for k, v in result.stats().items()})
+    return report
