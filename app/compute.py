@@ -19,11 +19,11 @@ import streamlit as st
 import torch
 
 from efm_core import make_plates, plate_field_at, sample_toy
-from efm_core.exact_transport import delta_from_spacing, forward_probability, transport_trace
+from efm_core.config import make_source
 from efm_core.lines import CASES, LineTrace, median_spacing, trace_lines
 from efm_core.plates import Plates
-from efm_core.presets import make_source
 from efm_core.sampler import SamplerConfig, sample_points
+from efm_core.theorem import delta_from_spacing, forward_probability, transport_trace
 
 TRACE_DTYPE = torch.float32  # the drawn lines: float32 first (~1.4x faster); lines it loses are traced again in float64
 TRACE_TOL = 1e-3  # relative local error per step of the tracer (same end charges as 1e-6 in the measured cases)

@@ -41,14 +41,14 @@ from efm_core import (
     select_classes,
     w2_exact,
 )
-from efm_core.baselines import pfgm_prior
 from efm_core.checkpoints import Checkpoint, CheckpointError, checkpoint_paths, load_checkpoint
-from efm_core.exact_transport import transport_trace
+from efm_core.config import ARC, SOLVERS, ExperimentConfig, GaussianSource, make_source
+from efm_core.fields import learned_field, space_field
 from efm_core.lines import CASES, LOST
-from efm_core.presets import ARC, SOLVERS, ExperimentConfig, GaussianSource, make_source
+from efm_core.objectives import pfgm_prior
+from efm_core.solvers import transport
+from efm_core.theorem import transport_trace, transport_two_sided
 from efm_core.train import Trainer
-from efm_core.transport import learned_field, transport
-from efm_core.two_sided import space_field, transport_two_sided
 
 PRETRAINED_ENV = "EFM_PRETRAINED_DIR"  # overrides the folder of the shipped checkpoints (tests, your own runs)
 SOLVER_LABELS = {"euler": "Euler (the paper)", "heun": "Heun", "rk45": "Adaptive (RK45)"}

@@ -26,12 +26,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from efm_core import metrics  # noqa: E402
 from efm_core.checkpoints import load_checkpoint  # noqa: E402
+from efm_core.config import make_source  # noqa: E402
+from efm_core.fields import (
+    learned_field,  # noqa: E402
+    space_field,  # noqa: E402
+)
 from efm_core.lines import BACKWARD, LOST  # noqa: E402
 from efm_core.nets import count_parameters  # noqa: E402
-from efm_core.presets import get_preset, make_source  # noqa: E402
-from efm_core.train import Trainer, evaluate  # noqa: E402
-from efm_core.transport import generate, learned_field, transport  # noqa: E402
-from efm_core.two_sided import space_field, transport_two_sided  # noqa: E402
+from efm_core.presets import get_preset  # noqa: E402
+from efm_core.sampling import (
+    evaluate,  # noqa: E402
+    generate,  # noqa: E402
+)
+from efm_core.solvers import transport  # noqa: E402
+from efm_core.theorem import transport_two_sided  # noqa: E402
+from efm_core.train import Trainer  # noqa: E402
 
 TOYS = ("two_gaussians", "swiss_roll", "two_moons")
 

@@ -2,7 +2,7 @@
 
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .classifier import classifier_outputs, load_classifier
-from .field import FieldEvaluator, FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
+from .config import ExperimentConfig, make_source
 from .data import (
     TOYS,
     ColouredDigits,
@@ -20,6 +20,8 @@ from .data import (
     select_classes,
     shift_images,
 )
+from .field import FieldEvaluator, FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
+from .fields import learned_field, space_field
 from .lines import CASES, LineTrace, trace_lines
 from .metrics import (
     Floor,
@@ -37,10 +39,8 @@ from .metrics import (
 )
 from .nets import FieldMLP, FieldSpaceMLP, FieldUNet, build_net
 from .plates import Plates, lift, make_plates, systematic_indices
-from .config import ExperimentConfig, make_source
 from .presets import PRESETS, get_preset
 from .sampler import SamplerConfig, field_target, sample_points
-from .fields import learned_field, space_field
 from .sampling import evaluate, generate, translate
 from .solvers import TransportResult
 from .theorem import forward_share, transport_exact, transport_trace, transport_two_sided

@@ -27,8 +27,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from .nets import build_net
 from .config import ExperimentConfig, make_source
+from .nets import build_net
 
 FORMAT = "field-matching-lab/checkpoint"
 FORMAT_VERSION = 1

@@ -199,7 +199,8 @@ class ExperimentConfig:
         baseline; ``q`` must be None and ``L`` is the prior plane's height).
     p, q: data source specs of the plates z = 0 and z = L.
     L: plate distance (data units). net: ``nets.build_net`` spec. sampler: ``sampler.SamplerConfig`` dict.
-    target: 'exact' (E/|E|), 'upstream' (per-plate surrogate, softened by ``gamma``) or 'single_plate' (PFGM).
+    target: 'exact' (E/|E|) or 'single_plate' (PFGM). gamma: unused since the 'upstream' target (the only one it
+        softened) was removed; kept so that every saved checkpoint card still reads.
     n_charges: charges per plate per step (the target's large batch); n_queries: training points per step.
     steps, lr, warmup (linear warm-up steps), lr_schedule ('cosine' decays to ``min_lr_ratio`` * lr at ``steps``,
         'constant'), grad_clip (max grad norm, 0 = off), ema (decay of the weights used for sampling), seed.

@@ -32,16 +32,16 @@ class EFMObjective:
     """Loss of Algorithm 1: the mean over training points of |f(x~) - target(x~)|^2 over all D+1 components.
 
     Training points: ``sampler.sample_points`` on the first ``n_queries`` items of the P and Q batches; target:
-    ``sampler.field_target`` of all charges in the batches (``kind`` exact, upstream or single_plate).
+    ``sampler.field_target`` of all charges in the batches (``kind`` exact or single_plate).
     """
 
-    def __init__(self, L: float, sampler: SamplerConfig, n_queries: int, target: str = "exact", gamma: float = 1e-7) -> None:
-        self.L, self.sampler, self.n_queries, self.target, self.gamma = float(L), sampler, int(n_queries), target, gamma
+    def __init__(self, L: float, sampler: SamplerConfig, n_queries: int, target: str = "exact") -> None:
+        self.L, self.sampler, self.n_queries, self.target = float(L), sampler, int(n_queries), target
 
     def __call__(self, net: nn.Module, p: Tensor, q: Tensor | None, generator: torch.Generator) -> Tensor:
         points = sample_points(*first_pairs(p, q, self.n_queries), self.L, self.sampler, generator)
         target = field_target(
-            points.lifted().float(), p.flatten(1).float(), None if q is None else q.flatten(1).float(), self.L, self.target, self.gamma
+            points.lifted().float(), p.flatten(1).float(), None if q is None else q.flatten(1).float(), self.L, self.target
         )
         f_x, f_z = net(points.x, points.z)
         pred = torch.cat([f_x.flatten(1), f_z[:, None]], dim=1)
@@ -55,7 +55,7 @@ def make_objective(config: ExperimentConfig) -> Objective:
         return FlowMatchingObjective(config.L, sampler, config.n_queries)
     if config.objective == "pfgm" and (config.target != "single_plate" or sampler.kind != "pfgm"):
         raise ValueError("the pfgm objective needs target 'single_plate' and sampler kind 'pfgm'.")
-    return EFMObjective(config.L, sampler, config.n_queries, config.target, config.gamma)
+    return EFMObjective(config.L, sampler, config.n_queries, config.target)
 
 
 class FlowMatchingObjective:

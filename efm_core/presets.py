@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .config import ARC, ExperimentConfig
+from .config import ExperimentConfig
 
 # --- presets ---------------------------------------------------------------------------------------------------------
 

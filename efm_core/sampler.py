@@ -12,16 +12,12 @@ Training points (model- and solver-agnostic, pure functions of tensors and a ``t
 * ``pfgm``: upstream's ``Gaussian_mixing`` (PFGM's perturbation) around the z = 0 plate only: z = |N(0, sigma^2)|
   (1 + tau)^m, m ~ U[0, M], x = p + u |N(0, sigma^2 I_D)| (1 + tau)^m with u a random unit vector. Unlike upstream,
   z is clamped to [eps, L - eps] (upstream lets it pass the far plate). Used by the PFGM baseline.
-* ``pfgm_interp``: upstream's ``Uniform_mixing`` (their coloured-MNIST default): the same z as ``pfgm``, clamped,
-  and x the linear interpolation at that height, no x-noise (mass concentrated near the P plate).
 * ``whole_space``: points in all of R^{D+1}, for a net that must know the field outside the slab too (two-sided
   transport, ``efm_core.two_sided``: lines that leave P backwards loop round the outside). Half of the points are
   ``tent`` points between the plates; a fifth lie behind a plate (a P or Q sample plus noise up to ``sigma``, at
   depth |N(0, (L/4)^2)| below z = 0 or above z = L); the rest lie on shells round the centre (0, L/2) in random
   directions, with log-uniform radii from L/10 to 100 L, where the exterior lines go (the exact lines of the
   Gaussian -> two Gaussians toy at L = 6 reach 50 L in 1 % of cases). Heights are not limited to [0, L] here.
-* ``both_side``: upstream's ``both_side``: half of the heights PFGM-like near P, half mirrored near Q, any height
-  outside [eps, L - eps] redrawn uniformly; x the linear interpolation (without upstream's eps offset), no x-noise.
 
 Pairing of the P and Q samples that span the segments: ``independent`` (as drawn) or ``ot`` (a minibatch optimal
 transport plan on squared distances, as OT-CFM; the training notes suggest it keeps the colour of coloured digits).
@@ -29,9 +25,6 @@ transport plan on squared distances, as OT-CFM; the training notes suggest it ke
 Targets at the points x~ = (x, z) in R^{D+1}, computed without gradients, in the points' dtype (float32 is enough):
 
 * ``exact``: E / |E| of the exact two-plate field of all charges (``field.plate_field_at``), as the paper;
-* ``upstream``: upstream's per-plate surrogate sqrt(D+1) (d-/(|d-|+gamma) - d+/(|d+|+gamma)), d+- = softmax-weighted
-  mean offset from x~ to each plate's charges with weights r^-(D+1) (labelled; its direction is the bisector of
-  E+ and E-, not E's direction);
 * ``single_plate``: E+ / |E+|, the field of the P plate alone (the PFGM-style baseline).
 """
 
@@ -49,12 +42,12 @@ from torch import Tensor
 from .field import plate_field_at
 from .plates import check_gap, lift, make_plates
 
-SCHEDULES = ("tent", "constant", "none", "pfgm", "pfgm_interp", "both_side", "whole_space")
+SCHEDULES = ("tent", "constant", "none", "pfgm", "whole_space")
 WHOLE_SPACE_SHARES = (0.5, 0.2)  # whole_space: shares of tent points and of points behind a plate (the rest: shells)
 BEHIND_DEPTH = 0.25  # whole_space: std of the depth behind a plate, in units of L
 SHELL_RADII = (0.1, 100.0)  # whole_space: radii of the shells round the centre, in units of L
 PAIRINGS = ("independent", "ot")
-TARGETS = ("exact", "upstream", "single_plate")
+TARGETS = ("exact", "single_plate")
 
 
 @dataclass(frozen=True)
@@ -186,16 +179,7 @@ def sample_points(p: Tensor, q: Tensor | None, L: float, config: SamplerConfig, 
         z = z.clamp(lo, hi)
         x = p + eq21_noise(tuple(p.shape), config.sigma * mult, generator, p)
         return TrainingPoints(x, z, z / L)
-    if config.kind == "pfgm_interp":
-        z = _pfgm_heights(B, config, generator, p)[0].clamp(lo, hi)
-    elif config.kind == "both_side":
-        near = _pfgm_heights(B, config, generator, p)[0] + lo
-        from_q = torch.arange(B, device=p.device) >= B // 2
-        z = torch.where(from_q, L - near, near)
-        redraw = (z < lo) | (z > hi)
-        z = torch.where(redraw, lo + (hi - lo) * _uniform(B, generator, p), z)
-    else:
-        z = lo + (hi - lo) * _uniform(B, generator, p)
+    z = lo + (hi - lo) * _uniform(B, generator, p)
     t = z / L
     tb = t.reshape(B, *([1] * (p.ndim - 1)))
     x = (1.0 - tb) * p + tb * q
@@ -228,28 +212,14 @@ def _whole_space_points(p: Tensor, q: Tensor, L: float, config: SamplerConfig, g
     return TrainingPoints(x, z, z / L)
 
 
-def _softmax_offset(points: Tensor, charges: Tensor, chunk: int) -> Tensor:
-    """d = sum_i w_i (c_i - x~) with w = softmax(-(D+1) log r_i) over the charges c_i (N, D+1): (B, D+1)."""
-    half_power = points.shape[1] / 2.0
-    out = []
-    for start in range(0, points.shape[0], chunk):
-        x = points[start : start + chunk]
-        r2 = torch.cdist(x, charges).square().clamp_min(torch.finfo(x.dtype).tiny)
-        w = torch.softmax(-half_power * torch.log(r2), dim=1)
-        out.append(w @ charges - x)
-    return torch.cat(out)
-
-
 @torch.no_grad()
 def field_target(
-    points: Tensor, p: Tensor, q: Tensor | None, L: float, kind: str = "exact", gamma: float = 1e-7,
-    chunk_elements: int = 1 << 22,
+    points: Tensor, p: Tensor, q: Tensor | None, L: float, kind: str = "exact", chunk_elements: int = 1 << 22
 ) -> Tensor:
     """Regression target (B, D+1) at ``points`` (B, D+1, z last) for charges ``p`` (N, D) on z = 0 and ``q`` (M, D)
     on z = L (flattened data coordinates), computed in the dtype and on the device of ``points``.
 
-    ``exact`` and ``single_plate`` return unit vectors; ``upstream`` returns the surrogate with norm <= 2 sqrt(D+1)
-    (``gamma`` softens it as upstream's ``training.gamma``).
+    Both kinds return unit vectors.
     """
     if kind not in TARGETS:
         raise ValueError(f"target kind must be one of {', '.join(TARGETS)}; got {kind!r}.")
@@ -260,11 +230,4 @@ def field_target(
     if q is None:
         raise ValueError(f"the {kind!r} target needs charges on both plates.")
     q = q.to(points)
-    if kind == "exact":
-        return plate_field_at(points, make_plates(p, q, L), chunk_elements=chunk_elements).direction
-    chunk = max(1, chunk_elements // max(p.shape[0], q.shape[0]))
-    d_pos = _softmax_offset(points, lift(p, 0.0), chunk)
-    d_neg = _softmax_offset(points, lift(q, check_gap(L)), chunk)
-    n_pos = torch.linalg.vector_norm(d_pos, dim=1, keepdim=True) + gamma
-    n_neg = torch.linalg.vector_norm(d_neg, dim=1, keepdim=True) + gamma
-    return math.sqrt(points.shape[1]) * (d_neg / n_neg - d_pos / n_pos)
+    return plate_field_at(points, make_plates(p, q, L), chunk_elements=chunk_elements).direction

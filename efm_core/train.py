@@ -37,6 +37,7 @@ from .checkpoints import (
 )
 from .config import ExperimentConfig, make_source
 from .objectives import make_objective
+
 StepCallback = Callable[["Trainer", dict], bool | None]
 LOG_FIELDS = ("step", "loss", "lr", "grad_norm", "seconds")
 

@@ -19,12 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from efm_core.checkpoints import load_checkpoint  # noqa: E402
-from efm_core.exact_transport import transport_trace  # noqa: E402
+from efm_core.config import ARC, make_source  # noqa: E402
+from efm_core.fields import space_field  # noqa: E402
 from efm_core.lines import CASES  # noqa: E402
 from efm_core.plates import make_plates  # noqa: E402
-from efm_core.presets import ARC, make_source  # noqa: E402
-from efm_core.transport import generate, translate  # noqa: E402
-from efm_core.two_sided import space_field, transport_two_sided  # noqa: E402
+from efm_core.sampling import generate, translate  # noqa: E402
+from efm_core.theorem import transport_trace, transport_two_sided  # noqa: E402
 
 PRETRAINED = ROOT / "pretrained"
 IMAGES = ROOT / "docs" / "images"

@@ -14,7 +14,7 @@ from app import compute, learning
 from app.figures_learning import to_rgb
 from efm_core import make_plates, plate_field_at
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
-from efm_core.transport import learned_field
+from efm_core.fields import learned_field
 
 LAB, TRANSLATION, GENERATION = "app/pages/training_lab.py", "app/pages/translation.py", "app/pages/generation.py"
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from efm_core.images import (
+from efm_core.data.files import load_image_folder, load_point_cloud
+from efm_core.data.images import (
     colourise,
     digits_split,
     grey,
@@ -17,8 +18,6 @@ from efm_core.images import (
     image_hues,
     load_coloured_digits,
     load_digits,
-    load_image_folder,
-    load_point_cloud,
     select_classes,
     shift_images,
 )

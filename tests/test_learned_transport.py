@@ -6,9 +6,10 @@ import pytest
 import torch
 from scipy import stats
 
-from efm_core.baselines import pfgm_prior
+from efm_core.fields import learned_field
 from efm_core.nets import FieldMLP
-from efm_core.transport import learned_field, transport
+from efm_core.objectives import pfgm_prior
+from efm_core.solvers import transport
 
 SOLVERS = ["euler", "heun", "rk45"]
 

@@ -16,7 +16,7 @@ import torch
 import efm_core.metrics as metrics
 from efm_core.classifier import DEFAULT_PATH, accuracy, classifier_outputs, default_classifier, load_classifier
 from efm_core.data import sample_toy
-from efm_core.images import digits_split, load_coloured_digits, load_digits
+from efm_core.data.images import digits_split, load_coloured_digits, load_digits
 from efm_core.metrics import (
     class_shares,
     digits_report,
@@ -264,7 +264,7 @@ def test_digits_report_on_held_out_real_digits_copies_and_noise() -> None:
 def test_hue_errors_are_circular() -> None:
     hues = torch.tensor([350.0, 100.0])
     base = load_digits([1]).images[:2]
-    from efm_core.images import colourise
+    from efm_core.data.images import colourise
 
     errors = hue_errors(colourise(base, hues), colourise(base, torch.tensor([10.0, 280.0])))
     assert torch.allclose(errors, torch.tensor([20.0, 180.0]), atol=0.1)
@@ -274,7 +274,7 @@ def test_translation_report_reads_target_and_checks_hue() -> None:
     twos = load_coloured_digits([2], seed=0)
     threes = load_coloured_digits([3], seed=0)
     n = min(len(twos.labels), len(threes.labels))
-    from efm_core.images import colourise, grey
+    from efm_core.data.images import colourise, grey
 
     same_hue = colourise(grey(threes.images[:n]), twos.hues[:n])
     good = translation_report(twos.images[:n], same_hue, target_class=3)

@@ -16,11 +16,11 @@ import torch
 from efm_core import metrics
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
 from efm_core.cli import main
-from efm_core.exact_transport import transport_trace
+from efm_core.config import make_source
 from efm_core.lines import CASES
 from efm_core.plates import make_plates
-from efm_core.presets import make_source
-from efm_core.transport import generate, translate
+from efm_core.sampling import generate, translate
+from efm_core.theorem import transport_trace
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
 TOYS = [f"toy-gauss-{t}-L{L}" for t in ("2gauss", "swiss") for L in (6, 30)]

@@ -10,8 +10,8 @@ import torch
 from scipy import stats
 
 from efm_core import CASES, make_plates, sample_toy, transport_exact, transport_trace
-from efm_core.exact_transport import default_delta, forward_probability
 from efm_core.metrics import energy_distance
+from efm_core.theorem import default_delta, forward_probability
 
 FRONT, BEHIND, BACKWARD, LOST = (CASES.index(c) for c in ("front", "behind", "backward", "lost"))
 NORMAL = torch.distributions.Normal(0.0, 1.0)

@@ -5,11 +5,12 @@ import csv
 import pytest
 import torch
 
-from efm_core.baselines import FlowMatchingObjective
-from efm_core.presets import PRESETS, ExperimentConfig, get_preset
+from efm_core.config import ExperimentConfig
+from efm_core.objectives import EFMObjective, FlowMatchingObjective, make_objective
+from efm_core.presets import PRESETS, get_preset
 from efm_core.sampler import SamplerConfig
-from efm_core.train import EFMObjective, Trainer, evaluate, lr_factor, make_objective
-from efm_core.transport import generate
+from efm_core.sampling import evaluate, generate
+from efm_core.train import Trainer, lr_factor
 
 TINY = get_preset("tiny")
 

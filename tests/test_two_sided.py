@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from efm_core import make_plates, plate_field_at, sample_toy
-from efm_core.exact_transport import forward_probability
+from efm_core.config import ExperimentConfig
 from efm_core.lines import BEHIND, FRONT, LOST
 from efm_core.nets import FieldSpaceMLP, build_net, side_flags
-from efm_core.presets import ExperimentConfig, get_preset
+from efm_core.presets import get_preset
 from efm_core.sampler import SHELL_RADII, SamplerConfig, sample_points
+from efm_core.sampling import generate
+from efm_core.theorem import REACH, dipole_direction, forward_probability, forward_share, transport_two_sided
 from efm_core.train import Trainer
-from efm_core.transport import generate
-from efm_core.two_sided import REACH, dipole_direction, forward_share, transport_two_sided
 
 L = 2.0
 

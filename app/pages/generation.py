@@ -10,7 +10,7 @@ from app import exports_learning, learning, ui
 from app import figures_learning as fl
 from efm_core import grey
 from efm_core.checkpoints import Checkpoint
-from efm_core.presets import FiniteSource, make_source
+from efm_core.config import FiniteSource, make_source
 
 PRETRAINED = {"EFM": "digits-gen", "flow matching": "fm-digits-gen"}
 SOURCES = {"pretrained": "Shipped checkpoints", "upload": "Your checkpoint"}
