@@ -291,6 +291,31 @@ def _check(steps: int, max_steps: int, r_min: float, delta: float, sides: str, L
     return check_delta(delta, L)
 
 
+def _end_plate(field: SpaceField, Y: Tensor, Yn: Tensor, ok: Tensor, z_end: float, s: float, L: float,
+               delta: float) -> tuple[Tensor, Tensor | None]:
+    """Crossings of the end plate in a step from Y to Yn (b, D+1), travel direction ``s`` along z: the plate rule
+    (``plates.plate_stops``, probing the field ``delta`` beyond the plate) ends the stopping lines on the plate (Yn
+    set there in place). Returns (b,) bool stop, and the rows that passed through (None when nothing crossed: no
+    field evaluation)."""
+    before, after = (Y[:, -1] - z_end) * s, (Yn[:, -1] - z_end) * s
+    from_front = ok & (before < 0) & (after >= 0)
+    crossing = from_front | (ok & (before > 0) & (after <= 0))
+    stop = torch.zeros_like(crossing)
+    if not crossing.any():
+        return stop, None
+    c = torch.nonzero(crossing, as_tuple=True)[0]
+    w = (before[c] / (before[c] - after[c]))[:, None]
+    y = Y[c] + w * (Yn[c] - Y[c])
+    y[:, -1] = z_end
+    probe = y.clone()
+    probe[:, -1] = z_end + torch.where(from_front[c], s * delta, -s * delta)
+    u_z = field(probe, side_flags(probe[:, -1], L))[:, -1]
+    ends = plate_stops(from_front[c], u_z)
+    stop[c] = ends
+    Yn[c[ends]] = y[ends]
+    return stop, c[~ends]
+
+
 @torch.no_grad()
 def transport_two_sided(
     field: SpaceField,
@@ -311,7 +336,8 @@ def transport_two_sided(
 
     ``sides``: "both" (flux-weighted side choice, seeded by ``seed``) or "forward" (every line starts towards
     ``z_end``). Cases as ``lines.CASES``: backward (started behind the start plate, or went there), behind (crossed
-    the end plate and came back), front (ended at its first crossing), lost (``max_steps`` or non-finite). ``steps``: RK4 steps per unit of max(|X - c|, r_min) of arc length (``r_min`` in data units);
+    the end plate and came back), front (ended at its first crossing), lost (``max_steps`` or non-finite).
+    ``steps``: RK4 steps per unit of max(|X - c|, r_min) of arc length (``r_min`` in data units);
     ``delta``: probe distance off the plates for the side choice and the plate rule; ``max_steps``: cap per line;
     ``return_path``: keep every line's position after every step (for pictures: (S+1) x B x (D+1) numbers).
     """
@@ -347,24 +373,9 @@ def transport_two_sided(
         running[idx[~ok]] = False
         case[idx[~ok]] = LOST
         Yn = torch.where(ok[:, None], Yn, Y)
-        before, after = (Y[:, -1] - z_end) * s, (Yn[:, -1] - z_end) * s
-        from_front = ok & (before < 0) & (after >= 0)
-        from_behind = ok & (before > 0) & (after <= 0)
-        crossing = from_front | from_behind
-        stop = torch.zeros_like(crossing)
-        if crossing.any():
-            c = torch.nonzero(crossing, as_tuple=True)[0]
-            w = (before[c] / (before[c] - after[c]))[:, None]
-            y = Y[c] + w * (Yn[c] - Y[c])
-            y[:, -1] = z_end
-            probe = y.clone()
-            probe[:, -1] = z_end + torch.where(from_front[c], s * delta, -s * delta)
-            u_z = field(probe, side_flags(probe[:, -1], L))[:, -1]
+        stop, passed = _end_plate(field, Y, Yn, ok, z_end, s, L, delta)
+        if passed is not None:  # one batched probe of the field beyond the plate
             nfe += 1
-            ends = plate_stops(from_front[c], u_z)
-            stop[c] = ends
-            Yn[c[ends]] = y[ends]
-            passed = c[~ends]
             case[idx[passed]] = torch.where(case[idx[passed]] == FRONT, BEHIND, case[idx[passed]])
         went_behind = ok & ~stop & ((Yn[:, -1] - z_start) * s < 0)  # behind the start plate: a backward line (CASES)
         case[idx[went_behind]] = BACKWARD
