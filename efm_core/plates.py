@@ -54,7 +54,7 @@ def systematic_indices(weights: object, n: int, offset: float = 0.5) -> Tensor:
 
     The n points u_k = (offset + k) / n, k = 0..n-1, in [0, 1) are looked up in the normalised cumulative weights
     (float64, on the CPU). ``offset`` in [0, 1): 0.5 (the default) is deterministic; a uniform random offset makes
-    the counts unbiased (each index appears floor or ceil of n w_i / sum(w) times).
+    the counts unbiased; every count is within 1 of n w_i / sum(w).
     """
     n = check_positive_int("n", n)
     w = torch.as_tensor(weights).detach().to("cpu", torch.float64).reshape(-1)
