@@ -6,10 +6,10 @@ No drawing and no widgets here; Streamlit only for caching. Models are loaded on
 uploaded: keyed by the SHA-256 of the uploaded bytes); arrays derived from the exact field are cached with
 ``st.cache_data``. A training run (``LabRun``) belongs to one browser session and lives in its session state.
 
-Where the pages move points, they call ``move``: ``efm_core.transport.transport`` along ``learned_field`` with the
+Where the pages move points, they call ``move``: ``efm_core.solvers.transport`` along ``learned_field`` with the
 solver the user picked, snapshots for the trajectory strips, and images clipped to their data range as displayed.
 A two-sided lab model (``LabSettings.two_sided``) moves its points with ``move_two_sided`` instead
-(``efm_core.two_sided``: both sides of P, lines through the whole space).
+(``efm_core.theorem``: both sides of P, lines through the whole space).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def move(
 
 def move_two_sided(net: nn.Module, L: float, x0: Tensor, seed: int) -> Moved:
     """Carry points ``x0`` (n, D) of P to Q by Theorem 3.1's map along the whole-space field of ``net`` (side chosen
-    by the flux share, seeded by ``seed``; ``efm_core.two_sided.transport_two_sided``)."""
+    by the flux share, seeded by ``seed``; ``efm_core.theorem.transport_two_sided``)."""
     t0 = time.perf_counter()
     r = transport_two_sided(space_field(net), x0.float(), 0.0, L, L, seed=seed, return_path=True)
     seconds = time.perf_counter() - t0

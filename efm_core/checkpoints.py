@@ -27,7 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from .config import ExperimentConfig, make_source
+from .config import ExperimentConfig, make_source, parse_json
 from .nets import build_net
 
 FORMAT = "field-matching-lab/checkpoint"
@@ -130,10 +130,7 @@ def read_card(path: str | os.PathLike) -> dict:
     for p in (json_path, st_path):
         if not p.is_file():
             raise CheckpointError(f"checkpoint {str(st_path.with_suffix(''))!r}: missing {p.name} (a checkpoint is NAME.safetensors + NAME.json).")
-    try:
-        card = json.loads(json_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{json_path.name} is not a valid JSON model card: {err}.") from None
+    card = parse_json(json_path.read_bytes(), f"{json_path.name} is not a valid JSON model card", CheckpointError)
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise CheckpointError(f"{json_path.name} is not a Field Matching Lab model card (no \"format\": \"{FORMAT}\").")
     version = card.get("format_version")

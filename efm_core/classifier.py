@@ -6,7 +6,7 @@ accuracy) so that every metric is the same on every machine; ``python -m efm_cor
 deterministically on CPU in well under a minute and rewrites both files.
 
 Inputs are images (n, 1, 8, 8), (n, 8, 8) or (n, 64) in [-1, 1]; RGB images (n, 3, 8, 8) are read through their grey
-version (max over channels, see ``images.grey``). Pixels are clipped to [-1, 1] as an image display would.
+version (max over channels, see ``data.images.grey``). Pixels are clipped to [-1, 1] as an image display would.
 """
 
 from __future__ import annotations

@@ -188,6 +188,14 @@ def _path(spec: dict) -> str:
     return path
 
 
+def parse_json(raw: bytes | str, what: str, error: type[ValueError] = ValueError) -> object:
+    """JSON text or UTF-8 bytes parsed; a file that is not UTF-8 or not JSON raises ``error(f"{what}: {reason}.")``."""
+    try:
+        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise error(f"{what}: {err}.") from None
+
+
 # --- experiment config -----------------------------------------------------------------------------------------------
 
 
@@ -305,11 +313,7 @@ class ExperimentConfig:
         p = Path(path)
         if not p.is_file():
             raise ValueError(f"config file {str(p)!r} does not exist.")
-        try:
-            spec = json.loads(p.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ValueError(f"config file {str(p)!r} is not valid JSON: {err}.") from None
-        return cls.from_dict(spec)
+        return cls.from_dict(parse_json(p.read_bytes(), f"config file {str(p)!r} is not valid JSON"))
 
     def replace(self, **changes: object) -> ExperimentConfig:
         """A validated copy with some fields changed."""

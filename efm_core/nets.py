@@ -8,7 +8,7 @@ time.
 
 * ``FieldMLP`` for low D (toys) and small flattened images: input layer on [x, z/L], residual SiLU blocks
   conditioned on the embedding, one linear output of D + 1 numbers.
-* ``FieldSpaceMLP`` for the whole space R^{D+1} (two-sided transport, ``efm_core.two_sided``), where lines leave P
+* ``FieldSpaceMLP`` for the whole space R^{D+1} (two-sided transport, ``efm_core.theorem``), where lines leave P
   backwards and loop round the outside: the same residual MLP on scale-free features of the point relative to the
   centre c = (0, L/2) (data are centred): d / sqrt(L^2 + |d|^2) and log(1 + |d| / L) with d = (x, z) - c, so that
   points at distance 1 and 1000 L both give inputs of order one, plus two side flags [z >= 0] and [z > L] that let

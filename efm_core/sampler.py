@@ -13,7 +13,7 @@ Training points (model- and solver-agnostic, pure functions of tensors and a ``t
   (1 + tau)^m, m ~ U[0, M], x = p + u |N(0, sigma^2 I_D)| (1 + tau)^m with u a random unit vector. Unlike upstream,
   z is clamped to [eps, L - eps] (upstream lets it pass the far plate). Used by the PFGM baseline.
 * ``whole_space``: points in all of R^{D+1}, for a net that must know the field outside the slab too (two-sided
-  transport, ``efm_core.two_sided``: lines that leave P backwards loop round the outside). Half of the points are
+  transport, ``efm_core.theorem``: lines that leave P backwards loop round the outside). Half of the points are
   ``tent`` points between the plates; a fifth lie behind a plate (a P or Q sample plus noise up to ``sigma``, at
   depth |N(0, (L/4)^2)| below z = 0 or above z = L); the rest lie on shells round the centre (0, L/2) in random
   directions, with log-uniform radii from L/10 to 100 L, where the exterior lines go (the exact lines of the
