@@ -254,7 +254,7 @@ def _coverage(points: Tensor, centres: Tensor, k: int) -> float:
     return float(torch.cat(inside).double().mean())
 
 
-def nearest_items(samples: object, train: object) -> tuple[Tensor, Tensor]:
+def nearest_neighbours(samples: object, train: object) -> tuple[Tensor, Tensor]:
     """For every sample (n, ...) its nearest training item (m, ...), flattened, in L2: (distance (n,) float64, index
     (n,) int64). Direct differences (no matmul trick), chunked in memory.
 
@@ -271,8 +271,8 @@ def nearest_items(samples: object, train: object) -> tuple[Tensor, Tensor]:
 
 def nearest_distances(samples: object, train: object) -> Tensor:
     """L2 distance (n,) float64 from every sample (n, ...) to its nearest training item (m, ...), flattened
-    (``nearest_items`` without the indices)."""
-    return nearest_items(samples, train)[0]
+    (``nearest_neighbours`` without the indices)."""
+    return nearest_neighbours(samples, train)[0]
 
 
 def memorised_share(samples: object, train: object, threshold: float = 0.5) -> float:

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from efm_core import energy_distance, generate, nearest_distances, nearest_items, parse_point_cloud, systematic_indices
+from efm_core import (
+    energy_distance,
+    generate,
+    nearest_distances,
+    nearest_neighbours,
+    parse_point_cloud,
+    systematic_indices,
+)
 from efm_core.checkpoints import load_checkpoint
 from efm_core.cli import main
 from efm_core.presets import get_preset
@@ -81,10 +88,10 @@ def test_weighted_energy_distance_is_the_distance_to_a_weighted_point_set():
     assert energy_distance(x, y, weights_a=torch.ones(40), weights_b=torch.ones(7)) == pytest.approx(energy_distance(x, y))
 
 
-def test_nearest_items_gives_distances_and_indices():
+def test_nearest_neighbours_gives_distances_and_indices():
     train = torch.tensor([[0.0, 0.0], [3.0, 4.0], [10.0, 0.0]])
     samples = torch.tensor([[3.0, 3.0], [9.0, 1.0]])
-    dist, idx = nearest_items(samples, train)
+    dist, idx = nearest_neighbours(samples, train)
     assert idx.tolist() == [1, 2]
     torch.testing.assert_close(dist, torch.tensor([1.0, 2.0**0.5], dtype=torch.float64))
     torch.testing.assert_close(nearest_distances(samples, train), dist)

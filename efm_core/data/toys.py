@@ -15,6 +15,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..plates import check_positive_int
+
 Sampler = Callable[[int, int, torch.Generator], Tensor]
 
 
@@ -127,9 +129,8 @@ def sample_toy(name: str, n: int, D: int = 2, seed: int | None = 0) -> Tensor:
         raise ValueError(f"unknown toy {name!r}; choose one of: {', '.join(TOYS)}.")
     if _integer(D) not in (1, 2):
         raise ValueError(f"toys exist for D = 1 and D = 2; got D = {D!r}.")
-    if _integer(n) is None or _integer(n) < 1:
-        raise ValueError(f"n must be a positive integer; got {n!r}.")
+    n = check_positive_int("n", n)
     if seed is not None and _integer(seed) is None:
         raise ValueError(f"seed must be an integer or None; got {seed!r}.")
     g = torch.Generator().manual_seed(_integer(seed) if seed is not None else torch.seed())
-    return TOYS[name](_integer(n), _integer(D), g)
+    return TOYS[name](n, _integer(D), g)
