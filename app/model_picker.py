@@ -9,7 +9,7 @@ import streamlit as st
 
 from app import ui
 from app.compute import loading
-from efm_core.checkpoints import Checkpoint
+from app.compute.loading import Checkpoint
 
 UPLOAD_KEY = "_gen_upload"  # (digest, base name, tensor bytes, card bytes) of the last valid upload
 ERROR_KEY = "_gen_upload_error"

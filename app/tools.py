@@ -34,7 +34,7 @@ def probe_tool(scene: exact.Scene, L: float, box: fc.Box) -> None:
         if sl is not None:
             near = exact.near_slice(scene, L, y_slice)
             slice_fig = fe.slice_figure(sl.z, sl.x, sl.log10_norm, sl.direction, L, near, (probe_point[-1], probe_point[0]))
-            event = st.plotly_chart(slice_fig, key=ui.chart_key("probe_fig"), on_select="rerun", selection_mode="points", theme=None, config=fc.PLOT_CONFIG)
+            event = ui.chart(slice_fig, key=ui.chart_key("probe_fig"), on_select="rerun", selection_mode="points")
 
             def _move_probe(selection: dict) -> bool:
                 p = selection["points"][0]

@@ -86,7 +86,7 @@ def live_panel(training: bool, solver: str, solver_steps: int, y_slice: float) -
         st.progress(min(run.step_count / total, 1.0), text=f"step {run.step_count} / {total} · {run.steps_per_second():.0f} steps/s (EFM)"
                     + (" · training…" if run.running else (" · done" if run.done else " · paused")))
         curves = run.losses()
-        st.plotly_chart(fl.loss_figure(curves, total), key="lab_loss", theme=None, config=fc.PLOT_CONFIG)
+        ui.chart(fl.loss_figure(curves, total), key="lab_loss")
         view = _view(run, solver, solver_steps, y_slice)
         if view is not None:
             _pictures(run, view, y_slice)
@@ -145,19 +145,19 @@ def _pictures(run: lab.LabRun, view: lab.LabView, y_slice: float) -> None:
         exact_lines[title] = lab.exact_lines(scene, L, run.starts[:drawn], "both" if both else "forward", run.settings.seed)
     first, *rest = learned_lines.items()  # EFM, then the exact lines, then flow matching
     run_box = fc.view_box(scene.pos, scene.neg, L)
-    st.plotly_chart(fl.lines_panels_figure(dict([first, *exact_lines.items(), *rest]), scene.pos, scene.neg, L, run_box, outside=both),
-                    key="lab_lines", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(fl.lines_panels_figure(dict([first, *exact_lines.items(), *rest]), scene.pos, scene.neg, L, run_box, outside=both),
+                    key="lab_lines")
     m1, m2 = st.columns([3, 2])
     with m1:
         st.markdown("**Angle between the learned field and E**" + (f" (slice x₂ = {y_slice:g})" if scene.D == 2 else ""))
         tabs = st.tabs(list(view.errors))
         for tab, (name, err) in zip(tabs, view.errors.items(), strict=True):
             with tab:
-                st.plotly_chart(fl.error_map_figure(err.z, err.x, err.angle, L, exact.near_slice(scene, L, y_slice)), key=f"lab_error_{name}", theme=None, config=fc.PLOT_CONFIG)
+                ui.chart(fl.error_map_figure(err.z, err.x, err.angle, L, exact.near_slice(scene, L, y_slice)), key=f"lab_error_{name}")
     with m2:
         st.markdown("**Where the moved points land on Q**")
         ends = {name: m.x for name, m in view.moved.items()}
-        st.plotly_chart(fl.points_figure(ends, scene.neg, "Q charges", height=380), key="lab_landing", theme=None, config=fc.PLOT_CONFIG)
+        ui.chart(fl.points_figure(ends, scene.neg, "Q charges", height=380), key="lab_landing")
 
 
 def _downloads(view: lab.LabView, curves: dict, both: bool) -> None:

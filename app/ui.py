@@ -17,6 +17,7 @@ import streamlit as st
 
 from app import state
 from app.compute import exact
+from app.figures.common import PLOT_CONFIG
 from app.state import CUSTOM_KEYS, PRESETS, TOY_LABELS, WIDGETS
 
 log = logging.getLogger(__name__)
@@ -210,6 +211,12 @@ def tex_number(v: float) -> str:
     """A number in LaTeX scientific notation, 3 decimals: 1.234 \\times 10^{-5}."""
     mant, exp = f"{v:.3e}".split("e")
     return rf"{mant} \times 10^{{{int(exp)}}}"
+
+
+def chart(fig: Any, where: Any = None, **kw: Any) -> Any:
+    """``st.plotly_chart`` (in ``where``, a column say, else the page) with the app's one plot config and no
+    Streamlit theme (every figure carries its own template). Returns the chart's selection event."""
+    return (where or st).plotly_chart(fig, theme=None, config=PLOT_CONFIG, **kw)
 
 
 def chart_key(key: str) -> str:

@@ -23,15 +23,18 @@ from efm_core import (
     colourise,
     digits_split,
     generate,
+    grey,
+    image_hues,
     learned_field,
     select_classes,
     space_field,
     translate,
+    translation_report,
     transport_two_sided,
 )
 from efm_core.checkpoints import Checkpoint
 from efm_core.lines import LOST
-from efm_core.presets import SOLVERS, ExperimentConfig, make_source
+from efm_core.presets import SOLVERS, ExperimentConfig, FiniteSource, make_source
 from efm_core.transport import transport
 
 SOLVER_LABELS = {"euler": "Euler (the paper)", "heun": "Heun", "rk45": "Adaptive (RK45)"}
@@ -155,3 +158,34 @@ def nearest_items(samples: np.ndarray, items: Tensor) -> tuple[np.ndarray, np.nd
     d = torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
     best = d.min(dim=1)
     return best.indices.numpy(), best.values.numpy()
+
+
+def nearest_training(config: ExperimentConfig, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each sample (n, *shape) beside its nearest training item of the model's data end plate: (the samples as
+    compared (n, *shape'), their nearest items (n, *shape'), L2 distances (n,)); None when that data is no finite set.
+
+    Coloured samples of a grey training set (coloured digits) are compared in grey (max over channels).
+    """
+    train = make_source(data_end(config))
+    if not isinstance(train, FiniteSource):
+        return None
+    items = train.items
+    if items.shape[1:] != samples.shape[1:]:
+        samples = grey(torch.from_numpy(samples)).numpy()
+    idx, dist = nearest_items(samples, items)
+    return samples, items[idx].numpy(), dist
+
+
+def reference_points(config: ExperimentConfig, n: int) -> np.ndarray:
+    """(max(n, 256), D) points of the model's data (Q's, or P's for a model with no Q) to draw beside its samples."""
+    return make_source(config.q if config.q is not None else config.p).reference(max(n, 256)).double().numpy()
+
+
+def hues(images: np.ndarray) -> np.ndarray:
+    """Stroke hue in degrees (n,) of coloured images (n, 3, H, W), NaN for a colourless one."""
+    return image_hues(torch.from_numpy(np.ascontiguousarray(images))).numpy()
+
+
+def translation_scores(inputs: np.ndarray, outputs: np.ndarray, target: int) -> dict[str, float]:
+    """``efm_core.translation_report`` of a translation of coloured digits to the class ``target``."""
+    return translation_report(inputs, outputs, target)

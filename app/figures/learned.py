@@ -302,6 +302,13 @@ def strip_images(path: np.ndarray, rows: Sequence[int]) -> np.ndarray:
     return np.concatenate([path[:, i] for i in rows], axis=0)
 
 
+def strip_figure(path: np.ndarray, levels: np.ndarray, rows: Sequence[int], x_title: str, tile_px: int = 44) -> go.Figure:
+    """A trajectory strip: the chosen items (rows, labelled #i) of a trajectory (K, n, C, H, W) at its K heights
+    ``levels`` (columns, labelled by z), ``x_title`` naming the column axis."""
+    return images_figure(strip_images(path, rows), len(levels), x_labels=[f"{z:.2g}" for z in levels], x_title=x_title,
+                         y_labels=[f"#{i}" for i in rows], tile_px=tile_px)
+
+
 def _hue_colour(h: float) -> str:
     if not np.isfinite(h):
         return "#999999"

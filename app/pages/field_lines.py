@@ -45,7 +45,7 @@ if cloud_on:
 left, right = st.columns([3, 2])
 with left:
     fig = fe.field_lines_figure(scene.pos, scene.neg, L, lines.paths, lines.cases, pos_weights=scene.pos_w, neg_weights=scene.neg_w, cones=cones, cloud=cloud)
-    st.plotly_chart(fig, key="lines_fig", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(fig, key="lines_fig")
     cols = st.columns(len(fc.CASE_STYLE))
     for col, (case, style) in zip(cols, fc.CASE_STYLE.items(), strict=True):
         col.metric(case, f"{lines.cases.count(case)}", help=style.label)
@@ -118,8 +118,8 @@ def _landing(ready: list) -> None:
             "forward-only starts do not.",
         )
     if D == 2:
-        st.plotly_chart(fe.landing_scatter(scene.neg, land.ends), key="landing_fig", theme=None, config=fc.PLOT_CONFIG)
-    st.plotly_chart(fe.landing_histogram(scene.neg, land.ends), key="landing_hist", theme=None, config=fc.PLOT_CONFIG)
+        ui.chart(fe.landing_scatter(scene.neg, land.ends), key="landing_fig")
+    ui.chart(fe.landing_histogram(scene.neg, land.ends), key="landing_hist")
     lost = {k: v.count("lost") for k, v in land.cases.items()}
     st.caption(
         f"{K} lines of each kind from P's charges ({land.seconds:.1f} s): two-sided = directions uniform on the sphere "

@@ -4,15 +4,11 @@ nearest training image), or with a checkpoint the user uploads (validated, with 
 
 import numpy as np
 import streamlit as st
-import torch
 
 from app import exports, model_picker, ui
 from app.compute import learned, loading
-from app.figures import common as fc
+from app.compute.loading import Checkpoint
 from app.figures import learned as fl
-from efm_core import grey
-from efm_core.checkpoints import Checkpoint
-from efm_core.presets import FiniteSource, make_source
 
 PRETRAINED = {"EFM": "digits-gen", "flow matching": "fm-digits-gen"}
 SOURCES = {"pretrained": "Shipped checkpoints", "upload": "Your checkpoint"}
@@ -60,28 +56,24 @@ def _images(label: str, ckpt: Checkpoint, moved: learned.Moved) -> None:
     if _is_digits(ckpt):
         digits, probs = learned.readings(moved.x)
         labels = [f"{d} · {p:.0%}" for d, p in zip(digits, probs, strict=True)]
-    st.plotly_chart(fl.images_figure(moved.x, COLS, labels=labels, tile_px=52), width="content", key=f"gen_grid_{label}", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(fl.images_figure(moved.x, COLS, labels=labels, tile_px=52), width="content", key=f"gen_grid_{label}")
     rows = list(range(min(STRIP_ROWS, moved.x.shape[0])))
     st.markdown("**Trajectory strip**: the first samples on their way")
-    st.plotly_chart(
-        fl.images_figure(fl.strip_images(moved.path, rows), STRIP_LEVELS, x_labels=[f"{z:.2g}" for z in moved.levels], x_title="z, from the noise plate to the data plate",
-                         y_labels=[f"#{i}" for i in rows], tile_px=40), width="content",
-        key=f"gen_strip_{label}", theme=None, config=fc.PLOT_CONFIG,
+    ui.chart(
+        fl.strip_figure(moved.path, moved.levels, rows, "z, from the noise plate to the data plate", tile_px=40), width="content",
+        key=f"gen_strip_{label}",
     )
 
 
 def _nearest(label: str, ckpt: Checkpoint, moved: learned.Moved) -> None:
-    train = make_source(learned.data_end(ckpt.config))
-    if not isinstance(train, FiniteSource):
+    found = learned.nearest_training(ckpt.config, moved.x)
+    if found is None:
         return
-    items, samples = train.items, moved.x
-    if items.shape[1:] != samples.shape[1:]:  # coloured digits: the training strokes are grey; compare grey = max over channels
-        samples = grey(torch.from_numpy(samples)).numpy()
-    idx, dist = learned.nearest_items(samples, items)
-    pairs = np.empty((2 * len(idx), *items.shape[1:]), dtype=np.float32)
-    pairs[0::2], pairs[1::2] = samples, items[idx].numpy()
+    samples, nearest, dist = found
+    pairs = np.empty((2 * len(dist), *nearest.shape[1:]), dtype=np.float32)
+    pairs[0::2], pairs[1::2] = samples, nearest
     labels = [t for i, d in enumerate(dist) for t in (f"#{i}", f"d = {d:.2f}")]
-    st.plotly_chart(fl.images_figure(pairs, COLS, labels=labels, tile_px=44), width="content", key=f"gen_nearest_{label}", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(fl.images_figure(pairs, COLS, labels=labels, tile_px=44), width="content", key=f"gen_nearest_{label}")
     a, b = st.columns(2)
     a.metric("Median distance", f"{np.median(dist):.2f}", help="Median L2 distance (pixels in [-1, 1]) from a sample to its nearest training image. Held-out real digits lie 0.94 or more, median 2.05, from theirs.")
     b.metric("Near-copies", f"{np.mean(dist < 0.5):.0%}", help="Share of samples closer than 0.5 to a training image: memorised rather than generated.")
@@ -101,8 +93,8 @@ for col, (label, moved) in zip(cols, results.items(), strict=True):
         if moved.x.ndim == 4:
             _images(label, ckpt, moved)
         else:
-            reference = make_source(ckpt.config.q if ckpt.config.q is not None else ckpt.config.p).reference(max(n, 256)).double().numpy()
-            st.plotly_chart(fl.points_figure({label: moved.x}, reference if reference.shape[1] <= 2 else None), key=f"gen_points_{label}", theme=None, config=fc.PLOT_CONFIG)
+            reference = learned.reference_points(ckpt.config, n)
+            ui.chart(fl.points_figure({label: moved.x}, reference if reference.shape[1] <= 2 else None), key=f"gen_points_{label}")
 
 if any(m.x.ndim == 4 for m in results.values()):
     st.subheader("Memorisation check: each sample beside its nearest training image")

@@ -7,7 +7,6 @@ import streamlit as st
 
 from app import ui
 from app.compute import dimensions, learned, loading
-from app.figures import common as fc
 from app.figures import exact as fe
 from app.figures import learned as fl
 
@@ -54,7 +53,7 @@ with a:
     fig = fe.dimension_figure(dims, {"largest charge's share of |E|": stats.top_share[:, 1]}, "share", bands={"largest charge's share of |E|": (stats.top_share[:, 0], stats.top_share[:, 2])},
                                   extra=_star(digits.top_share, True) if digits else None)
     fig.update_yaxes(range=[0, 1.02])
-    st.plotly_chart(fig, key="hd_share", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(fig, key="hd_share")
 with b:
     st.markdown("**2. Direct arithmetic breaks.** log₁₀ of the weights r^−(D+1) (largest and smallest over all charges and points), against the range of float32 and float64.")
     fig = fe.dimension_figure(dims, {"largest weight": stats.log10_w_max, "smallest weight": stats.log10_w_min}, "log₁₀ r^−(D+1)",
@@ -62,7 +61,7 @@ with b:
     for name, (lo, _hi) in FLOAT_RANGE.items():
         fig.add_hline(y=lo, line={"dash": "dash", "color": "#d62728" if name == "float32" else "#1f77b4"}, annotation_text=f"smallest {name} (10^{lo:.0f})", annotation_position="bottom right")
     fig.update_yaxes(range=[-420, 40])
-    st.plotly_chart(fig, key="hd_weights", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(fig, key="hd_weights")
     off = dims[stats.log10_w_max < -420]
     if off.size:
         st.caption(f"Off the chart below: D ≥ {int(off[0])}, down to 10^{stats.log10_w_min[-1]:.0f} at D = {int(dims[-1])}.")
@@ -73,12 +72,12 @@ with c:
     fig = fe.dimension_figure(dims, {"direct, float32": stats.f32_broken, "direct, float64": stats.f64_broken, "log space (efm_core)": np.zeros_like(dims)}, "share of points with no field",
                                   extra=(DIGITS + ", float32", dimensions.DIGITS_D, float(digits.f32_broken[0]), None) if digits else None)
     fig.update_yaxes(range=[-0.02, 1.02])
-    st.plotly_chart(fig, key="hd_broken", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(fig, key="hd_broken")
 with d:
     st.markdown("**4. The field is that of one sample.** Cosine between E and the field of the nearest charge alone (towards it on Q, away from it on P), median and quartiles.")
     fig = fe.dimension_figure(dims, {"cos(E, nearest charge's field)": stats.cos_nearest[:, 1]}, "cosine", bands={"cos(E, nearest charge's field)": (stats.cos_nearest[:, 0], stats.cos_nearest[:, 2])},
                                   extra=_star(digits.cos_nearest, True) if digits else None)
-    st.plotly_chart(fig, key="hd_cos", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(fig, key="hd_cos")
 
 k64 = int(np.searchsorted(dims, 64))
 st.markdown(
@@ -117,7 +116,7 @@ with ui.guard("Could not trace the exact lines at D = 64"), st.spinner("Tracing 
         labels += [f"{d:.2f}" for d in near]
         names.append("learned (digits-gen)")
     images = np.concatenate(rows).reshape(-1, 1, 8, 8)
-    st.plotly_chart(fl.images_figure(images, k, labels=labels, y_labels=names, tile_px=64), key="hd_memorised", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(fl.images_figure(images, k, labels=labels, y_labels=names, tile_px=64), key="hd_memorised")
     st.caption(
         f"Labels: the training digit a line ended on (#index) and the L2 distance, in pixels of [−1, 1], from each image "
         f"to its nearest training digit (held-out real digits are at least 1.25 from theirs). Of {mem.traced} lines traced, "

@@ -62,7 +62,7 @@ with left:
         pos_weights=scene.pos_w, neg_weights=scene.neg_w, marks=marks, height=520,
         box=fc.fit_box([line.paths[n] for n in names], fc.view_box(scene.pos, scene.neg, L), L),
     )
-    st.plotly_chart(fig, key="thm_lines", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(fig, key="thm_lines")
 with right:
     start_picker(scene, start)
     share = line.forward_flux
@@ -76,9 +76,9 @@ with p1:
     if line.crossing[which] is not None:
         k = int(np.argmin(np.linalg.norm(line.paths[which] - line.crossing[which], axis=1)))
         s_cross = float(line.s[which][k])
-    st.plotly_chart(
+    ui.chart(
         fe.ez_profile_figure(line.s[which], line.ez_pos[which], line.ez_neg[which], line.paths[which][:, -1], L, s_cross),
-        key="thm_profile", theme=None, config=fc.PLOT_CONFIG,
+        key="thm_profile",
     )
 with p2:
     decision = line.decision[which]
@@ -133,8 +133,8 @@ def _sweep(ready: list) -> None:
     Ls, shares, errors = exact.summarize_sweep([exact.SWEEP_LS[i] for i, _ in ready], [r for _, r in ready])
     cases_fig, err_fig = fe.sweep_figures(Ls, shares, errors, current_L=L, L_max=max(exact.SWEEP_LS))
     s1, s2 = st.columns(2)
-    s1.plotly_chart(cases_fig, key="sweep_cases", theme=None, config=fc.PLOT_CONFIG)
-    s2.plotly_chart(err_fig, key="sweep_error", theme=None, config=fc.PLOT_CONFIG)
+    ui.chart(cases_fig, s1, key="sweep_cases")
+    ui.chart(err_fig, s2, key="sweep_error")
 
 
 ui.background_panel(futures, 1.0, "The sweep", _waiting, _sweep, partial=True)

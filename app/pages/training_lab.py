@@ -77,7 +77,7 @@ a, b = st.columns([3, 2])
 with a:
     with ui.guard("Could not draw the training points"):
         pts, dirs = lab.sampler_arrows(scene, L, sigma, SAMPLER_POINTS, seed, "whole_space" if two_sided else "tent")
-        st.plotly_chart(fl.sampler_figure(pts, dirs, scene.pos, scene.neg, L, box, outside=two_sided), key="lab_sampler", theme=None, config=fc.PLOT_CONFIG)
+        ui.chart(fl.sampler_figure(pts, dirs, scene.pos, scene.neg, L, box, outside=two_sided), key="lab_sampler")
 with b:
     st.markdown(
         f"Each step draws 256 pairs of a P charge and a Q charge, a height z = tL with t uniform in (0, 1), the point "

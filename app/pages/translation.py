@@ -5,14 +5,11 @@ across z, the classifier's reading, hue in vs hue out, and the metrics over the 
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 from app import exports, model_picker, ui
 from app.compute import learned, loading
-from app.figures import common as fc
 from app.figures import learned as fl
 from app.gallery import pick_inputs
-from efm_core import image_hues, translation_report
 
 DIRECTIONS = {"2to3": (2, 3), "3to2": (3, 2)}
 DIRECTION_LABELS = {"2to3": "2 → 3", "3to2": "3 → 2"}
@@ -81,11 +78,10 @@ for col, (label, moved) in zip(cols, results.items(), strict=True):
         st.markdown(f"**{label}** · `{name}`{' run backwards' if reverse else ''} · NFE {moved.nfe} · {moved.seconds:.2f} s for {n_items} images · bad lines {moved.bad}")
         if picks:
             digits, probs = learned.readings(moved.x[picks])
-            out_hues = image_hues(torch.from_numpy(moved.x[picks])).numpy()
-            st.plotly_chart(
-                fl.images_figure(fl.strip_images(moved.path, picks), STRIP_LEVELS, x_labels=[f"{z:.2g}" for z in moved.levels],
-                                 x_title="z, from the input plate to the output plate", y_labels=[f"#{i}" for i in picks], tile_px=44),
-                width="content", key=f"tr_strip_{label}", theme=None, config=fc.PLOT_CONFIG,
+            out_hues = learned.hues(moved.x[picks])
+            ui.chart(
+                fl.strip_figure(moved.path, moved.levels, picks, "z, from the input plate to the output plate"),
+                width="content", key=f"tr_strip_{label}",
             )
             st.dataframe(
                 pd.DataFrame({
@@ -103,7 +99,7 @@ with m_left:
     reports = {}
     for label, moved in results.items():
         with ui.guard(f"Could not score {label}"):
-            reports[label] = translation_report(images, moved.x, target)
+            reports[label] = learned.translation_scores(images, moved.x, target)
     mcols = st.columns(len(reports) or 1)
     for col, (label, rep) in zip(mcols, reports.items(), strict=True):
         with col:
@@ -114,13 +110,13 @@ with m_left:
             a.metric("Median hue change", f"{rep['hue_error_median']:.0f}°", help="Median over the gallery of the circular difference between input and output hue.")
             b.metric("Confidence", f"{rep['confidence']:.2f}", help="Mean top probability of the classifier on the outputs.")
 with m_right:
-    outs = {label: image_hues(torch.from_numpy(moved.x)).numpy() for label, moved in results.items()}
-    st.plotly_chart(fl.hue_figure(hues, outs, picks), key="tr_hue", theme=None, config=fc.PLOT_CONFIG)
+    outs = {label: learned.hues(moved.x) for label, moved in results.items()}
+    ui.chart(fl.hue_figure(hues, outs, picks), key="tr_hue")
 
 with st.expander("All outputs", expanded=False):
     for label, moved in results.items():
         st.markdown(f"**{label}**")
-        st.plotly_chart(fl.images_figure(moved.x, COLS, tile_px=36), width="content", key=f"tr_all_{label}", theme=None, config=fc.PLOT_CONFIG)
+        ui.chart(fl.images_figure(moved.x, COLS, tile_px=36), width="content", key=f"tr_all_{label}")
 
 ui.explain(
     f"Each row of a strip is one input carried from its plate to the other, shown at {STRIP_LEVELS} heights z. The "
