@@ -1,10 +1,13 @@
-"""Downloadable text: field lines and their end points as CSV (pure functions, no Streamlit)."""
+"""Downloads: field lines, their end points and point sets as CSV, arrays as .npy, image grids as .png, loss logs as
+CSV (pure functions, no Streamlit)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image
 
 
 def _fmt(values: Sequence[float]) -> str:
@@ -39,4 +42,32 @@ def points_csv(sets: dict[str, np.ndarray]) -> str:
     out = [",".join(["set"] + [f"x{i + 1}" for i in range(D)])]
     for name, pts in sets.items():
         out.extend(f"{name},{_fmt(p)}" for p in pts)
+    return "\n".join(out) + "\n"
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """``array`` as the bytes of a .npy file (float32 for floats; read back with ``numpy.load``)."""
+    a = np.asarray(array)
+    buf = io.BytesIO()
+    np.save(buf, a.astype(np.float32) if a.dtype.kind == "f" else a, allow_pickle=False)
+    return buf.getvalue()
+
+
+def png_bytes(rgb: np.ndarray, scale: int = 8) -> bytes:
+    """A uint8 RGB picture (h, w, 3) (e.g. ``app.figures.learned.image_grid``) enlarged ``scale`` times with crisp
+    (nearest-neighbour) pixels, as PNG bytes."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 RGB array (h, w, 3); got {rgb.dtype} {rgb.shape}.")
+    img = Image.fromarray(rgb)
+    img = img.resize((rgb.shape[1] * scale, rgb.shape[0] * scale), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def loss_csv(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """Loss logs ``model,step,loss`` (one row per model and step)."""
+    out = ["model,step,loss"]
+    for name, (steps, loss) in curves.items():
+        out.extend(f"{name},{int(s)},{v:.6g}" for s, v in zip(steps, loss, strict=True))
     return "\n".join(out) + "\n"

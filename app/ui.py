@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import streamlit as st
 
-from app import compute, state
+from app import state
+from app.compute import exact
+from app.figures.common import PLOT_CONFIG
 from app.state import CUSTOM_KEYS, PRESETS, TOY_LABELS, WIDGETS
 
 log = logging.getLogger(__name__)
@@ -93,7 +96,7 @@ def _plate_source(side: str, D: int) -> None:
     )
 
 
-def scene_sidebar() -> compute.Scene | None:
+def scene_sidebar() -> exact.Scene | None:
     """The scene controls in the sidebar (preset, D, both plates, charges, seed, L with 6 / 30 buttons).
 
     Returns the scene's charges, or None (after an ``st.error``) when they cannot be built.
@@ -118,12 +121,67 @@ def scene_sidebar() -> compute.Scene | None:
     ss = st.session_state
     with guard("Could not build the charges"):
         value = {k: ss.get(k, WIDGETS[k].default) for k in ("p_toy", "q_toy", "n_charges", "seed")}  # hidden widgets: default
-        return compute.scene_charges(int(D), value["p_toy"], value["q_toy"], int(value["n_charges"]), int(value["seed"]), custom["pos"], custom["neg"])
+        return exact.scene_charges(int(D), value["p_toy"], value["q_toy"], int(value["n_charges"]), int(value["seed"]), custom["pos"], custom["neg"])
     return None
 
 
 def current_L() -> float:
     return float(st.session_state.get("L", WIDGETS["L"].default))
+
+
+# ----------------------------------------------------------------------------------------------- page opening
+def page_header(title: str, caption: str) -> None:
+    """A page's opening: its title and the caption under it."""
+    st.title(title)
+    st.caption(caption)
+
+
+def scene_page(title: str, caption: str) -> tuple[exact.Scene, float, int, int]:
+    """The opening of a page about the scene: title, caption, the scene sidebar; stops the page (after the sidebar's
+    error) when the charges cannot be built. Returns (scene, L, D, seed)."""
+    page_header(title, caption)
+    scene = scene_sidebar()
+    if scene is None:
+        st.stop()
+    return scene, current_L(), scene.D, int(st.session_state["seed"])
+
+
+def p_toy() -> str | None:
+    """P's toy distribution for fresh points of P, or None when P's charges are hand-built."""
+    return None if st.session_state.get(CUSTOM_KEYS["pos"]) is not None else st.session_state["p_toy"]
+
+
+# ------------------------------------------------------------------------------------------ background results
+def background_panel(
+    futures: Sequence[Future], period: float, what: str, waiting: Callable[[int, int], None],
+    draw: Callable[[list[tuple[int, Any]]], None], partial: bool = False,
+) -> None:
+    """Draw the results of background jobs (``app.background``) in place, without holding the page in "running".
+
+    A fragment polls every ``period`` seconds while a job is pending and calls ``waiting(done, total)``; with
+    ``partial`` it also draws the results that arrived. When the last one arrives while polling, one full rerun draws
+    them without the timer. A failed job shows "``what`` failed: ..."; ``draw`` gets (index, result) of the finished jobs.
+    """
+    pending = not all(f.done() for f in futures)
+
+    @st.fragment(run_every=period if pending else None)
+    def panel() -> None:
+        done = [f.done() for f in futures]
+        if pending and all(done):
+            st.rerun()
+        failed = [f for f, d in zip(futures, done, strict=True) if d and not f.cancelled() and f.exception() is not None]
+        if failed:
+            st.error(f"{what} failed: {failed[0].exception()}")
+            return
+        if not all(done):
+            waiting(sum(done), len(done))
+            if not partial:
+                return
+        ready = [(i, f.result()) for i, (f, d) in enumerate(zip(futures, done, strict=True)) if d and not f.cancelled()]
+        if ready:
+            draw(ready)
+
+    panel()
 
 
 # --------------------------------------------------------------------------------------------------- messages
@@ -147,6 +205,18 @@ def explain(what: str, why: str, equations: Sequence[str] = (), expanded: bool =
         b.markdown("**Why it matters.** " + why)
         for eq in equations:
             st.latex(eq)
+
+
+def tex_number(v: float) -> str:
+    """A number in LaTeX scientific notation, 3 decimals: 1.234 \\times 10^{-5}."""
+    mant, exp = f"{v:.3e}".split("e")
+    return rf"{mant} \times 10^{{{int(exp)}}}"
+
+
+def chart(fig: Any, where: Any = None, **kw: Any) -> Any:
+    """``st.plotly_chart`` (in ``where``, a column say, else the page) with the app's one plot config and no
+    Streamlit theme (every figure carries its own template). Returns the chart's selection event."""
+    return (where or st).plotly_chart(fig, theme=None, config=PLOT_CONFIG, **kw)
 
 
 def chart_key(key: str) -> str:

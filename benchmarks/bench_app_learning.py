@@ -16,7 +16,7 @@ an idle core.
 * Live training: ``LabRun`` on the Field lines page's "Two moons" scene (256 charges of N(0, I) on P and of the two
   moons on Q, L = 6, noise 0.1) with the page's defaults (width 128, 256 training points per step), EFM alone and
   EFM + flow matching in lockstep, and two-sided EFM (whole-space net and sampler), timed over the whole 2000 steps.
-* 64 digits: ``learning.move`` of 64 noise images along the shipped ``digits-gen`` / ``fm-digits-gen`` nets (or
+* 64 digits: ``learned.move`` of 64 noise images along the shipped ``digits-gen`` / ``fm-digits-gen`` nets (or
   untrained nets of the preset's architecture if they are not there: the time does not depend on the weights).
 """
 
@@ -75,14 +75,14 @@ def first_picture(threads: int) -> str:
 
 
 def training(steps: int) -> str:
-    from app import compute, learning
+    from app.compute import exact, lab
 
-    scene = compute.scene_charges(2, "gaussian", "two_moons", 256, 0, None, None)
+    scene = exact.scene_charges(2, "gaussian", "two_moons", 256, 0, None, None)
     rows = ["| models | width | steps | wall s | CPU s | steps/s (CPU) |", "|---|---|---|---|---|---|"]
     cases = ((False, 128, steps, False), (True, 128, steps, False), (False, 64, steps // 4, False), (False, 256, steps // 4, False),
              (False, 128, steps, True))
     for with_fm, width, n, two_sided in cases:
-        run = learning.LabRun(scene, learning.LabSettings(scene.key, 6.0, 0.1, width, n, 1e-3, 0, with_fm, two_sided))
+        run = lab.LabRun(scene, lab.LabSettings(scene.key, 6.0, 0.1, width, n, 1e-3, 0, with_fm, two_sided))
         t0, c0 = time.perf_counter(), time.process_time()
         while not run.done:
             run.advance(0.4)  # the page's chunks
@@ -93,23 +93,26 @@ def training(steps: int) -> str:
 
 
 def digits(n: int) -> str:
-    from app import learning
+    import torch
+
+    from app.compute import learned, loading
     from efm_core.checkpoints import build_model
+    from efm_core.config import make_source
     from efm_core.presets import get_preset
 
     rows = ["| model | weights | solver | NFE | wall s for 64 | CPU s for 64 |", "|---|---|---|---|---|---|"]
     for name in ("digits-gen", "fm-digits-gen"):
-        ckpt = learning.load_pretrained(name)
+        ckpt = loading.load_pretrained(name)
         config = ckpt.config if ckpt is not None else get_preset(name)
         net = ckpt.net if ckpt is not None else build_model(config).eval()
-        x0, _ = learning.start_points(config, n, seed=0)
+        x0 = make_source(config.p).sample(n, torch.Generator().manual_seed(0))  # the noise generate() starts from
         for solver, steps in (("euler", 50), ("heun", 50), ("rk45", 20)):
-            learning.move(net, config.objective, config.L, x0[:4], solver=solver, steps=steps)  # warm-up
+            learned.move(net, config.objective, config.L, x0[:4], solver=solver, steps=steps)  # warm-up
             c0 = time.process_time()
-            m = learning.move(net, config.objective, config.L, x0, solver=solver, steps=steps, snapshots=8, clip=(-1.0, 1.0))
+            m = learned.move(net, config.objective, config.L, x0, solver=solver, steps=steps, snapshots=8, clip=(-1.0, 1.0))
             cpu = time.process_time() - c0
             weights = "shipped" if ckpt is not None else "untrained, same net"
-            rows.append(f"| {name} | {weights} | {learning.SOLVER_LABELS[solver]}, {steps} steps | {m.nfe} | {m.seconds:.2f} | {cpu:.2f} |")
+            rows.append(f"| {name} | {weights} | {learned.SOLVER_LABELS[solver]}, {steps} steps | {m.nfe} | {m.seconds:.2f} | {cpu:.2f} |")
     return "\n".join(rows)
 
 

@@ -1,4 +1,4 @@
-"""app/compute.py: the adapters the pages call, checked against efm_core directly and against exact identities."""
+"""app/compute/ (exact, dimensions): the adapters the pages call, checked against efm_core directly and against exact identities."""
 
 import math
 
@@ -6,29 +6,29 @@ import numpy as np
 import pytest
 import torch
 
-from app import compute
+from app.compute import dimensions, exact
 from efm_core import exact_field, plate_field_at
 
 
 @pytest.fixture(scope="module")
 def scene():
-    return compute.scene_charges(2, "gaussian", "two_gaussians", 48, 0, None, None)
+    return exact.scene_charges(2, "gaussian", "two_gaussians", 48, 0, None, None)
 
 
 def test_scene_charges_toys_custom_and_merged_duplicates():
-    s = compute.scene_charges(2, "single_point", "gaussian", 5, 0, None, None)
+    s = exact.scene_charges(2, "single_point", "gaussian", 5, 0, None, None)
     assert s.pos.shape == (1, 2) and s.pos_w.tolist() == [1.0]  # five charges at one point become one
     custom = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 3.0]])
-    s = compute.scene_charges(2, "gaussian", "gaussian", 5, 0, custom, None)
+    s = exact.scene_charges(2, "gaussian", "gaussian", 5, 0, custom, None)
     np.testing.assert_array_equal(s.pos, custom[:, :2])
     np.testing.assert_allclose(s.pos_w, [0.25, 0.75])
     assert s.neg.shape == (5, 2) and math.isclose(s.neg_w.sum(), 1.0)
-    assert s.key != compute.scene_charges(2, "gaussian", "gaussian", 5, 1, custom, None).key
+    assert s.key != exact.scene_charges(2, "gaussian", "gaussian", 5, 1, custom, None).key
 
 
 def test_probe_is_the_sum_of_both_plates_and_matches_exact_field(scene):
     point = (0.3, -0.2, 2.5)
-    pr = compute.probe(scene, 6.0, point)
+    pr = exact.probe(scene, 6.0, point)
     np.testing.assert_allclose(pr.E, pr.E_pos + pr.E_neg, rtol=1e-12, atol=1e-15)
     direction = exact_field(torch.tensor([point], dtype=torch.float64), scene.pos, scene.neg, 6.0, pos_weights=scene.pos_w, neg_weights=scene.neg_w)
     np.testing.assert_allclose(pr.E / np.linalg.norm(pr.E), direction[0].numpy(), atol=1e-12)
@@ -37,7 +37,7 @@ def test_probe_is_the_sum_of_both_plates_and_matches_exact_field(scene):
 
 
 def test_field_slice_values_and_unit_directions(scene):
-    sl = compute.field_slice(scene, 6.0, 0.5, (-2.0, 8.0), (-5.0, 5.0), n=9)
+    sl = exact.field_slice(scene, 6.0, 0.5, (-2.0, 8.0), (-5.0, 5.0), n=9)
     assert sl.log10_norm.shape == (9, 9) and sl.direction.shape == (9, 9, 2)
     np.testing.assert_allclose(np.linalg.norm(sl.direction, axis=2), 1.0, atol=1e-9)
     i, j = 3, 5  # row = x1 index, column = z index
@@ -46,22 +46,22 @@ def test_field_slice_values_and_unit_directions(scene):
 
 
 def test_field_lines_forward_starts_leave_towards_q(scene):
-    lines = compute.field_lines(scene, 6.0, 12, 0, "forward")
+    lines = exact.field_lines(scene, 6.0, 12, 0, "forward")
     assert len(lines.paths) == 12 and len(lines.cases) == 12
     assert all(p[1, -1] >= p[0, -1] - 1e-6 for p in lines.paths)
-    both = compute.field_lines(scene, 6.0, 12, 0, "both")
+    both = exact.field_lines(scene, 6.0, 12, 0, "both")
     assert any(p[1, -1] < p[0, -1] for p in both.paths)  # some two-sided starts leave backwards
-    assert set(both.cases) <= set(compute.CASES)
+    assert set(both.cases) <= set(exact.CASES)
     with pytest.raises(ValueError):
-        compute.field_lines(scene, 6.0, 4, 0, "sideways")
+        exact.field_lines(scene, 6.0, 4, 0, "sideways")
 
 
 def test_case_examples_and_single_line_decisions_agree(scene):
-    examples = compute.case_examples(scene, 6.0, "gaussian", n_candidates=24)
+    examples = exact.case_examples(scene, 6.0, "gaussian", n_candidates=24)
     for case in ("front", "behind"):
         start = examples[case]
         assert start is not None
-        line = compute.single_line(scene, 6.0, start)
+        line = exact.single_line(scene, 6.0, start)
         assert line.cases["forward"] == case
         d = line.decision["forward"]
         assert d is not None and d.front > 0  # the forward line arrives from the front
@@ -70,18 +70,18 @@ def test_case_examples_and_single_line_decisions_agree(scene):
         assert 0.0 <= line.forward_flux <= 1.0
         s = line.s["forward"]
         assert s[0] == 0 and np.all(np.diff(s) >= 0)
-    back = compute.single_line(scene, 6.0, examples["backward"])
+    back = exact.single_line(scene, 6.0, examples["backward"])
     assert back.cases["backward"] == "backward" and back.paths["backward"][1, -1] < 0
     assert back.decision["backward"] is not None  # it loops round and meets Q
 
 
 def test_landings_two_sided_vs_forward_only(scene):
-    land = compute.landings(scene, 6.0, 64, 0)
+    land = exact.landings(scene, 6.0, 64, 0)
     assert set(land.ends) == {"two-sided", "forward-only"}
     assert land.cases["forward-only"].count("backward") < land.cases["two-sided"].count("backward")
     for name, ends in land.ends.items():
         assert ends.shape[1] == 2 and np.isfinite(land.distance[name])
-    Ls, shares, errors = compute.summarize_sweep([6.0], [land])
+    Ls, shares, errors = exact.summarize_sweep([6.0], [land])
     assert Ls.tolist() == [6.0] and sum(v[0] for v in shares.values()) == pytest.approx(1.0)
     assert errors["forward-only"][0] == land.distance["forward-only"]
 
@@ -89,28 +89,28 @@ def test_landings_two_sided_vs_forward_only(scene):
 def test_two_sided_lines_land_on_q_and_forward_only_do_not():
     # Theorem 3.1 / Gauss's law: lines leaving P's charges in uniform directions end on Q's charges in proportion to
     # their charge; dropping the backward half distorts that (L = 6, Gaussian -> two Gaussians)
-    s = compute.scene_charges(2, "gaussian", "two_gaussians", 128, 0, None, None)
-    land = compute.landings(s, 6.0, 384, 0)
+    s = exact.scene_charges(2, "gaussian", "two_gaussians", 128, 0, None, None)
+    land = exact.landings(s, 6.0, 384, 0)
     assert abs(land.distance["two-sided"]) < 0.05 < 0.08 < land.distance["forward-only"]
 
 
 def test_landing_distance_is_zero_on_average_for_draws_from_q():
-    s = compute.scene_charges(2, "gaussian", "two_gaussians", 64, 0, None, None)
+    s = exact.scene_charges(2, "gaussian", "two_gaussians", 64, 0, None, None)
     rng = np.random.default_rng(0)
-    draws = [compute.landing_distance(s, s.neg[rng.choice(64, size=40, p=s.neg_w)]) for _ in range(200)]
+    draws = [exact.landing_distance(s, s.neg[rng.choice(64, size=40, p=s.neg_w)]) for _ in range(200)]
     assert abs(np.mean(draws)) < 3 * np.std(draws) / np.sqrt(len(draws))
-    shifted = compute.landing_distance(s, s.neg + np.array([6.0, 0.0]))
+    shifted = exact.landing_distance(s, s.neg + np.array([6.0, 0.0]))
     assert shifted > 5 * np.std(draws)
 
 
 def test_training_cloud_lies_between_the_plates(scene):
-    cloud = compute.training_cloud(scene, 6.0, 0.5, 200, 0)
+    cloud = exact.training_cloud(scene, 6.0, 0.5, 200, 0)
     assert cloud.shape == (200, 3) and np.all((cloud[:, -1] >= 0) & (cloud[:, -1] <= 6.0))
 
 
 def test_dimension_stats_show_collapse_and_underflow():
     dims = (2, 16, 64, 3072)
-    st_ = compute.dimension_stats(dims, 32, 4.0, 6.0, n_query=16)
+    st_ = dimensions.dimension_stats(dims, 32, 4.0, 6.0, n_query=16)
     share = st_.top_share[:, 1]
     assert share[0] < 0.3 < 0.95 < share[-1]
     assert st_.f32_broken[0] == 0 and st_.f32_broken[2] == 1 and st_.f64_broken[-1] == 1 and st_.f64_broken[0] == 0
@@ -120,29 +120,29 @@ def test_dimension_stats_show_collapse_and_underflow():
 
 def test_trace_robust_recovers_lines_float32_loses(monkeypatch):
     # D = 1 with close charges: float32 alone declares many lines lost next to a charge; float64 reaches Q
-    s1 = compute.scene_charges(1, "gaussian", "two_gaussians", 64, 0, None, None)
-    lines = compute.field_lines(s1, 6.0, 8, 0, "both")
+    s1 = exact.scene_charges(1, "gaussian", "two_gaussians", 64, 0, None, None)
+    lines = exact.field_lines(s1, 6.0, 8, 0, "both")
     assert lines.cases.count("lost") <= 1
     # D = 2: lines float32 reports lost are traced again in float64 from the same start (forced here on lines 1, 3)
-    s2 = compute.scene_charges(2, "gaussian", "two_gaussians", 48, 0, None, None)
+    s2 = exact.scene_charges(2, "gaussian", "two_gaussians", 48, 0, None, None)
     rng = np.random.default_rng(0)
     idx = rng.integers(0, 48, 5)
     u = rng.standard_normal((5, 3))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
-    real = compute.trace_lines
+    real = exact.trace_lines
 
     def flaky(plates, **kw):
         out = real(plates, **kw)
         if kw["dtype"] == torch.float32:
             case = out.case.clone()
-            case[[1, 3]] = compute.CASES.index("lost")
+            case[[1, 3]] = exact.CASES.index("lost")
             out = out._replace(case=case)
         return out
 
-    monkeypatch.setattr(compute, "trace_lines", flaky)
-    robust = compute.trace_robust(s2.plates(6.0), charges=idx, directions=u, return_paths=True)
-    ref = real(s2.plates(6.0), charges=idx, directions=u, dtype=torch.float64, tol=compute.TRACE_TOL, return_paths=True)
-    assert "lost" not in [compute.CASES[c] for c in robust.case.tolist()]
+    monkeypatch.setattr(exact, "trace_lines", flaky)
+    robust = exact.trace_robust(s2.plates(6.0), charges=idx, directions=u, return_paths=True)
+    ref = real(s2.plates(6.0), charges=idx, directions=u, dtype=torch.float64, tol=exact.TRACE_TOL, return_paths=True)
+    assert "lost" not in [exact.CASES[c] for c in robust.case.tolist()]
     np.testing.assert_array_equal(robust.end_charge.numpy(), ref.end_charge.numpy())
     for i in (1, 3):
         np.testing.assert_allclose(robust.paths[i].numpy(), ref.paths[i].numpy(), rtol=0, atol=1e-6)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from app_testing import app_test, chart, charts, decode, no_errors, trace
 
-from app import compute, learning
+from app.compute import dimensions, learned, loading
 
 PAGE = "app/pages/high_dimensions.py"
 
@@ -44,13 +44,13 @@ def test_real_digits_sit_beside_the_gaussians_and_the_exact_map_memorises():
     no_errors(at)
     star = trace(chart(at, "noise → digits"), "noise → digits (D = 64)")
     assert decode(star["x"]).tolist() == [64] and 0 < decode(star["y"])[0] <= 1
-    mem = compute.digits_memorisation(32, 6.0)  # the page's charges per plate (tests' small default) and L
+    mem = dimensions.digits_memorisation(32, 6.0)  # the page's charges per plate (tests' small default) and L
     ended = [i for i, case in enumerate(mem.cases) if case != "lost"]
     assert len(ended) == min(len(mem.cases), mem.traced - mem.lost) > 0  # the lines that ended come first
     assert np.all(mem.nearest[ended] < 1e-5) and np.all(mem.charge[ended] >= 0)
     images = next(f for f in charts(at) if f["data"][0]["type"] == "image")
-    ckpt = learning.load_pretrained("digits-gen")
+    ckpt = loading.load_pretrained("digits-gen")
     assert len(images["layout"]["yaxis"]["ticktext"]) == (2 if ckpt is None else 3)
     if ckpt is not None:
-        moved = learning.move(ckpt.net, "efm", ckpt.config.L, torch.from_numpy(mem.starts).float().reshape(-1, 1, 8, 8), clip=(-1.0, 1.0))
-        assert compute.nearest_training_digit(moved.x.reshape(len(mem.starts), -1)).min() > 0.5
+        moved = learned.move(ckpt.net, "efm", ckpt.config.L, torch.from_numpy(mem.starts).float().reshape(-1, 1, 8, 8), clip=(-1.0, 1.0))
+        assert dimensions.nearest_training_digit(moved.x.reshape(len(mem.starts), -1)).min() > 0.5

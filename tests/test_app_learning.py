@@ -1,18 +1,22 @@
 """The learned-field pages: AppTest of Training lab, Translation and Generation (with tiny stand-in checkpoints, and
-the shipped ones when present), and the adapters of ``app.learning`` against exact references."""
+the shipped ones when present), and the adapters of ``app.compute`` (learned, lab, loading) against exact references."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
-from app_testing import app_test, charts, decode, no_errors, select
+from app_testing import ROOT, app_test, charts, decode, no_errors, select
 from learning_testing import tiny_checkpoint, tiny_checkpoints
 from torch import nn
 
-from app import compute, learning
-from app.figures_learning import to_rgb
-from efm_core import make_plates, plate_field_at
+from app.compute import exact, lab, learned, loading
+from app.figures.learned import image_grid, to_rgb
+from app.state import WIDGETS
+from efm_core import generate, make_plates, plate_field_at
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
 from efm_core.fields import learned_field
 
@@ -26,7 +30,7 @@ def ckpt_dir(tmp_path_factory):
 
 @pytest.fixture
 def pretrained(ckpt_dir, monkeypatch):
-    monkeypatch.setenv(learning.PRETRAINED_ENV, str(ckpt_dir))
+    monkeypatch.setenv(loading.PRETRAINED_ENV, str(ckpt_dir))
     return ckpt_dir
 
 
@@ -136,10 +140,10 @@ def test_training_lab_draws_the_sampler_with_target_arrows():
 
 def test_lab_run_learns_the_exact_direction():
     """A short run on a charge pair: at fresh training points the learned direction comes within a few degrees of E."""
-    scene = compute.scene_charges(2, "single_point", "single_point", 1, 0, None, None)
+    scene = exact.scene_charges(2, "single_point", "single_point", 1, 0, None, None)
     L = 2.0
-    run = learning.LabRun(scene, learning.LabSettings(scene.key, L, 0.3, 64, 200, 3e-3, 0, False))
-    pts, target = learning.sampler_arrows(scene, L, 0.3, 400, 5)
+    run = lab.LabRun(scene, lab.LabSettings(scene.key, L, 0.3, 64, 200, 3e-3, 0, False))
+    pts, target = lab.sampler_arrows(scene, L, 0.3, 400, 5)
 
     def median_angle() -> float:
         fx, fz = learned_field(run.trainers["EFM"].ema, "efm", L)(torch.from_numpy(pts[:, :-1]).float(), torch.from_numpy(pts[:, -1]).float())
@@ -167,20 +171,20 @@ class _ExactNet(nn.Module):
 
 @pytest.mark.parametrize("D", [1, 2])
 def test_direction_error_is_zero_for_the_exact_field_and_180_for_its_opposite(D):
-    scene = compute.scene_charges(D, "gaussian", "two_moons", 24, 3, None, None)
+    scene = exact.scene_charges(D, "gaussian", "two_moons", 24, 3, None, None)
     L, y = 3.0, 0.4
     plates = scene.plates(L)
-    same = learning.direction_error(_ExactNet(plates), "efm", scene, L, y, (-4.0, 4.0), n=11)
+    same = lab.direction_error(_ExactNet(plates), "efm", scene, L, y, (-4.0, 4.0), n=11)
     assert same.angle.shape == (11, 11) and same.z.min() > 0 and same.z.max() < L
     assert same.angle.max() < 0.05
-    opposite = learning.direction_error(_ExactNet(plates, -1.0), "efm", scene, L, y, (-4.0, 4.0), n=11)
+    opposite = lab.direction_error(_ExactNet(plates, -1.0), "efm", scene, L, y, (-4.0, 4.0), n=11)
     assert opposite.angle.min() > 179.9
 
 
 def test_charge_rows_reproduce_the_plate_field():
     x = np.array([[0.0, 0.0], [1.0, 0.5], [-2.0, 1.0]])
-    rows = learning.charge_rows(x, np.full(3, 1 / 3))
-    assert len(rows) >= learning.LAB_MIN_ROWS and len(rows) % 3 == 0
+    rows = lab.charge_rows(x, np.full(3, 1 / 3))
+    assert len(rows) >= lab.LAB_MIN_ROWS and len(rows) % 3 == 0
     q = np.array([[0.5, -0.5]])
     probes = torch.tensor([[0.3, 0.2, 0.7], [-1.0, 0.4, 1.5], [2.0, -1.0, 0.2]], dtype=torch.float64)
     weighted = plate_field_at(probes, make_plates(x, q, 2.0)).direction
@@ -188,7 +192,7 @@ def test_charge_rows_reproduce_the_plate_field():
     assert torch.allclose(weighted, tiled, atol=1e-12)
 
     w = np.array([0.5, 0.3, 0.2])
-    rows = learning.charge_rows(x, w, min_rows=100)
+    rows = lab.charge_rows(x, w, min_rows=100)
     counts = np.array([np.sum(np.all(rows == c, axis=1)) for c in x])
     assert counts.sum() == 100 and np.abs(counts / 100 - w).max() <= 0.01
 
@@ -213,6 +217,29 @@ def test_generation_respects_seed_and_count(pretrained):
     assert np.array_equal(again, img)
 
 
+def test_generation_page_shows_the_cli_samples(tmp_path, monkeypatch):
+    """At seed 0 the Generation page shows exactly the 16 images of
+    ``python -m efm_core sample --checkpoint pretrained/digits-gen --n 16 --seed 0`` (the page calls efm_core.generate)."""
+    monkeypatch.delenv(loading.PRETRAINED_ENV, raising=False)
+    ckpt = loading.load_pretrained("digits-gen")
+    if ckpt is None:
+        pytest.skip("pretrained/digits-gen is not shipped")
+    out = tmp_path / "x.npy"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop(loading.PRETRAINED_ENV, None)
+    cmd = [sys.executable, "-m", "efm_core", "sample", "--checkpoint", "pretrained/digits-gen", "--n", "16", "--seed", "0", "--out", str(out)]
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    cli = np.load(out)
+    at = app_test(GENERATION, gen_n="16", gen_seed="0")
+    no_errors(at)
+    # the cached call the page made, with the page's arguments (default solver and steps, 8 snapshot heights)
+    shown = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 16, 0, WIDGETS["solver"].default, WIDGETS["solver_steps"].default, 8)
+    assert shown.x.shape == cli.shape == (16, 1, 8, 8)
+    np.testing.assert_allclose(shown.x, cli, rtol=0, atol=1e-5)
+    grid = [f for f in _image_figs(at) if len(f["layout"].get("annotations", [])) == 16][0]  # the EFM grid comes first
+    assert np.abs(_image(grid).astype(int) - image_grid(cli, 8, band=2).astype(int)).max() <= 1
+
+
 def test_generation_restores_its_settings_from_the_url(pretrained):
     at = app_test(GENERATION, gen_seed="7", gen_n="3", solver="Euler (the paper)", solver_steps="6")  # a select box keeps its label in the URL
     no_errors(at)
@@ -221,18 +248,23 @@ def test_generation_restores_its_settings_from_the_url(pretrained):
     assert _metric(at, "NFE") == ["6", "6"]  # Euler: one network call per step
 
 
+def _start_points(ckpt, n: int, seed: int) -> tuple[torch.Tensor, bool]:
+    """The start points of the Generation page's samples (``efm_core.generate``, the snapshot at the start plate)."""
+    return generate(ckpt.net, ckpt.config, n, seed=seed, snapshots=2).path[0], ckpt.config.objective == "pfgm"
+
+
 def test_start_points_are_seeded_per_sample(ckpt_dir):
-    config = load_checkpoint(ckpt_dir / "digits-gen").config
-    five, far = learning.start_points(config, 5, seed=3)
-    three, _ = learning.start_points(config, 3, seed=3)
+    config = load_checkpoint(ckpt_dir / "digits-gen")
+    five, far = _start_points(config, 5, seed=3)
+    three, _ = _start_points(config, 3, seed=3)
     assert not far and five.shape == (5, 1, 8, 8)
     assert torch.equal(five[:3], three)
-    assert not torch.equal(learning.start_points(config, 3, seed=4)[0], three)
+    assert not torch.equal(_start_points(config, 3, seed=4)[0], three)
 
 
 def test_generation_says_what_to_do_when_a_checkpoint_is_missing(tmp_path, monkeypatch):
     tiny_checkpoint(tmp_path, "digits-gen")
-    monkeypatch.setenv(learning.PRETRAINED_ENV, str(tmp_path))
+    monkeypatch.setenv(loading.PRETRAINED_ENV, str(tmp_path))
     at = app_test(GENERATION, gen_n="2", solver_steps="2")
     no_errors(at)
     assert any("fm-digits-gen" in i.value and "python -m efm_core train" in i.value for i in at.info)
@@ -277,10 +309,10 @@ def test_bad_upload_shows_an_error_and_keeps_the_page(ckpt_dir, make, message):
 
 def test_read_upload_names_what_is_wrong():
     with pytest.raises(ValueError, match="neither a .safetensors nor a .json"):
-        learning.read_upload([("notes.txt", b"hello")])
+        loading.read_upload([("notes.txt", b"hello")])
     with pytest.raises(ValueError, match="the app takes checkpoints up to"):
-        learning.read_upload([("a.safetensors", bytes(learning.MAX_UPLOAD_BYTES)), ("a.json", b"{}")])
-    digest, base, st_bytes, js_bytes = learning.read_upload([("my model.json", b"{}"), ("x.safetensors", b"abc")])
+        loading.read_upload([("a.safetensors", bytes(loading.MAX_UPLOAD_BYTES)), ("a.json", b"{}")])
+    digest, base, st_bytes, js_bytes = loading.read_upload([("my model.json", b"{}"), ("x.safetensors", b"abc")])
     assert base == "my_model" and st_bytes == b"abc" and js_bytes == b"{}" and len(digest) == 64
 
 
@@ -301,14 +333,14 @@ def test_upload_refuses_nets_too_big_to_build(ckpt_dir):
     card = json.loads(files[1][1])
     card["config"]["net"]["width"] = 10**7
     with pytest.raises(ValueError, match="larger than the app allows"):
-        learning.load_uploaded(*learning.read_upload([(n, b if n.endswith(".safetensors") else json.dumps(card).encode()) for n, b, _ in files]))
+        loading.load_uploaded(*loading.read_upload([(n, b if n.endswith(".safetensors") else json.dumps(card).encode()) for n, b, _ in files]))
 
 
 # ----------------------------------------------------------------------------------------------------- translation
 def test_translation_outputs_strips_and_hue_readout(pretrained):
     at = app_test(TRANSLATION, solver_steps="4")
     no_errors(at)
-    images, hues = learning.gallery(2, 0)
+    images, hues = learned.gallery(2, 0)
     strips = [f for f in _image_figs(at) if f["layout"]["yaxis"].get("ticktext")]
     assert len(strips) == 2  # EFM and flow matching
     for fig in strips:
@@ -337,7 +369,7 @@ def test_translation_runs_the_field_backwards_for_3_to_2(pretrained):
     at = app_test(TRANSLATION, tr_dir="3 → 2", solver_steps="4")
     no_errors(at)
     assert any("run backwards" in m.value for m in at.markdown)
-    images, _ = learning.gallery(3, 0)
+    images, _ = learned.gallery(3, 0)
     strips = [f for f in _image_figs(at) if f["layout"]["yaxis"].get("ticktext")]
     first_column = _image(strips[0])[0:8, 0:8]
     assert np.array_equal(first_column, to_rgb(images[:1])[0])  # the strip starts at the input (z = L)
@@ -345,7 +377,7 @@ def test_translation_runs_the_field_backwards_for_3_to_2(pretrained):
 
 
 def test_translation_without_checkpoints_explains_how_to_get_them(tmp_path, monkeypatch):
-    monkeypatch.setenv(learning.PRETRAINED_ENV, str(tmp_path))
+    monkeypatch.setenv(loading.PRETRAINED_ENV, str(tmp_path))
     at = app_test(TRANSLATION)
     no_errors(at)
     assert any("cdigits-2to3" in i.value for i in at.info)
@@ -354,7 +386,7 @@ def test_translation_without_checkpoints_explains_how_to_get_them(tmp_path, monk
 def test_shipped_checkpoints_work_on_both_pages():
     """With the real pretrained/ checkpoints (CI has them): a few samples and the gallery, no error."""
     for name in ("digits-gen", "cdigits-2to3"):
-        if learning.pretrained_path(name) is None:
+        if loading.pretrained_path(name) is None:
             pytest.skip(f"pretrained/{name} is not shipped in this checkout")
     at = app_test(GENERATION, gen_n="4")
     no_errors(at)

@@ -17,9 +17,9 @@ import test_browser
 from learning_testing import TINY_NAMES, tiny_checkpoint, tiny_checkpoints
 from test_browser import CHROMIUM, _idle, _open, _plots, _shot, _text
 
-from app import figures_learning as fl
-from app import learning
-from app.figures_learning import Grid
+from app.compute import learned, loading
+from app.figures import learned as fl
+from app.figures.learned import Grid
 from efm_core.checkpoints import checkpoint_paths
 
 pytestmark = [
@@ -36,8 +36,8 @@ def _server_env(tmp_path_factory):
     """Environment of the module's server (set before it starts): one torch thread, and stand-in checkpoints when the
     shipped ones are missing."""
     env = dict(SERVER_ENV)
-    if not all(learning.pretrained_path(name) for name in TINY_NAMES):
-        env[learning.PRETRAINED_ENV] = str(tiny_checkpoints(tmp_path_factory.mktemp("pretrained")))
+    if not all(loading.pretrained_path(name) for name in TINY_NAMES):
+        env[loading.PRETRAINED_ENV] = str(tiny_checkpoints(tmp_path_factory.mktemp("pretrained")))
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield
@@ -92,7 +92,7 @@ def test_translation_page_picks_a_gallery_image_by_click(server, page, tmp_path)
     gallery = page.locator(".js-plotly-plot").first
     gallery.scroll_into_view_if_needed()
     box = gallery.locator(".nsewdrag").first.bounding_box()
-    n = len(learning.gallery(2, 0)[0])
+    n = len(learned.gallery(2, 0)[0])
     grid = Grid.of(n, 12, (8, 8), band=2)
     height, width = grid.shape
     cx, cy = grid.centres(n)[5]

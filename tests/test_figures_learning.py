@@ -7,9 +7,10 @@ import pytest
 from app_testing import decode
 from PIL import Image
 
-from app import exports_learning
-from app import figures_learning as fl
-from app.figures import view_box
+from app import exports
+from app.figures import common as fc
+from app.figures import learned as fl
+from app.figures.common import view_box
 
 
 def _images(n: int, c: int = 3, seed: int = 0) -> np.ndarray:
@@ -126,7 +127,7 @@ def test_lines_panels_put_learned_and_exact_lines_side_by_side():
     assert len(learned) == 3 and learned[1].shape == (5, 3) and np.allclose(learned[1][:, -1], levels) and np.allclose(learned[1][:, :2], path[:, 1])
     exact = [np.array([[0.0, 0.0, 0.1], [0.0, 0.2, 1.9]]), np.array([[0.5, 0.0, 0.1], [1.0, 0.0, -0.5]])]
     pos, neg = np.zeros((2, 2)), np.ones((2, 2))
-    fig = fl.lines_panels_figure({"EFM": (learned, fl.MODEL_COLOR["EFM"]), "exact": (exact, ["front", "backward"])}, pos, neg, 2.0, view_box(pos, neg, 2.0)).to_dict()
+    fig = fl.lines_panels_figure({"EFM": (learned, fc.MODEL_COLOR["EFM"]), "exact": (exact, ["front", "backward"])}, pos, neg, 2.0, view_box(pos, neg, 2.0)).to_dict()
     names = [t["name"] for t in fig["data"]]
     assert "EFM" in names and "front (1)" in names and "backward (1)" in names
     efm = next(t for t in fig["data"] if t["name"] == "EFM")
@@ -159,16 +160,16 @@ def test_points_figure_for_point_models(D):
 
 def test_npy_and_png_downloads_round_trip():
     x = _images(3)
-    back = np.load(io.BytesIO(exports_learning.npy_bytes(x.astype(np.float64))), allow_pickle=False)
+    back = np.load(io.BytesIO(exports.npy_bytes(x.astype(np.float64))), allow_pickle=False)
     assert back.dtype == np.float32 and np.array_equal(back, x)
     rgb = fl.image_grid(x, 3)
-    png = Image.open(io.BytesIO(exports_learning.png_bytes(rgb, scale=4)))
+    png = Image.open(io.BytesIO(exports.png_bytes(rgb, scale=4)))
     assert png.size == (rgb.shape[1] * 4, rgb.shape[0] * 4)
     assert np.array_equal(np.asarray(png.convert("RGB"))[::4, ::4], rgb)
     with pytest.raises(ValueError, match="uint8 RGB"):
-        exports_learning.png_bytes(rgb.astype(float))
+        exports.png_bytes(rgb.astype(float))
 
 
 def test_loss_csv_lists_every_step():
-    text = exports_learning.loss_csv({"EFM": (np.array([1.0, 2.0]), np.array([0.5, 0.25])), "flow matching": (np.array([1.0]), np.array([3.0]))})
+    text = exports.loss_csv({"EFM": (np.array([1.0, 2.0]), np.array([0.5, 0.25])), "flow matching": (np.array([1.0]), np.array([3.0]))})
     assert text.splitlines() == ["model,step,loss", "EFM,1,0.5", "EFM,2,0.25", "flow matching,1,3"]

@@ -5,10 +5,11 @@ following the exact field memorises the training set: noise lands on training di
 import numpy as np
 import streamlit as st
 
-from app import compute, figures, learning, ui
-from app import figures_learning as fl
+from app import ui
+from app.compute import dimensions, learned, loading
+from app.figures import exact as fe
+from app.figures import learned as fl
 
-PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 3072)
 FLOAT_RANGE = {"float32": (-45.8, 38.5), "float64": (-323.3, 308.3)}  # log10 of the smallest subnormal / largest finite
 
@@ -28,13 +29,13 @@ with c3:
 
 stats = None
 with ui.guard("Could not compute the high-dimension statistics"), st.spinner("Computing in 11 dimensions…"):
-    stats = compute.dimension_stats(DIMS, n, shift, L)
+    stats = dimensions.dimension_stats(DIMS, n, shift, L)
 if stats is None:
     st.stop()
 dims = stats.dims
 digits = None
 with ui.guard("Could not compute the digits statistics"):
-    digits = compute.digits_stats(n, L)
+    digits = dimensions.digits_stats(n, L)
 DIGITS = "noise → digits (D = 64)"
 
 
@@ -43,24 +44,24 @@ def _star(values: np.ndarray, quartiles: bool = False) -> tuple | None:
     if digits is None:
         return None
     if quartiles:
-        return (DIGITS, compute.DIGITS_D, float(values[0, 1]), (float(values[0, 0]), float(values[0, 2])))
-    return (DIGITS, compute.DIGITS_D, float(values[0]), None)
+        return (DIGITS, dimensions.DIGITS_D, float(values[0, 1]), (float(values[0, 0]), float(values[0, 2])))
+    return (DIGITS, dimensions.DIGITS_D, float(values[0]), None)
 
 a, b = st.columns(2)
 with a:
     st.markdown("**1. The field collapses onto one charge.** Share of |E| contributed by the single largest charge, at points between the plates (median and quartiles).")
-    fig = figures.dimension_figure(dims, {"largest charge's share of |E|": stats.top_share[:, 1]}, "share", bands={"largest charge's share of |E|": (stats.top_share[:, 0], stats.top_share[:, 2])},
+    fig = fe.dimension_figure(dims, {"largest charge's share of |E|": stats.top_share[:, 1]}, "share", bands={"largest charge's share of |E|": (stats.top_share[:, 0], stats.top_share[:, 2])},
                                   extra=_star(digits.top_share, True) if digits else None)
     fig.update_yaxes(range=[0, 1.02])
-    st.plotly_chart(fig, key="hd_share", theme=None, config=PNG)
+    ui.chart(fig, key="hd_share")
 with b:
     st.markdown("**2. Direct arithmetic breaks.** log₁₀ of the weights r^−(D+1) (largest and smallest over all charges and points), against the range of float32 and float64.")
-    fig = figures.dimension_figure(dims, {"largest weight": stats.log10_w_max, "smallest weight": stats.log10_w_min}, "log₁₀ r^−(D+1)",
-                                  extra=(DIGITS + ", smallest", compute.DIGITS_D, float(digits.log10_w_min[0]), None) if digits else None)
+    fig = fe.dimension_figure(dims, {"largest weight": stats.log10_w_max, "smallest weight": stats.log10_w_min}, "log₁₀ r^−(D+1)",
+                                  extra=(DIGITS + ", smallest", dimensions.DIGITS_D, float(digits.log10_w_min[0]), None) if digits else None)
     for name, (lo, _hi) in FLOAT_RANGE.items():
         fig.add_hline(y=lo, line={"dash": "dash", "color": "#d62728" if name == "float32" else "#1f77b4"}, annotation_text=f"smallest {name} (10^{lo:.0f})", annotation_position="bottom right")
     fig.update_yaxes(range=[-420, 40])
-    st.plotly_chart(fig, key="hd_weights", theme=None, config=PNG)
+    ui.chart(fig, key="hd_weights")
     off = dims[stats.log10_w_max < -420]
     if off.size:
         st.caption(f"Off the chart below: D ≥ {int(off[0])}, down to 10^{stats.log10_w_min[-1]:.0f} at D = {int(dims[-1])}.")
@@ -68,15 +69,15 @@ with b:
 c, d = st.columns(2)
 with c:
     st.markdown("**3. Log space keeps working.** Share of points where the directly computed sum of weights is 0 or infinite (no direction), against the log-space field used here.")
-    fig = figures.dimension_figure(dims, {"direct, float32": stats.f32_broken, "direct, float64": stats.f64_broken, "log space (efm_core)": np.zeros_like(dims)}, "share of points with no field",
-                                  extra=(DIGITS + ", float32", compute.DIGITS_D, float(digits.f32_broken[0]), None) if digits else None)
+    fig = fe.dimension_figure(dims, {"direct, float32": stats.f32_broken, "direct, float64": stats.f64_broken, "log space (efm_core)": np.zeros_like(dims)}, "share of points with no field",
+                                  extra=(DIGITS + ", float32", dimensions.DIGITS_D, float(digits.f32_broken[0]), None) if digits else None)
     fig.update_yaxes(range=[-0.02, 1.02])
-    st.plotly_chart(fig, key="hd_broken", theme=None, config=PNG)
+    ui.chart(fig, key="hd_broken")
 with d:
     st.markdown("**4. The field is that of one sample.** Cosine between E and the field of the nearest charge alone (towards it on Q, away from it on P), median and quartiles.")
-    fig = figures.dimension_figure(dims, {"cos(E, nearest charge's field)": stats.cos_nearest[:, 1]}, "cosine", bands={"cos(E, nearest charge's field)": (stats.cos_nearest[:, 0], stats.cos_nearest[:, 2])},
+    fig = fe.dimension_figure(dims, {"cos(E, nearest charge's field)": stats.cos_nearest[:, 1]}, "cosine", bands={"cos(E, nearest charge's field)": (stats.cos_nearest[:, 0], stats.cos_nearest[:, 2])},
                                   extra=_star(digits.cos_nearest, True) if digits else None)
-    st.plotly_chart(fig, key="hd_cos", theme=None, config=PNG)
+    ui.chart(fig, key="hd_cos")
 
 k64 = int(np.searchsorted(dims, 64))
 st.markdown(
@@ -100,22 +101,22 @@ st.markdown(
     "0 to its nearest training digit). The shipped `digits-gen` network, from the same noise, draws new digits."
 )
 with ui.guard("Could not trace the exact lines at D = 64"), st.spinner("Tracing 8 lines in 65 dimensions…"):
-    mem = compute.digits_memorisation(n, L)
+    mem = dimensions.digits_memorisation(n, L)
     k = len(mem.starts)
     rows = [mem.starts, mem.ends]
     labels = [""] * k + [f"#{c} · {d:.2f}" if case != "lost" else "lost" for c, d, case in zip(mem.charge, mem.nearest, mem.cases, strict=True)]
     rows[1] = np.where(np.array(mem.cases)[:, None] == "lost", 0.0, mem.ends)  # a lost line's last point is no image
     names = ["noise (start)", "exact field: end"]
-    ckpt = learning.load_pretrained("digits-gen")
+    ckpt = loading.load_pretrained("digits-gen")
     if ckpt is not None:
         noise = mem.starts.astype(np.float32).reshape(k, 1, 8, 8)
-        learned = learning.translate_items(learning.pretrained_key("digits-gen"), ckpt, noise, False, "heun", 50)  # cached per setting
-        near = compute.nearest_training_digit(learned.x.reshape(k, -1))
-        rows.append(learned.x.reshape(k, -1))
+        moved = learned.translate_items(loading.pretrained_key("digits-gen"), ckpt, noise, False, "heun", 50)  # cached per setting
+        near = dimensions.nearest_training_digit(moved.x.reshape(k, -1))
+        rows.append(moved.x.reshape(k, -1))
         labels += [f"{d:.2f}" for d in near]
         names.append("learned (digits-gen)")
     images = np.concatenate(rows).reshape(-1, 1, 8, 8)
-    st.plotly_chart(fl.images_figure(images, k, labels=labels, y_labels=names, tile_px=64), key="hd_memorised", theme=None, config=PNG)
+    ui.chart(fl.images_figure(images, k, labels=labels, y_labels=names, tile_px=64), key="hd_memorised")
     st.caption(
         f"Labels: the training digit a line ended on (#index) and the L2 distance, in pixels of [−1, 1], from each image "
         f"to its nearest training digit (held-out real digits are at least 1.25 from theirs). Of {mem.traced} lines traced, "

@@ -4,29 +4,21 @@ stop / continue decision at z = L, presets showing each case, and a cached sweep
 import numpy as np
 import streamlit as st
 
-from app import background, compute, figures, ui
-from app.state import CUSTOM_KEYS
+from app import background, ui
+from app.compute import exact
+from app.figures import common as fc
+from app.figures import exact as fe
+from app.tools import start_picker
 
-PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 CASE_NAMES = {"front": "Front", "behind": "Behind", "backward": "Backward"}
 LINE_NAMES = {"forward": "Forward line", "backward": "Backward line"}
 
-st.title("Theorem 3.1: where does a line end?")
-st.caption(
+scene, L, D, seed = ui.scene_page(
+    "Theorem 3.1: where does a line end?",
     "A point of P emits field lines on both sides of its plate. Pick a start on P and follow both: the forward line "
-    "ends on Q from the front or slips through and returns from behind; the backward line loops round the outside."
+    "ends on Q from the front or slips through and returns from behind; the backward line loops round the outside.",
 )
-scene = ui.scene_sidebar()
-if scene is None:
-    st.stop()
 ss = st.session_state
-L, D = ui.current_L(), scene.D
-
-
-def _tex(v: float) -> str:
-    """A number in LaTeX scientific notation."""
-    mant, exp = f"{v:.3e}".split("e")
-    return rf"{mant} \times 10^{{{int(exp)}}}"
 
 
 def _on_preset() -> None:
@@ -46,7 +38,7 @@ if start is not None and len(start) != D:
     start = None
 if start is None:
     with ui.guard("Could not find example starts"), st.spinner("Looking for a start that shows this case…"):
-        examples = compute.case_examples(scene, L, None if ss.get(CUSTOM_KEYS["pos"]) is not None else ss["p_toy"])
+        examples = exact.case_examples(scene, L, ui.p_toy())
         start = examples.get(preset) or next((v for v in examples.values() if v is not None), None)
         if examples.get(preset) is None:
             st.info(f"In this scene, at L = {L:g}, no start among the ones tried shows the case '{preset}'; showing another one. Try another L.")
@@ -55,7 +47,7 @@ if start is None:
 
 line = None
 with ui.guard("Could not trace the lines from this start"), st.spinner("Tracing…"):
-    line = compute.single_line(scene, L, tuple(float(v) for v in start))
+    line = exact.single_line(scene, L, tuple(float(v) for v in start))
 if line is None:
     st.stop()
 
@@ -65,31 +57,14 @@ with left:
     if line.crossing[which] is not None:
         marks["meets Q"] = line.crossing[which]
     names = list(LINE_NAMES)
-    fig = figures.field_lines_figure(
+    fig = fe.field_lines_figure(
         scene.pos, scene.neg, L, [line.paths[n] for n in names], [line.cases[n] for n in names],
         pos_weights=scene.pos_w, neg_weights=scene.neg_w, marks=marks, height=520,
-        box=figures.fit_box([line.paths[n] for n in names], figures.view_box(scene.pos, scene.neg, L), L),
+        box=fc.fit_box([line.paths[n] for n in names], fc.view_box(scene.pos, scene.neg, L), L),
     )
-    st.plotly_chart(fig, key="thm_lines", theme=None, config=PNG)
+    ui.chart(fig, key="thm_lines")
 with right:
-    st.markdown("**Pick the start** (click a grey dot on P, seen face on):")
-    lo, hi = scene.pos.min(0) - 1.0, scene.pos.max(0) + 1.0
-    if D == 2:
-        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 25), np.linspace(lo[1], hi[1], 25))
-        grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    else:
-        grid = np.stack([np.linspace(lo[0], hi[0], 41), np.zeros(41)], axis=1)
-    event = st.plotly_chart(
-        figures.start_picker_figure(scene.pos, grid, np.asarray(start)), key=ui.chart_key("thm_picker"), on_select="rerun",
-        selection_mode="points", theme=None,
-    )
-
-    def _pick(selection: dict) -> bool:
-        p = selection["points"][0]
-        ss["thm_start"] = (float(p["x"]), float(p["y"])) if D == 2 else (float(p["x"]),)
-        return True
-
-    ui.consume_selection("thm_picker", event, _pick)
+    start_picker(scene, start)
     share = line.forward_flux
     st.metric("Flux leaving this point forwards", f"{100 * share:.0f} %", help="E_z just above the plate over the jump of E_z across it: the share of this point's lines that start towards Q. The rest leave backwards.")
     st.markdown(f"Forward line: **{line.cases['forward']}**. Backward line: **{line.cases['backward']}**.")
@@ -101,9 +76,9 @@ with p1:
     if line.crossing[which] is not None:
         k = int(np.argmin(np.linalg.norm(line.paths[which] - line.crossing[which], axis=1)))
         s_cross = float(line.s[which][k])
-    st.plotly_chart(
-        figures.ez_profile_figure(line.s[which], line.ez_pos[which], line.ez_neg[which], line.paths[which][:, -1], L, s_cross),
-        key="thm_profile", theme=None, config=PNG,
+    ui.chart(
+        fe.ez_profile_figure(line.s[which], line.ez_pos[which], line.ez_neg[which], line.paths[which][:, -1], L, s_cross),
+        key="thm_profile",
     )
 with p2:
     decision = line.decision[which]
@@ -112,8 +87,8 @@ with p2:
     else:
         stop = decision.front * decision.behind <= 0
         st.markdown(f"Where the line first meets the Q plate, the total field just in front of the plate and just behind it (±{line.delta:.3g}):")
-        st.latex(rf"E_z(L^-) = {_tex(decision.front)}")
-        st.latex(rf"E_z(L^+) = {_tex(decision.behind)}")
+        st.latex(rf"E_z(L^-) = {ui.tex_number(decision.front)}")
+        st.latex(rf"E_z(L^+) = {ui.tex_number(decision.behind)}")
         if stop:
             st.success(
                 "**Opposite signs**: the field points into the plate from both sides, so the plate absorbs the line here. "
@@ -125,7 +100,7 @@ with p2:
                 "on the other side of Q and lands on it later."
             )
         st.markdown("Behind the plate the total is P's push plus Q's pull:")
-        st.latex(rf"E_z(L^+) = \underbrace{{{_tex(decision.behind_pos)}}}_{{E_z^+\ (P)}} + \underbrace{{{_tex(decision.behind_neg)}}}_{{E_z^-\ (Q)}}")
+        st.latex(rf"E_z(L^+) = \underbrace{{{ui.tex_number(decision.behind_pos)}}}_{{E_z^+\ (P)}} + \underbrace{{{ui.tex_number(decision.behind_neg)}}}_{{E_z^-\ (Q)}}")
 
 ui.explain(
     "The 3-D view shows the two lines that leave your start: the forward one (towards Q) and the backward one. The "
@@ -146,36 +121,23 @@ ui.explain(
 # ------------------------------------------------------------------------------------------------ sweep over L
 st.subheader("Sweep over L: the cases, and what forward-only starts cost")
 K = int(ui.slider("Lines per L (each kind of start)", "sweep_lines"))
-seed = int(ss["seed"])
-jobs = {
-    ("sweep", scene.key, Li, K, seed): (compute.landings, (scene, Li, K, seed)) for Li in compute.SWEEP_LS
-}
+jobs = {("sweep", scene.key, Li, K, seed): (exact.landings, (scene, Li, K, seed)) for Li in exact.SWEEP_LS}
 futures = list(background.submit("sweep", jobs).values())
-pending = not all(f.done() for f in futures)
 
 
-@st.fragment(run_every=1.0 if pending else None)
-def sweep_panel() -> None:
-    done = [f.done() for f in futures]
-    if pending and all(done):
-        st.rerun()  # everything arrived while polling: one full rerun draws it without the timer
-    failed = [f for f, d in zip(futures, done, strict=True) if d and not f.cancelled() and f.exception() is not None]
-    if failed:
-        st.error(f"The sweep failed: {failed[0].exception()}")
-        return
-    if not all(done):
-        st.progress(sum(done) / len(done), text=f"Tracing {K} lines of each kind at {len(done)} values of L, in the background: {sum(done)} done.")
-    ready = [(Li, f.result()) for Li, f, d in zip(compute.SWEEP_LS, futures, done, strict=True) if d and not f.cancelled()]
-    if not ready:
-        return
-    Ls, shares, errors = compute.summarize_sweep([r[0] for r in ready], [r[1] for r in ready])
-    cases_fig, err_fig = figures.sweep_figures(Ls, shares, errors, current_L=L, L_max=max(compute.SWEEP_LS))
+def _waiting(done: int, total: int) -> None:
+    st.progress(done / total, text=f"Tracing {K} lines of each kind at {total} values of L, in the background: {done} done.")
+
+
+def _sweep(ready: list) -> None:
+    Ls, shares, errors = exact.summarize_sweep([exact.SWEEP_LS[i] for i, _ in ready], [r for _, r in ready])
+    cases_fig, err_fig = fe.sweep_figures(Ls, shares, errors, current_L=L, L_max=max(exact.SWEEP_LS))
     s1, s2 = st.columns(2)
-    s1.plotly_chart(cases_fig, key="sweep_cases", theme=None, config=PNG)
-    s2.plotly_chart(err_fig, key="sweep_error", theme=None, config=PNG)
+    ui.chart(cases_fig, s1, key="sweep_cases")
+    ui.chart(err_fig, s2, key="sweep_error")
 
 
-sweep_panel()
+ui.background_panel(futures, 1.0, "The sweep", _waiting, _sweep, partial=True)
 st.markdown(
     "Every L traces the same starts (P's charges, the same directions) along the exact field. Left: the share of each "
     "case among the two-sided lines — as L grows, fewer lines pass behind Q and more end on it from the front. Right: "

@@ -1,6 +1,6 @@
-"""Pure figure builders for the learned-field pages: numpy arrays in, ``plotly.graph_objects.Figure`` out.
+"""Figures of learned fields: numpy arrays in, ``plotly.graph_objects.Figure`` out (no Streamlit, no physics).
 
-Same conventions as ``app.figures``: z is drawn horizontally (P's plate at z = 0 on the left, Q's at z = L on the
+Same conventions as ``app.figures.common``: z is drawn horizontally (P's plate at z = 0 on the left, Q's at z = L on the
 right), red = P, blue = Q, exact field lines coloured by their Theorem 3.1 case; learned models have their own
 colours (``MODEL_COLOR``). Pictures of points in D = 2 show the projection onto the (z, x1) plane.
 
@@ -19,10 +19,18 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures import CASE_STYLE, NEG_COLOR, POS_COLOR, TEMPLATE, Box, clip_to_box, join_paths
+from app.figures.common import (
+    CASE_STYLE,
+    MODEL_COLOR,
+    NEG_COLOR,
+    POS_COLOR,
+    TEMPLATE,
+    Box,
+    add_slice_overlay,
+    clip_to_box,
+    join_paths,
+)
 
-PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 3}}
-MODEL_COLOR = {"EFM": "#111111", "flow matching": "#8c564b"}
 PAD_WHITE = 255  # the gaps between image tiles and the caption bands are white, like the page
 MAX_CURVE_POINTS = 800  # a loss curve is thinned to at most this many points for drawing
 
@@ -86,12 +94,7 @@ def error_map_figure(z: np.ndarray, x: np.ndarray, angle: np.ndarray, L: float, 
             hovertemplate="z=%{x:.2f}<br>x₁=%{y:.2f}<br>angle=%{z:.1f}°<br>cos=%{customdata:.3f}<extra></extra>",
         )
     )
-    for zz, color, name in ((0.0, POS_COLOR, "plate P"), (L, NEG_COLOR, "plate Q")):
-        fig.add_vline(x=zz, line={"color": color, "width": 3}, annotation_text=name, annotation_position="top")
-    for side, color in (("pos", POS_COLOR), ("neg", NEG_COLOR)):
-        pts = charges.get(side)
-        if pts is not None and len(pts):
-            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name="P charges" if side == "pos" else "Q charges", marker={"color": color, "size": 5}, hoverinfo="skip"))
+    add_slice_overlay(fig, L, charges, "top")
     pad = 0.04 * L
     fig.update_layout(
         template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="error-map",
@@ -297,6 +300,13 @@ def images_figure(
 def strip_images(path: np.ndarray, rows: Sequence[int]) -> np.ndarray:
     """Tiles (len(rows) * K, C, H, W) of a trajectory (K, n, C, H, W): one row per chosen item, one column per height."""
     return np.concatenate([path[:, i] for i in rows], axis=0)
+
+
+def strip_figure(path: np.ndarray, levels: np.ndarray, rows: Sequence[int], x_title: str, tile_px: int = 44) -> go.Figure:
+    """A trajectory strip: the chosen items (rows, labelled #i) of a trajectory (K, n, C, H, W) at its K heights
+    ``levels`` (columns, labelled by z), ``x_title`` naming the column axis."""
+    return images_figure(strip_images(path, rows), len(levels), x_labels=[f"{z:.2g}" for z in levels], x_title=x_title,
+                         y_labels=[f"#{i}" for i in rows], tile_px=tile_px)
 
 
 def _hue_colour(h: float) -> str:

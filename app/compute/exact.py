@@ -1,10 +1,11 @@
-"""Calls into ``efm_core`` for the pages: small hashable arguments in, numpy arrays out. No drawing, no widgets.
+"""Exact-field work for the pages: small hashable arguments in, numpy arrays out. No drawing, no widgets.
 
-The functions the pages call while drawing are thin adapters (build the plates, call the core, convert to numpy)
-wrapped in ``st.cache_data``, so a rerun only recomputes what changed; outside a Streamlit run (benchmarks, tests)
-the caches still work, in memory. ``landings`` is a plain function: it runs in a background thread (``app.background``
-keeps its results). ``dimension_stats`` is the one piece of analysis that lives here rather than in ``efm_core``: the
-high-dimension page's statistics of the log-weights (largest share, float32/float64 under- and overflow).
+The scene's charges, field lines (``trace_robust``: float32 first, lost lines again in float64), the training cloud,
+the probe, the slice grid, Theorem 3.1's single lines and case examples, and the landing check with its weighted
+energy distance. The functions the pages call while drawing are thin adapters (build the plates, call the core,
+convert to numpy) wrapped in ``st.cache_data``, so a rerun only recomputes what changed; outside a Streamlit run
+(benchmarks, tests) the caches still work, in memory. ``landings`` is a plain function: it runs in a background
+thread (``app.background`` keeps its results).
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ import numpy as np
 import streamlit as st
 import torch
 
-from efm_core import make_plates, plate_field_at, sample_toy
-from efm_core.config import make_source
+from efm_core import energy_distance, make_plates, plate_field_at, sample_toy
 from efm_core.lines import CASES, LineTrace, median_spacing, trace_lines
-from efm_core.plates import Plates
+from efm_core.plates import Plates, systematic_indices
 from efm_core.sampler import SamplerConfig, sample_points
-from efm_core.theorem import delta_from_spacing, forward_probability, transport_trace
+from efm_core.theorem import delta_from_spacing, forward_probability
 
 TRACE_DTYPE = torch.float32  # the drawn lines: float32 first (~1.4x faster); lines it loses are traced again in float64
 TRACE_TOL = 1e-3  # relative local error per step of the tracer (same end charges as 1e-6 in the measured cases)
@@ -123,17 +123,10 @@ def trace_robust(plates: Plates, **kw) -> LineTrace:
     return LineTrace(**fields)
 
 
-def _systematic(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n charge indices, charge i chosen about n w_i times (systematic sampling: lines spread by flux)."""
-    u = (rng.random() + np.arange(n)) / n
-    cum = np.cumsum(weights)
-    return np.minimum(np.searchsorted(cum / cum[-1], u), len(weights) - 1)
-
-
 def charge_starts(scene: Scene, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """n line starts on P: charge indices (n,) spread by magnitude, and directions (n, D+1) uniform on the sphere."""
     rng = np.random.default_rng(seed)
-    idx = _systematic(scene.pos_w, n, rng)
+    idx = systematic_indices(scene.pos_w, n, offset=rng.random()).numpy()
     u = rng.standard_normal((n, scene.D + 1))
     return idx, u / np.linalg.norm(u, axis=1, keepdims=True)
 
@@ -161,11 +154,6 @@ def field_lines(scene: Scene, L: float, n_lines: int, seed: int, sides: str = "b
     return Lines([p.double().numpy() for p in trace.paths], [CASES[c] for c in trace.case.tolist()], seconds)
 
 
-def _mean_distance(a: torch.Tensor, b: torch.Tensor, wb: torch.Tensor, rows: int = 512) -> torch.Tensor:
-    """(len(a),) sum_j wb_j |a_i - b_j| for every row of a, in chunks of rows (memory rows x len(b))."""
-    return torch.cat([torch.cdist(a[k : k + rows], b) @ wb for k in range(0, len(a), rows)])
-
-
 def landing_distance(scene: Scene, ends: np.ndarray) -> float:
     """Energy distance (data units) between end points X (K, D) and Q's charges as a weighted point set (Y, w):
 
@@ -178,14 +166,7 @@ def landing_distance(scene: Scene, ends: np.ndarray) -> float:
     """
     if len(ends) < 2:
         return math.nan
-    x = torch.from_numpy(np.ascontiguousarray(ends, dtype=np.float64))
-    y = torch.from_numpy(scene.neg)
-    w = torch.from_numpy(scene.neg_w)
-    K = len(x)
-    cross = _mean_distance(x, y, w).mean()
-    within_x = _mean_distance(x, x, torch.ones(K, dtype=torch.float64)).sum() / (K * (K - 1))
-    within_y = (_mean_distance(y, y, w) * w).sum()
-    return float(2 * cross - within_x - within_y)
+    return energy_distance(ends, scene.neg, unbiased=True, weights_b=scene.neg_w)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -225,6 +206,24 @@ class Slice(NamedTuple):
     direction: np.ndarray  # (nx, nz, 2)
 
 
+def slice_points(D: int, y: float, z: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The grid (len(x) * len(z), D + 1) of the slice x2 = ``y`` (D = 2) or the (z, x1) plane (D = 1) over heights z
+    and first coordinates x, row-major in x, z last."""
+    zz, xx = np.meshgrid(z, x)
+    cols = [xx.ravel()] + ([np.full(zz.size, y)] if D == 2 else []) + [zz.ravel()]
+    return np.stack(cols, axis=1)
+
+
+def near_slice(scene: Scene, L: float, y: float, width: float = 0.5) -> dict[str, np.ndarray]:
+    """The charges of each plate within ``width`` of the slice x2 = ``y`` (all of them for D = 1), as points (z, x1)
+    in the slice's plot coordinates: {"pos": (n, 2), "neg": (m, 2)}."""
+    out = {}
+    for side, pts, z in (("pos", scene.pos, 0.0), ("neg", scene.neg, L)):
+        keep = np.abs(pts[:, 1] - y) < width if scene.D == 2 else np.ones(len(pts), bool)
+        out[side] = np.stack([np.full(keep.sum(), z), pts[keep, 0]], axis=1)
+    return out
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def field_slice(scene: Scene, L: float, y: float, z_range: tuple[float, float], x_range: tuple[float, float], n: int = 61) -> Slice:
     """The exact field on an n x n grid of the plane x2 = y (D = 2) or of the whole (z, x1) plane (D = 1).
@@ -232,9 +231,7 @@ def field_slice(scene: Scene, L: float, y: float, z_range: tuple[float, float], 
     Computed in float32 (a picture: log10 |E| to ~1e-5), about 4x faster than float64 here."""
     z = np.linspace(*z_range, n)
     x = np.linspace(*x_range, n)
-    zz, xx = np.meshgrid(z, x)
-    cols = [xx.ravel()] + ([np.full(zz.size, y)] if scene.D == 2 else []) + [zz.ravel()]
-    r = plate_field_at(torch.from_numpy(np.stack(cols, axis=1)).float(), scene.plates(L))
+    r = plate_field_at(torch.from_numpy(slice_points(scene.D, y, z, x)).float(), scene.plates(L))
     d = r.direction.double().numpy()
     inplane = np.stack([d[:, -1], d[:, 0]], axis=1)
     inplane /= np.maximum(np.linalg.norm(inplane, axis=1, keepdims=True), 1e-12)
@@ -388,130 +385,3 @@ def summarize_sweep(Ls: list[float], results: list[Landings]) -> tuple[np.ndarra
     shares = {c: np.array([np.mean([k == c for k in r.cases["two-sided"]]) for r in results]) for c in CASES}
     errors = {name: np.array([r.distance[name] for r in results]) for name in ("two-sided", "forward-only")}
     return np.asarray(Ls, dtype=float), shares, errors
-
-
-# -------------------------------------------------------------------------------------------- high dimensions
-class DimStats(NamedTuple):
-    """Per dimension D (k,): quartiles (k, 3) of the largest charge's share of |E|; log10 of the largest and
-    smallest r^-(D+1) (k,); share of points where r^-(D+1) computed directly in float32 / float64 gives no usable
-    field (every weight 0 or one infinite) (k,); quartiles (k, 3) of the cosine between E and the field of the
-    nearest charge alone (towards it for a Q charge, away from it for a P charge)."""
-
-    dims: np.ndarray
-    top_share: np.ndarray
-    log10_w_max: np.ndarray
-    log10_w_min: np.ndarray
-    f32_broken: np.ndarray
-    f64_broken: np.ndarray
-    cos_nearest: np.ndarray
-
-
-def _quartiles(x: torch.Tensor) -> np.ndarray:
-    return torch.quantile(x, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)).numpy()
-
-
-def _weight_stats(pos: torch.Tensor, neg: torch.Tensor, x: torch.Tensor, L: float) -> dict:
-    """One dimension's row of ``DimStats`` for charges pos (n, D), neg (n, D) at distance L and queries x (k, D + 1)."""
-    D = pos.shape[1]
-    plates = make_plates(pos, neg, L)
-    charges = torch.cat([plates.lifted_pos(), plates.lifted_neg()])
-    r2 = torch.cdist(x, charges).square()
-    log_contrib = -0.5 * D * torch.log(r2)  # |E_i| up to the common 1/(n S_D): r_i^-D
-    log_w = -0.5 * (D + 1) * torch.log(r2) / math.log(10)  # log10 r^-(D+1)
-    row = {"top": _quartiles(torch.exp(log_contrib.max(1).values - torch.logsumexp(log_contrib, 1))),
-           "wmax": float(log_w.max()), "wmin": float(log_w.min())}
-    for name, dtype in (("f32", torch.float32), ("f64", torch.float64)):
-        w = (r2.to(dtype) ** (-(D + 1) / 2.0)).sum(1)  # the naive sum of weights
-        row[name] = float((~torch.isfinite(w) | (w == 0)).double().mean())
-    direction = plate_field_at(x, plates).direction
-    nearest = r2.argmin(1)
-    sign = torch.where(nearest < len(pos), 1.0, -1.0).to(x)  # P charges push, Q charges pull
-    own = sign[:, None] * (x - charges[nearest])
-    row["cos"] = _quartiles((direction * own).sum(1) / torch.linalg.vector_norm(own, dim=1))
-    return row
-
-
-def _segment_queries(a: torch.Tensor, b: torch.Tensor, L: float, g: torch.Generator) -> torch.Tensor:
-    """Points (k, D + 1) on the segments from a (k, D) at z = 0 to b (k, D) at z = L, at heights tL, t ~ U(0.05, 0.95)."""
-    t = 0.05 + 0.9 * torch.rand(len(a), generator=g, dtype=torch.float64)
-    return torch.cat([(1 - t)[:, None] * a + t[:, None] * b, (t * L)[:, None]], dim=1)
-
-
-def _dim_stats(dims: list[int], rows: list[dict]) -> DimStats:
-    def col(k: str) -> np.ndarray:
-        return np.stack([r[k] for r in rows]) if k in ("top", "cos") else np.asarray([r[k] for r in rows])
-
-    return DimStats(np.asarray(dims, dtype=float), col("top"), col("wmax"), col("wmin"), col("f32"), col("f64"), col("cos"))
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def dimension_stats(dims: tuple[int, ...], n: int, shift: float, L: float, n_query: int = 64, seed: int = 0) -> DimStats:
-    """P = N(0, I_D), Q = N(shift e1, I_D), ``n`` charges each, at distance L; queries on segments between fresh
-    P and Q samples at heights z = tL, t ~ U(0.05, 0.95). All log-space sums in float64 (``plate_field_at``)."""
-    g = torch.Generator().manual_seed(seed)
-    rows = []
-    for D in dims:
-        pos = torch.randn(n, D, generator=g, dtype=torch.float64)
-        neg = torch.randn(n, D, generator=g, dtype=torch.float64)
-        neg[:, 0] += shift
-        a = torch.randn(n_query, D, generator=g, dtype=torch.float64)
-        b = torch.randn(n_query, D, generator=g, dtype=torch.float64)
-        b[:, 0] += shift
-        rows.append(_weight_stats(pos, neg, _segment_queries(a, b, L, g), L))
-    return _dim_stats(list(dims), rows)
-
-
-DIGITS_D = 64  # scikit-learn's 8 x 8 digits
-
-
-def _digits(n: int, g: torch.Generator) -> torch.Tensor:
-    """n training digits (n, 64) in [-1, 1], drawn with ``g``."""
-    return make_source({"kind": "digits", "classes": None, "split": "train"}).sample(n, g).flatten(1).double()
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def digits_stats(n: int, L: float, n_query: int = 64, seed: int = 0) -> DimStats:
-    """``dimension_stats`` of real data at D = 64: P = N(0, I) noise, Q = ``n`` scikit-learn training digits."""
-    g = torch.Generator().manual_seed(seed)
-    pos, neg = torch.randn(n, DIGITS_D, generator=g, dtype=torch.float64), _digits(n, g)
-    x = _segment_queries(torch.randn(n_query, DIGITS_D, generator=g, dtype=torch.float64), _digits(n_query, g), L, g)
-    return _dim_stats([DIGITS_D], [_weight_stats(pos, neg, x, L)])
-
-
-class Memorised(NamedTuple):
-    """Fresh noise carried along the exact field of noise charges -> digit charges, the lines that ended first:
-    starts (k, 64), ends (k, 64), the index of the training digit (Q charge) each line ended on (k,), -1 if none, the
-    distance (pixels in [-1, 1], L2) from each end to the nearest training digit of the whole split (k,), Theorem
-    3.1's case of each line, and how many lines were traced and how many of them were lost (left the tracer's reach)."""
-
-    starts: np.ndarray
-    ends: np.ndarray
-    charge: np.ndarray
-    nearest: np.ndarray
-    cases: list[str]
-    traced: int
-    lost: int
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def digits_memorisation(n: int, L: float, k: int = 8, seed: int = 0) -> Memorised:
-    """Theorem 3.1's map along the exact field of ``n`` noise charges on P and ``n`` training digits on Q (D = 64),
-    for 2k fresh noise points; the k shown are the lines that ended on Q first (in start order), then lost ones if
-    fewer ended. Every line that ends, ends on one of the digit charges: the exact map memorises."""
-    g = torch.Generator().manual_seed(seed)
-    pos, neg = torch.randn(n, DIGITS_D, generator=g, dtype=torch.float64), _digits(n, g)
-    starts = torch.randn(2 * k, DIGITS_D, generator=g, dtype=torch.float64)
-    trace = transport_trace(make_plates(pos, neg, L), starts, sides="both", seed=seed, tol=TRACE_TOL, dtype=TRACE_DTYPE)
-    lost = trace.case == CASES.index("lost")
-    pick = torch.argsort(lost.to(torch.int8), stable=True)[:k]
-    ends = trace.end[pick, :DIGITS_D].double().numpy()
-    return Memorised(
-        starts[pick].numpy(), ends, trace.end_charge[pick].numpy(), nearest_training_digit(ends),
-        [CASES[c] for c in trace.case[pick].tolist()], 2 * k, int(lost.sum()),
-    )
-
-
-def nearest_training_digit(images: np.ndarray) -> np.ndarray:
-    """L2 distance (k,) from each of ``images`` (k, 64) in [-1, 1] to its nearest training digit."""
-    train = make_source({"kind": "digits", "classes": None, "split": "train"}).items.flatten(1).double()
-    return torch.cdist(torch.from_numpy(np.asarray(images, dtype=np.float64)), train).min(1).values.numpy()

@@ -1,136 +1,29 @@
-"""Pure figure builders: numpy arrays in, ``plotly.graph_objects.Figure`` out (no Streamlit, no physics).
+"""Figures of the exact field: numpy arrays in, ``plotly.graph_objects.Figure`` out (no Streamlit, no physics).
 
-Conventions shared by every picture:
-
-* z (the axis between the plates) is drawn **horizontally**: P's plate on the left (z = 0), Q's on the right (z = L),
-  as in the paper's figures. In 3-D (D = 2) the plot axes are (z, x1, x2); in 2-D (D = 1) they are (z, x1).
-* red = the positive plate P and its charges, blue = the negative plate Q; field lines are coloured by their
-  Theorem 3.1 case (``CASE_STYLE``), never red or blue.
-* every figure sets ``uirevision`` so that a user's camera / zoom survives Streamlit reruns.
+The field-line scene (3-D for D = 2, 2-D for D = 1, with its animation), the landing views, the probe slice, the
+charge editor's face-on view, the Theorem 3.1 start picker and E_z profile, the L sweep and the High dimensions
+charts. Conventions (axes, colours, ``uirevision``) are those of ``app.figures.common``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import plotly.graph_objects as go
 
-POS_COLOR = "#d62728"
-NEG_COLOR = "#1f77b4"
-PROBE_COLOR = "#111111"
-GRID = "#e5e9f0"
-_AXIS = {"gridcolor": GRID, "zerolinecolor": GRID, "linecolor": GRID}
-# a small template of our own: Plotly's "plotly_white" costs ~12 ms to apply to every figure (its full validation)
-TEMPLATE = go.layout.Template(
-    layout={
-        "paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#262730"}, "hovermode": "closest",
-        "xaxis": {**_AXIS, "automargin": True}, "yaxis": {**_AXIS, "automargin": True},
-        "scene": {k: {**_AXIS, "backgroundcolor": "white", "showbackground": True} for k in ("xaxis", "yaxis", "zaxis")},
-        "colorway": ["#7b3294", "#ff7f0e", "#2ca02c", "#333333"],
-    }
+from app.figures.common import (
+    CASE_STYLE,
+    NEG_COLOR,
+    POS_COLOR,
+    PROBE_COLOR,
+    VARIANT_STYLE,
+    Box,
+    add_slice_overlay,
+    clip_to_box,
+    join_paths,
+    new_figure,
+    resample_path,
+    view_box,
 )
-
-
-def _figure(*traces: go.BaseTraceType) -> go.Figure:
-    """A figure with our template (and without Plotly's default one, which is slow to apply)."""
-    return go.Figure(data=list(traces), layout={"template": TEMPLATE})
-
-
-@dataclass(frozen=True)
-class CaseStyle:
-    color: str
-    label: str
-
-
-CASE_STYLE: dict[str, CaseStyle] = {
-    "front": CaseStyle("#7b3294", "front: ends on Q from the front"),
-    "behind": CaseStyle("#ff7f0e", "behind: passes Q, returns from behind"),
-    "backward": CaseStyle("#2ca02c", "backward: leaves P backwards, loops round"),
-    "lost": CaseStyle("#7f7f7f", "lost: never reached Q"),
-}
-VARIANT_STYLE = {
-    "two-sided": ("#2ca02c", "circle"),
-    "forward-only": ("#7b3294", "x"),
-}
-
-
-# ------------------------------------------------------------------------------------------------------ geometry
-@dataclass(frozen=True)
-class Box:
-    """The drawn region: z in [z_lo, z_hi], data coordinate j in [centre_j - half_j, centre_j + half_j]."""
-
-    z_lo: float
-    z_hi: float
-    centre: tuple[float, ...]
-    halves: tuple[float, ...]
-
-    @property
-    def half(self) -> float:
-        """The largest half-width."""
-        return max(self.halves)
-
-    def ranges(self) -> list[tuple[float, float]]:
-        """[(z range), (x1 range), ...] in plot-axis order."""
-        return [(self.z_lo, self.z_hi)] + [(c - h, c + h) for c, h in zip(self.centre, self.halves, strict=True)]
-
-
-def view_box(pos: np.ndarray, neg: np.ndarray, L: float) -> Box:
-    """A box around both plates' charges (N, D), (M, D), wide enough to show the lines that loop round the outside.
-
-    Each data coordinate gets twice the charges' half-spread along it, but at least half of the widest one (loops
-    go out in every direction), 0.6 L and 3."""
-    both = np.concatenate([pos, neg], axis=0)
-    lo, hi = both.min(0), both.max(0)
-    centre = 0.5 * (lo + hi)
-    spread = 2.0 * (hi - lo) / 2.0
-    widest = float(np.max(spread))
-    halves = tuple(float(max(s, 0.5 * widest, 0.6 * L, 3.0)) for s in spread)
-    margin = max(0.5 * L, 0.8 * max(halves))
-    return Box(-margin, L + margin, tuple(float(c) for c in centre), halves)
-
-
-def fit_box(paths: list[np.ndarray], base: Box, L: float, pad: float = 1.0) -> Box:
-    """The part of ``base`` that holds ``paths`` (and both plates), with ``pad`` around: a closer view of a few lines."""
-    pts = np.concatenate([clip_to_box(p, base) for p in paths]) if paths else np.zeros((0, len(base.centre) + 1))
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    if len(pts) == 0:
-        return base
-    z_lo = max(base.z_lo, min(float(pts[:, -1].min()), 0.0) - pad)
-    z_hi = min(base.z_hi, max(float(pts[:, -1].max()), L) + pad)
-    reach = np.abs(pts[:, :-1] - np.asarray(base.centre)).max(axis=0) + pad
-    halves = tuple(float(max(min(h, r), 0.25 * (z_hi - z_lo))) for h, r in zip(base.halves, reach, strict=True))
-    return Box(z_lo, z_hi, base.centre, halves)
-
-
-def clip_to_box(path: np.ndarray, box: Box) -> np.ndarray:
-    """Copy of ``path`` (T, D+1, z last) with points outside ``box`` set to NaN, so a line shows gaps there."""
-    out = np.array(path, dtype=np.float64, copy=True)
-    z = out[:, -1]
-    inside = (z >= box.z_lo) & (z <= box.z_hi)
-    for j, (c, h) in enumerate(zip(box.centre, box.halves, strict=True)):
-        inside &= np.abs(out[:, j] - c) <= h
-    out[~inside] = np.nan
-    return out
-
-
-def join_paths(paths: list[np.ndarray]) -> np.ndarray:
-    """Stack paths (T_k, D+1) into one array with a NaN row after each path (one Plotly trace, gaps between lines)."""
-    if not paths:
-        return np.zeros((0, 0))
-    d1 = paths[0].shape[1]
-    gap = np.full((1, d1), np.nan)
-    return np.concatenate([part for p in paths for part in (p, gap)], axis=0)
-
-
-def resample_path(path: np.ndarray, n: int) -> np.ndarray:
-    """``n`` points spread evenly in arc length along ``path`` (T, D+1): (n, D+1)."""
-    if path.shape[0] == 1:
-        return np.repeat(path, n, axis=0)
-    seg = np.linalg.norm(np.diff(path, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    target = np.linspace(0.0, s[-1], n)
-    return np.stack([np.interp(target, s, path[:, j]) for j in range(path.shape[1])], axis=1)
 
 
 def _axes(points: np.ndarray) -> dict[str, np.ndarray]:
@@ -189,7 +82,7 @@ def field_lines_figure(
     box = box or view_box(pos, neg, L)
     three_d = D == 2
     Scatter = go.Scatter3d if three_d else go.Scatter
-    fig = _figure()
+    fig = new_figure()
     for z, color, name in ((0.0, POS_COLOR, "plate P (z = 0)"), (L, NEG_COLOR, f"plate Q (z = L = {L:g})")):
         fig.add_trace(_plate_trace(z, box, color, name, three_d))
     for charges, w, color, name in (
@@ -320,7 +213,7 @@ def _layout_scene(fig: go.Figure, box: Box, three_d: bool, height: int) -> None:
 # -------------------------------------------------------------------------------------------------- landing views
 def landing_scatter(neg: np.ndarray, ends: dict[str, np.ndarray], height: int = 360) -> go.Figure:
     """Where lines land on the Q plate (D = 2): Q's charges (blue) and each variant's end points (name -> (K, 2))."""
-    fig = _figure(go.Scatter(x=neg[:, 0], y=neg[:, 1], mode="markers", name="Q charges", marker={"color": NEG_COLOR, "size": 4, "opacity": 0.35}))
+    fig = new_figure(go.Scatter(x=neg[:, 0], y=neg[:, 1], mode="markers", name="Q charges", marker={"color": NEG_COLOR, "size": 4, "opacity": 0.35}))
     for name, pts in ends.items():
         color, symbol = VARIANT_STYLE.get(name, ("#333333", "circle"))
         fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=f"{name} ends ({len(pts)})", marker={"color": color, "symbol": symbol, "size": 6}))
@@ -338,7 +231,7 @@ def landing_histogram(neg: np.ndarray, ends: dict[str, np.ndarray], height: int 
     lo, hi = float(np.min(both)), float(np.max(both))
     size = max((hi - lo) / 40.0, 1e-6)
     xbins = {"start": lo, "end": hi + size, "size": size}
-    fig = _figure(go.Histogram(x=neg[:, 0], name="Q charges", histnorm="probability density", xbins=xbins, marker={"color": NEG_COLOR}, opacity=0.45))
+    fig = new_figure(go.Histogram(x=neg[:, 0], name="Q charges", histnorm="probability density", xbins=xbins, marker={"color": NEG_COLOR}, opacity=0.45))
     for name, pts in ends.items():
         color, _ = VARIANT_STYLE.get(name, ("#333333", "circle"))
         fig.add_trace(go.Histogram(x=pts[:, 0], name=f"{name} ends", histnorm="probability density", xbins=xbins, marker={"color": color}, opacity=0.55))
@@ -372,7 +265,7 @@ def slice_figure(
     moves the probe there); then arrows, plates, charges and the probe.
     """
     zz, xx = np.meshgrid(z_grid, x_grid)
-    fig = _figure(
+    fig = new_figure(
         go.Heatmap(x=z_grid, y=x_grid, z=log10_norm, colorscale="Viridis", colorbar={"title": {"text": "log₁₀|E|"}, "len": 0.8}, hoverinfo="skip")
     )
     # the grid carries hover and click (a heat map is not selectable); hoverinfo must not be "skip", or clicks are lost
@@ -392,12 +285,7 @@ def slice_figure(
             marker={"symbol": "arrow", "angle": angle.ravel(), "size": 8, "color": "rgba(255,255,255,0.8)", "line": {"width": 0}},
         )
     )
-    for z, color, name in ((0.0, POS_COLOR, "plate P"), (L, NEG_COLOR, "plate Q")):
-        fig.add_vline(x=z, line={"color": color, "width": 3}, annotation_text=name, annotation_position="bottom right")
-    for side, color in (("pos", POS_COLOR), ("neg", NEG_COLOR)):
-        pts = charges.get(side)
-        if pts is not None and len(pts):
-            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name="P charges" if side == "pos" else "Q charges", marker={"color": color, "size": 5}, hoverinfo="skip"))
+    add_slice_overlay(fig, L, charges, "bottom right")
     if probe is not None:
         fig.add_trace(go.Scatter(x=[probe[0]], y=[probe[1]], mode="markers", name="probe", marker={"symbol": "x", "size": 14, "color": "#ffffff", "line": {"color": PROBE_COLOR, "width": 2}}))
     fig.update_layout(
@@ -421,7 +309,7 @@ def plate_editor_figure(pos: np.ndarray, neg: np.ndarray, grid: np.ndarray, heig
     For D = 1 the plot's y is the plate (0 = P, 1 = Q); for D = 2 it is x2 and P and Q are overlaid.
     """
     D = pos.shape[1] - 1
-    fig = _figure(
+    fig = new_figure(
         go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click to add", marker={"size": 5, "color": "#cccccc", "opacity": 0.5}, hovertemplate="add at (%{x:.2f}, %{y:.2f})<extra></extra>")
     )
     for rows, color, name, level in ((pos, POS_COLOR, "P charges (+)", 0.0), (neg, NEG_COLOR, "Q charges (−)", 1.0)):
@@ -449,7 +337,7 @@ def start_picker_figure(pos: np.ndarray, grid: np.ndarray, start: np.ndarray | N
     """
     D = pos.shape[1]
     py = pos[:, 1] if D == 2 else np.zeros(len(pos))
-    fig = _figure(go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click to start here", marker={"size": 6, "color": "#cccccc", "opacity": 0.4}, hovertemplate="start at (%{x:.2f}, %{y:.2f})<extra></extra>"))
+    fig = new_figure(go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click to start here", marker={"size": 6, "color": "#cccccc", "opacity": 0.4}, hovertemplate="start at (%{x:.2f}, %{y:.2f})<extra></extra>"))
     fig.add_trace(go.Scatter(x=pos[:, 0], y=py, mode="markers", name="P charges", marker={"color": POS_COLOR, "size": 5}, hoverinfo="skip"))
     if start is not None:
         sy = float(start[1]) if D == 2 else 0.0
@@ -489,7 +377,7 @@ def ez_profile_figure(
     """
     e0, ticks, labels = _asinh_axis(np.concatenate([ez_pos, ez_neg]))
     f = lambda v: np.arcsinh(v / e0)  # noqa: E731
-    fig = _figure()
+    fig = new_figure()
     fig.add_trace(go.Scatter(x=s, y=f(ez_pos), name="E_z⁺ (P's field)", line={"color": POS_COLOR}))
     fig.add_trace(go.Scatter(x=s, y=f(ez_neg), name="E_z⁻ (Q's field)", line={"color": NEG_COLOR}))
     fig.add_trace(go.Scatter(x=s, y=f(ez_pos + ez_neg), name="E_z = E_z⁺ + E_z⁻", line={"color": "#333333", "dash": "dot"}))
@@ -516,11 +404,11 @@ def sweep_figures(
     ``current_L`` adds a dotted vertical line (a trace named "current L") at the L in use; the L axis runs from 0 to
     ``L_max`` (default: the largest L given), so that a sweep still filling in keeps its axis.
     """
-    cases = _figure()
+    cases = new_figure()
     for case, style in CASE_STYLE.items():
         if case in shares:
             cases.add_trace(go.Scatter(x=Ls, y=shares[case], name=case, mode="lines+markers", line={"color": style.color}))
-    err = _figure()
+    err = new_figure()
     for name, values in errors.items():
         color, symbol = VARIANT_STYLE.get(name, ("#333333", "circle"))
         err.add_trace(go.Scatter(x=Ls, y=values, name=name, mode="lines+markers", line={"color": color}, marker={"symbol": symbol, "size": 9}))
@@ -545,7 +433,7 @@ def dimension_figure(
     """Quantities against the dimension D (log axis): one line per series, optional (low, high) bands; ``extra``:
     one more measurement (name, D, value, optional (low, high)) drawn as a star with an error bar, e.g. real data."""
     palette = ["#7b3294", "#ff7f0e", "#2ca02c", "#333333"]
-    fig = _figure()
+    fig = new_figure()
     for i, (name, values) in enumerate(series.items()):
         color = palette[i % len(palette)]
         if bands and name in bands:

@@ -1,0 +1,144 @@
+"""The High dimensions page's analysis of the exact field: statistics of the log-weights per dimension D (largest
+share, float32/float64 under- and overflow, the nearest charge's direction) for two Gaussians and for noise -> digits,
+and the exact map's memorisation of the training digits at D = 64. Small hashable arguments in, numpy arrays out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import streamlit as st
+import torch
+
+from app.compute.exact import TRACE_DTYPE, TRACE_TOL
+from efm_core import CASES, make_plates, plate_field_at, transport_trace
+from efm_core.config import make_source
+from efm_core.metrics import nearest_neighbours
+
+
+class DimStats(NamedTuple):
+    """Per dimension D (k,): quartiles (k, 3) of the largest charge's share of |E|; log10 of the largest and
+    smallest r^-(D+1) (k,); share of points where r^-(D+1) computed directly in float32 / float64 gives no usable
+    field (every weight 0 or one infinite) (k,); quartiles (k, 3) of the cosine between E and the field of the
+    nearest charge alone (towards it for a Q charge, away from it for a P charge)."""
+
+    dims: np.ndarray
+    top_share: np.ndarray
+    log10_w_max: np.ndarray
+    log10_w_min: np.ndarray
+    f32_broken: np.ndarray
+    f64_broken: np.ndarray
+    cos_nearest: np.ndarray
+
+
+def _quartiles(x: torch.Tensor) -> np.ndarray:
+    return torch.quantile(x, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)).numpy()
+
+
+def _weight_stats(pos: torch.Tensor, neg: torch.Tensor, x: torch.Tensor, L: float) -> dict:
+    """One dimension's row of ``DimStats`` for charges pos (n, D), neg (n, D) at distance L and queries x (k, D + 1)."""
+    D = pos.shape[1]
+    plates = make_plates(pos, neg, L)
+    charges = torch.cat([plates.lifted_pos(), plates.lifted_neg()])
+    r2 = torch.cdist(x, charges).square()
+    log_contrib = -0.5 * D * torch.log(r2)  # |E_i| up to the common 1/(n S_D): r_i^-D
+    log_w = -0.5 * (D + 1) * torch.log(r2) / math.log(10)  # log10 r^-(D+1)
+    row = {"top": _quartiles(torch.exp(log_contrib.max(1).values - torch.logsumexp(log_contrib, 1))),
+           "wmax": float(log_w.max()), "wmin": float(log_w.min())}
+    for name, dtype in (("f32", torch.float32), ("f64", torch.float64)):
+        w = (r2.to(dtype) ** (-(D + 1) / 2.0)).sum(1)  # the naive sum of weights
+        row[name] = float((~torch.isfinite(w) | (w == 0)).double().mean())
+    direction = plate_field_at(x, plates).direction
+    nearest = r2.argmin(1)
+    sign = torch.where(nearest < len(pos), 1.0, -1.0).to(x)  # P charges push, Q charges pull
+    own = sign[:, None] * (x - charges[nearest])
+    row["cos"] = _quartiles((direction * own).sum(1) / torch.linalg.vector_norm(own, dim=1))
+    return row
+
+
+def _segment_queries(a: torch.Tensor, b: torch.Tensor, L: float, g: torch.Generator) -> torch.Tensor:
+    """Points (k, D + 1) on the segments from a (k, D) at z = 0 to b (k, D) at z = L, at heights tL, t ~ U(0.05, 0.95)."""
+    t = 0.05 + 0.9 * torch.rand(len(a), generator=g, dtype=torch.float64)
+    return torch.cat([(1 - t)[:, None] * a + t[:, None] * b, (t * L)[:, None]], dim=1)
+
+
+def _dim_stats(dims: list[int], rows: list[dict]) -> DimStats:
+    def col(k: str) -> np.ndarray:
+        return np.stack([r[k] for r in rows]) if k in ("top", "cos") else np.asarray([r[k] for r in rows])
+
+    return DimStats(np.asarray(dims, dtype=float), col("top"), col("wmax"), col("wmin"), col("f32"), col("f64"), col("cos"))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def dimension_stats(dims: tuple[int, ...], n: int, shift: float, L: float, n_query: int = 64, seed: int = 0) -> DimStats:
+    """P = N(0, I_D), Q = N(shift e1, I_D), ``n`` charges each, at distance L; queries on segments between fresh
+    P and Q samples at heights z = tL, t ~ U(0.05, 0.95). All log-space sums in float64 (``plate_field_at``)."""
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for D in dims:
+        pos = torch.randn(n, D, generator=g, dtype=torch.float64)
+        neg = torch.randn(n, D, generator=g, dtype=torch.float64)
+        neg[:, 0] += shift
+        a = torch.randn(n_query, D, generator=g, dtype=torch.float64)
+        b = torch.randn(n_query, D, generator=g, dtype=torch.float64)
+        b[:, 0] += shift
+        rows.append(_weight_stats(pos, neg, _segment_queries(a, b, L, g), L))
+    return _dim_stats(list(dims), rows)
+
+
+DIGITS_D = 64  # scikit-learn's 8 x 8 digits
+DIGITS_TRAIN = {"kind": "digits", "classes": None, "split": "train"}
+
+
+def _digits(n: int, g: torch.Generator) -> torch.Tensor:
+    """n training digits (n, 64) in [-1, 1], drawn with ``g``."""
+    return make_source(DIGITS_TRAIN).sample(n, g).flatten(1).double()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def digits_stats(n: int, L: float, n_query: int = 64, seed: int = 0) -> DimStats:
+    """``dimension_stats`` of real data at D = 64: P = N(0, I) noise, Q = ``n`` scikit-learn training digits."""
+    g = torch.Generator().manual_seed(seed)
+    pos, neg = torch.randn(n, DIGITS_D, generator=g, dtype=torch.float64), _digits(n, g)
+    x = _segment_queries(torch.randn(n_query, DIGITS_D, generator=g, dtype=torch.float64), _digits(n_query, g), L, g)
+    return _dim_stats([DIGITS_D], [_weight_stats(pos, neg, x, L)])
+
+
+class Memorised(NamedTuple):
+    """Fresh noise carried along the exact field of noise charges -> digit charges, the lines that ended first:
+    starts (k, 64), ends (k, 64), the index of the training digit (Q charge) each line ended on (k,), -1 if none, the
+    distance (pixels in [-1, 1], L2) from each end to the nearest training digit of the whole split (k,), Theorem
+    3.1's case of each line, and how many lines were traced and how many of them were lost (left the tracer's reach)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    charge: np.ndarray
+    nearest: np.ndarray
+    cases: list[str]
+    traced: int
+    lost: int
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def digits_memorisation(n: int, L: float, k: int = 8, seed: int = 0) -> Memorised:
+    """Theorem 3.1's map along the exact field of ``n`` noise charges on P and ``n`` training digits on Q (D = 64),
+    for 2k fresh noise points; the k shown are the lines that ended on Q first (in start order), then lost ones if
+    fewer ended. Every line that ends, ends on one of the digit charges: the exact map memorises."""
+    g = torch.Generator().manual_seed(seed)
+    pos, neg = torch.randn(n, DIGITS_D, generator=g, dtype=torch.float64), _digits(n, g)
+    starts = torch.randn(2 * k, DIGITS_D, generator=g, dtype=torch.float64)
+    trace = transport_trace(make_plates(pos, neg, L), starts, sides="both", seed=seed, tol=TRACE_TOL, dtype=TRACE_DTYPE)
+    lost = trace.case == CASES.index("lost")
+    pick = torch.argsort(lost.to(torch.int8), stable=True)[:k]
+    ends = trace.end[pick, :DIGITS_D].double().numpy()
+    return Memorised(
+        starts[pick].numpy(), ends, trace.end_charge[pick].numpy(), nearest_training_digit(ends),
+        [CASES[c] for c in trace.case[pick].tolist()], 2 * k, int(lost.sum()),
+    )
+
+
+def nearest_training_digit(images: np.ndarray) -> np.ndarray:
+    """L2 distance (k,) from each of ``images`` (k, 64) in [-1, 1] to its nearest training digit."""
+    return nearest_neighbours(np.asarray(images, dtype=np.float64), make_source(DIGITS_TRAIN).items)[0].numpy()

@@ -1,0 +1,250 @@
+"""The Training lab's live run: EFM (and flow matching at the same budget) trained on the scene's charges, and what
+the page shows about it (the moved fresh points of P, W2 and energy distance to Q, the angle to the exact field on a
+slice, the exact lines from the same starts, the sampler's points with their target arrows).
+
+No drawing and no widgets here; Streamlit only for caching. A run (``LabRun``) belongs to one browser session and
+lives in its session state; ``lab_view`` evaluates its current EMA weights.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import streamlit as st
+import torch
+from torch import nn
+
+from app.compute import exact
+from app.compute.learned import MODEL_NAMES, Moved, move, move_two_sided
+from efm_core import CASES, Trainer, energy_distance, learned_field, plate_field_at, transport_trace, w2_exact
+from efm_core.config import ARC, ExperimentConfig
+from efm_core.plates import systematic_indices
+
+LAB_MIN_ROWS = 256  # charges per plate in a training batch (repeated by weight when a plate has fewer)
+LAB_QUERIES = 256  # training points per step
+LAB_DEPTH = 3  # residual blocks of the lab's MLP
+LAB_TURN = 4  # steps each model takes before the other one's turn (keeps them in lockstep)
+LAB_POINTS = 256  # fresh points of P moved along the learned fields for the metrics (the first LAB_DRAWN are drawn)
+LAB_DRAWN = 48
+
+
+def charge_rows(x: np.ndarray, w: np.ndarray, min_rows: int = LAB_MIN_ROWS) -> np.ndarray:
+    """A plate's charges (n, D) as >= ``min_rows`` rows in which charge i appears in proportion to its magnitude w_i.
+
+    Equal magnitudes: every charge is repeated ceil(min_rows / n) times, so the field of the rows is exactly the plate's.
+    Otherwise charge i appears round(w_i R) times (systematic sampling, R = max(min_rows, n)): its field then matches
+    the plate's up to the rounding of the magnitudes.
+    """
+    n = len(x)
+    if np.allclose(w, w[0]):
+        return np.tile(x, (math.ceil(max(min_rows, n) / n), 1))
+    return x[systematic_indices(w, max(min_rows, n)).numpy()]
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """What a training run depends on: the scene (its fingerprint), L, the sampler's noise, the net, the schedule."""
+
+    scene_key: str
+    L: float
+    sigma: float
+    width: int
+    steps: int
+    lr: float
+    seed: int
+    with_fm: bool
+    two_sided: bool = False
+
+
+def lab_config(objective: str, s: LabSettings, p_path: str, q_path: str, n_charges: int) -> ExperimentConfig:
+    """The experiment of one lab model: the scene's charges as point files, an MLP of width ``s.width``, Adam, EMA.
+
+    EFM uses the tent sampler with mid-gap noise ``s.sigma``; flow matching the straight segments between the same
+    kind of pairs (its own objective), with the same net, steps, learning rate and seed: the same budget. A two-sided
+    EFM model (``s.two_sided``) has a whole-space net of the same width, the ``whole_space`` sampler and the arc solver.
+    """
+    two_sided = objective == "efm" and s.two_sided
+    sampler = {"kind": "whole_space" if two_sided else "tent", "sigma": float(s.sigma)} if objective == "efm" else {"kind": "none"}
+    net = {"kind": "space_mlp" if two_sided else "mlp", "width": int(s.width), "depth": LAB_DEPTH}
+    extra = {"solver": {"kind": ARC, "sides": "both"}} if two_sided else {}
+    return ExperimentConfig(
+        name=f"lab-{objective}", objective=objective, p={"kind": "points_file", "path": p_path}, q={"kind": "points_file", "path": q_path},
+        L=float(s.L), net=net, sampler=sampler, n_charges=int(n_charges),
+        n_queries=LAB_QUERIES, steps=int(s.steps), lr=float(s.lr), warmup=min(100, int(s.steps) // 10), ema=0.995, seed=int(s.seed),
+        description="Training lab run on the charges of the Field lines page.", **extra,
+    )
+
+
+class LabRun:
+    """One live training session: EFM, and flow matching at the same budget if asked, on the scene's charges.
+
+    The target of every EFM step is the exact field of all the scene's charges (``charge_rows``), so the learned field
+    can be compared with the exact field the other pages draw. ``advance`` trains in time-boxed chunks, both models in
+    lockstep. ``p_toy``: P's toy distribution (None for hand-built charges), for fresh points of P. Attributes:
+    ``scene``, ``settings``, ``starts`` (``LAB_POINTS`` fresh points of P that the models move, (K, D)), ``trainers``
+    (model name -> ``efm_core.train.Trainer``), ``running``, ``error`` (message of a failed step, or None).
+    """
+
+    def __init__(self, scene: exact.Scene, settings: LabSettings, p_toy: str | None = None) -> None:
+        self.scene, self.settings = scene, settings
+        self.starts = lab_starts(scene, p_toy, settings.seed)
+        rows_p, rows_q = charge_rows(scene.pos, scene.pos_w), charge_rows(scene.neg, scene.neg_w)
+        n_charges = max(len(rows_p), len(rows_q))
+        self.trainers: dict[str, Trainer] = {}
+        with tempfile.TemporaryDirectory() as folder:  # the sources read the files while the trainers are built
+            p_path, q_path = os.path.join(folder, "p.npy"), os.path.join(folder, "q.npy")
+            np.save(p_path, rows_p)
+            np.save(q_path, rows_q)
+            for name, objective in zip(MODEL_NAMES, ("efm", "fm"), strict=True):
+                if objective == "efm" or settings.with_fm:
+                    self.trainers[name] = Trainer(lab_config(objective, settings, p_path, q_path, n_charges), device="cpu")
+        self.running = False
+        self.error: str | None = None
+
+    @property
+    def step_count(self) -> int:
+        return min(t.step_count for t in self.trainers.values())
+
+    @property
+    def done(self) -> bool:
+        return all(t.done for t in self.trainers.values())
+
+    def advance(self, budget: float) -> int:
+        """Train every model ``LAB_TURN`` steps at a time until ``budget`` seconds passed (at least one turn) or the
+        run is done; returns the steps each model took. A non-finite loss stops the run and sets ``error``."""
+        t0, taken = time.perf_counter(), 0
+        try:
+            while not self.done:
+                for trainer in self.trainers.values():
+                    trainer.step(LAB_TURN)
+                taken += LAB_TURN
+                if time.perf_counter() - t0 >= budget:
+                    break
+        except FloatingPointError as err:
+            self.error = f"{err} Training stopped."
+            self.running = False
+        return taken
+
+    def steps_per_second(self) -> float:
+        """Training steps per second of the EFM model (its own compute time only)."""
+        t = self.trainers[MODEL_NAMES[0]]
+        return t.step_count / t.seconds if t.seconds > 0 else 0.0
+
+    def losses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Model name -> (steps (k,), losses (k,))."""
+        return {
+            name: (np.array([r["step"] for r in t.history], dtype=float), np.array([r["loss"] for r in t.history], dtype=float))
+            for name, t in self.trainers.items()
+        }
+
+
+class ErrorMap(NamedTuple):
+    """Angle in degrees (nx, nz) between a learned field and the exact field E on a grid of the slice x2 = y."""
+
+    z: np.ndarray
+    x: np.ndarray
+    angle: np.ndarray
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.angle))
+
+
+def _slice_points(D: int, y: float, L: float, x_range: tuple[float, float], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell centres strictly between the plates: z (n,), x1 (n,), and the points (n * n, D + 1) row-major in x1."""
+    z = (np.arange(n) + 0.5) / n * L
+    x = np.linspace(*x_range, n)
+    return z, x, exact.slice_points(D, y, z, x)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def exact_directions(scene: exact.Scene, L: float, y: float, x_range: tuple[float, float], n: int) -> np.ndarray:
+    """Unit direction of the exact E (n * n, D + 1) on the slice grid of ``_slice_points``."""
+    _, _, pts = _slice_points(scene.D, y, L, x_range, n)
+    return plate_field_at(torch.from_numpy(pts), scene.plates(L)).direction.numpy()
+
+
+def direction_error(net: nn.Module, objective: str, scene: exact.Scene, L: float, y: float, x_range: tuple[float, float], n: int = 41) -> ErrorMap:
+    """arccos(f . E / (|f| |E|)) in degrees between the learned field f (for flow matching (v, L)) and the exact E on
+    an n x n grid of the slice x2 = y (D = 2) or the (z, x1) plane (D = 1), z strictly between the plates."""
+    z, x, pts = _slice_points(scene.D, y, L, x_range, n)
+    exact = exact_directions(scene, L, y, x_range, n)
+    field = learned_field(net, objective, L)
+    f_x, f_z = field(torch.from_numpy(pts[:, :-1]).float(), torch.from_numpy(pts[:, -1]).float())
+    f = torch.cat([f_x, f_z[:, None]], dim=1).double().numpy()
+    cos = np.sum(f * exact, axis=1) / np.maximum(np.linalg.norm(f, axis=1) * np.linalg.norm(exact, axis=1), 1e-300)
+    return ErrorMap(z, x, np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).reshape(n, n))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def lab_starts(scene: exact.Scene, p_toy: str | None, seed: int) -> np.ndarray:
+    """``LAB_POINTS`` fresh points of P (not its charges) that the pages move along the learned fields: (K, D)."""
+    return exact.fresh_p(scene, p_toy, LAB_POINTS, seed)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def exact_lines(scene: exact.Scene, L: float, starts: np.ndarray, sides: str = "forward", seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """The exact field lines from ``starts`` (K, D) on P: every one leaving towards Q (``sides="forward"``, as a
+    learned field moves them in z) or on the side the flux share picks (``"both"``, seeded): paths (T_k, D + 1) and
+    Theorem 3.1 cases."""
+    trace = transport_trace(
+        scene.plates(L), torch.from_numpy(starts), sides=sides, seed=seed, tol=exact.TRACE_TOL, dtype=exact.TRACE_DTYPE,
+        return_paths=True, max_path_points=exact.MAX_PATH_POINTS,
+    )
+    return [p.double().numpy() for p in trace.paths], [CASES[c] for c in trace.case.tolist()]
+
+
+def q_reference(scene: exact.Scene, k: int, seed: int) -> np.ndarray:
+    """k points of Q for the W2 distance: Q's charges drawn by magnitude (seeded), (k, D)."""
+    rng = np.random.default_rng(seed + 7)
+    return scene.neg[rng.choice(len(scene.neg), size=k, p=scene.neg_w)]
+
+
+def point_metrics(ends: np.ndarray, scene: exact.Scene, seed: int) -> dict[str, float]:
+    """W2 (exact matching against as many of Q's charges drawn by magnitude) and energy distance (unbiased, against
+    all of Q's charges) of end points (K, D)."""
+    w2 = w2_exact(torch.from_numpy(ends), torch.from_numpy(q_reference(scene, len(ends), seed)))
+    ed = float(energy_distance(torch.from_numpy(ends), torch.from_numpy(scene.neg), unbiased=True))
+    return {"w2": float(w2), "energy": ed}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sampler_arrows(scene: exact.Scene, L: float, sigma: float, n: int, seed: int, kind: str = "tent") -> tuple[np.ndarray, np.ndarray]:
+    """Training points of Algorithm 1 (``exact.training_cloud`` of sampler ``kind``, (n, D + 1)) and the exact unit
+    field E/|E| at each, the target the network is taught there (n, D + 1)."""
+    pts = exact.training_cloud(scene, L, sigma, n, seed, kind)
+    return pts, plate_field_at(torch.from_numpy(pts), scene.plates(L)).direction.numpy()
+
+
+class LabView(NamedTuple):
+    """A trained state of a lab run, evaluated: the step it shows, per model the moved fresh points of P (``Moved``),
+    their metrics (w2, energy, nfe, bad, angle = median angle to E in degrees) and the direction-error map."""
+
+    step: int
+    moved: dict[str, Moved]
+    metrics: dict[str, dict[str, float]]
+    errors: dict[str, ErrorMap]
+
+
+def lab_view(run: LabRun, solver: str, steps: int, y: float, x_range: tuple[float, float]) -> LabView:
+    """Evaluate every model of ``run`` (its EMA weights): move ``run.starts`` from P along its field to Q with the
+    chosen solver (24 snapshots; a two-sided model with ``move_two_sided``), the metrics of the end points against Q, and the angle to E on the slice x2 = y."""
+    scene, s = run.scene, run.settings
+    moved, metrics, errors = {}, {}, {}
+    for name, trainer in run.trainers.items():
+        objective = trainer.config.objective
+        starts = torch.from_numpy(run.starts).float()
+        if trainer.config.solver.get("kind") == ARC:
+            m = move_two_sided(trainer.ema, s.L, starts, s.seed)
+        else:
+            m = move(trainer.ema, objective, s.L, starts, solver=solver, steps=steps, snapshots=24)
+        errors[name] = direction_error(trainer.ema, objective, scene, s.L, y, x_range)
+        moved[name] = m
+        metrics[name] = {**point_metrics(m.x.astype(np.float64), scene, s.seed), "nfe": float(m.nfe), "bad": float(m.bad), "angle": errors[name].median}
+    return LabView(run.step_count, moved, metrics, errors)

@@ -1,0 +1,183 @@
+"""Learned fields moved in the app: checkpoints' samples and translations (through the core's ``generate`` /
+``translate``), points carried along a training run's net (``move``, ``move_two_sided``), and the digit helpers
+the pages show beside them (held-out gallery, classifier readings, nearest training item).
+
+No drawing and no widgets here; Streamlit only for caching (``st.cache_data``; checkpoints are passed with a leading
+underscore and identified by their cache key, see ``app.compute.loading``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+import streamlit as st
+import torch
+from torch import Tensor, nn
+
+from efm_core import (
+    CASES,
+    TransportResult,
+    classifier_outputs,
+    colourise,
+    digits_split,
+    generate,
+    grey,
+    image_hues,
+    learned_field,
+    select_classes,
+    space_field,
+    translate,
+    translation_report,
+    transport_two_sided,
+)
+from efm_core.checkpoints import Checkpoint
+from efm_core.config import SOLVERS, ExperimentConfig, FiniteSource, make_source
+from efm_core.lines import LOST
+from efm_core.metrics import nearest_neighbours
+from efm_core.solvers import transport
+
+SOLVER_LABELS = {"euler": "Euler (the paper)", "heun": "Heun", "rk45": "Adaptive (RK45)"}
+assert set(SOLVER_LABELS) == set(SOLVERS), "every solver of efm_core needs a label here"
+MODEL_NAMES = ("EFM", "flow matching")
+
+
+class Moved(NamedTuple):
+    """Items carried along a learned field.
+
+    x: (n, *shape) end points (images clipped to the data range, as shown); levels: (K,) snapshot heights z;
+    path: (K, n, *shape) the items at those heights (clipped like x); nfe: batched network calls; bad: lines whose
+    slope was guarded (f_z <= f_min, the line would have turned back) or that went non-finite; seconds: wall time.
+    Two-sided moves (``move_two_sided``) have no heights: levels is empty, path holds the lines after every solver
+    step (S + 1, n, D + 1) with z last, ``lines`` the same as n polylines without their standing tails, ``cases``
+    their Theorem 3.1 cases, and bad counts the lost lines.
+    """
+
+    x: np.ndarray
+    levels: np.ndarray
+    path: np.ndarray
+    nfe: int
+    bad: int
+    seconds: float
+    lines: list[np.ndarray] | None = None
+    cases: list[str] | None = None
+
+
+def move(
+    net: nn.Module, objective: str, L: float, x0: Tensor, *, reverse: bool = False, solver: str = "heun", steps: int = 50,
+    f_min: float = 0.05, snapshots: int = 8, clip: tuple[float, float] | None = None,
+) -> Moved:
+    """Carry ``x0`` (n, *shape) from the plate z = 0 to z = L along the learned field of ``net`` (or back, ``reverse``).
+
+    ``solver`` is one of ``SOLVERS`` with ``steps`` (the initial step count for rk45); ``snapshots`` >= 2 heights are
+    recorded for the trajectory strips. Raises ValueError for bad solver options.
+    """
+    field = learned_field(net, objective, L)
+    start, end = (L, 0.0) if reverse else (0.0, L)
+    t0 = time.perf_counter()
+    r = transport(field, x0.float(), start, end, solver=solver, steps=int(steps), f_min=f_min, snapshots=snapshots)
+    seconds = time.perf_counter() - t0
+    x, path = r.x, r.path
+    if clip is not None:
+        x, path = x.clamp(*clip), path.clamp(*clip)
+    return Moved(x.numpy(), r.levels.numpy(), path.numpy(), r.nfe, int(r.bad.sum()), seconds)
+
+
+def move_two_sided(net: nn.Module, L: float, x0: Tensor, seed: int) -> Moved:
+    """Carry points ``x0`` (n, D) of P to Q by Theorem 3.1's map along the whole-space field of ``net`` (side chosen
+    by the flux share, seeded by ``seed``; ``efm_core.theorem.transport_two_sided``)."""
+    t0 = time.perf_counter()
+    r = transport_two_sided(space_field(net), x0.float(), 0.0, L, L, seed=seed, return_path=True)
+    seconds = time.perf_counter() - t0
+    path = r.path.numpy()
+    moving = np.any(np.diff(path, axis=0) != 0, axis=2)  # (S, n): the line moved in that step
+    last = [int(np.nonzero(moving[:, i])[0].max()) + 2 if moving[:, i].any() else 1 for i in range(path.shape[1])]
+    lines = [path[: last[i], i].astype(np.float64) for i in range(path.shape[1])]
+    end = r.end[:, :-1].numpy()
+    return Moved(end, np.zeros(0), path, r.nfe, int((r.case == LOST).sum()), seconds, lines, [CASES[c] for c in r.case.tolist()])
+
+
+def _moved(r: TransportResult, seconds: float, clip: tuple[float, float] | None) -> Moved:
+    """A core ``TransportResult`` (with snapshots) as ``Moved``, end points and snapshots clipped to ``clip``."""
+    x, path = r.x.cpu(), r.path.cpu()
+    if clip is not None:
+        x, path = x.clamp(*clip), path.clamp(*clip)
+    return Moved(x.numpy(), r.levels.cpu().numpy(), path.numpy(), r.nfe, int(r.bad.sum()), seconds)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def generate_items(key: str, _ckpt: Checkpoint, n: int, seed: int, solver: str, steps: int, snapshots: int = 8) -> Moved:
+    """``n`` samples of the checkpoint (``key`` identifies it for the cache): ``efm_core.generate`` at ``seed`` with
+    the page's solver, ``snapshots`` heights recorded, clipped to the data range as displayed (as the CLI's sample)."""
+    t0 = time.perf_counter()
+    r = generate(_ckpt.net, _ckpt.config, int(n), seed=int(seed), kind=solver, steps=int(steps), snapshots=snapshots)
+    return _moved(r, time.perf_counter() - t0, data_clip(_ckpt.config))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def translate_items(key: str, _ckpt: Checkpoint, items: np.ndarray, reverse: bool, solver: str, steps: int, snapshots: int = 8) -> Moved:
+    """``items`` (n, *shape) of P carried to Q by the checkpoint (``key`` identifies it), or of Q back to P
+    (``reverse``): ``efm_core.translate`` with the page's solver, clipped to the data range of the end plate."""
+    x = torch.from_numpy(np.ascontiguousarray(items))
+    t0 = time.perf_counter()
+    r = translate(_ckpt.net, _ckpt.config, x, reverse=reverse, kind=solver, steps=int(steps), snapshots=snapshots)
+    return _moved(r, time.perf_counter() - t0, data_clip(_ckpt.config, reverse))
+
+
+def data_end(config: ExperimentConfig, reverse: bool = False) -> dict:
+    """The data spec at the end of a run: Q's, or P's for a reverse run and for PFGM (it generates P's data)."""
+    return config.p if (reverse or config.objective == "pfgm") else config.q
+
+
+def data_clip(config: ExperimentConfig, reverse: bool = False) -> tuple[float, float] | None:
+    """The value range of the data at the end of a run ((-1, 1) for images, None for points)."""
+    return make_source(data_end(config, reverse)).clip
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def gallery(digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out coloured digits of one class (never seen in training): images (n, 3, 8, 8) in [-1, 1] and their hues
+    (n,) in degrees, drawn uniformly with ``seed``."""
+    _, test = digits_split()
+    grey = select_classes(test, [int(digit)]).images
+    hues = 360.0 * torch.rand(grey.shape[0], generator=torch.Generator().manual_seed(int(seed)))
+    return colourise(grey, hues).numpy(), hues.numpy()
+
+
+def readings(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The project's digit classifier on images (n, C, 8, 8) (grey = max over channels): (digit (n,), probability (n,))."""
+    probs, _ = classifier_outputs(torch.from_numpy(np.ascontiguousarray(images)))
+    top = probs.max(dim=1)
+    return top.indices.numpy(), top.values.numpy()
+
+
+def nearest_training(config: ExperimentConfig, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each sample (n, *shape) beside its nearest training item of the model's data end plate: (the samples as
+    compared (n, *shape'), their nearest items (n, *shape'), L2 distances (n,)); None when that data is no finite set.
+
+    Coloured samples of a grey training set (coloured digits) are compared in grey (max over channels).
+    """
+    train = make_source(data_end(config))
+    if not isinstance(train, FiniteSource):
+        return None
+    items = train.items
+    if items.shape[1:] != samples.shape[1:]:
+        samples = grey(torch.from_numpy(samples)).numpy()
+    dist, idx = (t.numpy() for t in nearest_neighbours(samples, items))
+    return samples, items[idx].numpy(), dist
+
+
+def reference_points(config: ExperimentConfig, n: int) -> np.ndarray:
+    """(max(n, 256), D) points of the model's data (Q's, or P's for a model with no Q) to draw beside its samples."""
+    return make_source(config.q if config.q is not None else config.p).reference(max(n, 256)).double().numpy()
+
+
+def hues(images: np.ndarray) -> np.ndarray:
+    """Stroke hue in degrees (n,) of coloured images (n, 3, H, W), NaN for a colourless one."""
+    return image_hues(torch.from_numpy(np.ascontiguousarray(images))).numpy()
+
+
+def translation_scores(inputs: np.ndarray, outputs: np.ndarray, target: int) -> dict[str, float]:
+    """``efm_core.translation_report`` of a translation of coloured digits to the class ``target``."""
+    return translation_report(inputs, outputs, target)
