@@ -241,7 +241,7 @@ class Browser:
             if r["now"] - t0 > timeout * 1000:
                 settled = None
                 break
-            time.sleep(POLL)
+            time.sleep(POLL if done_text is None else 5 * POLL)  # reading the page's text is not free: less often
         exceptions = self.page.locator('[data-testid="stException"]').count()
         span = (r["last"] - t0) / 1000
         runs = self.server.runs(t0_wall, t0_wall + span + 0.2)
@@ -270,8 +270,8 @@ def _choose(b: Browser, label: str, option: str) -> Callable[[], None]:
 
 
 def _segment(b: Browser, label: str, option: str) -> Callable[[], None]:
-    group = b.page.get_by_test_id("stButtonGroup").filter(has_text=label)
-    return lambda: group.get_by_role("button", name=option, exact=True).click()
+    """A segmented control (a radio group named by its label): the click on ``option``."""
+    return lambda: b.page.get_by_role("radiogroup", name=label).get_by_role("radio", name=option, exact=True).click()
 
 
 def _type_number(b: Browser, label: str, value: int, where: str = "stMain") -> Callable[[], None]:
@@ -291,9 +291,9 @@ def _navigate(b: Browser, section: str, title: str) -> Callable[[], None]:
 def _click_point(b: Browser, trace: str, index: int) -> Callable[[], None]:
     """A click on point ``index`` of the chart trace named ``trace`` (its position read from the live Plotly chart)."""
     js = """([trace, index]) => {
-      const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g.data || []).some(t => t.name === trace));
+      const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g._fullData || []).some(t => t.name === trace));
       gd.scrollIntoView({block: 'center'});
-      const t = gd.data.find(t => t.name === trace), L = gd._fullLayout, r = gd.getBoundingClientRect();
+      const t = gd._fullData.find(t => t.name === trace), L = gd._fullLayout, r = gd.getBoundingClientRect();
       const x = L.xaxis._offset + L.xaxis.d2p(t.x[index]), y = L.yaxis._offset + L.yaxis.d2p(t.y[index]);
       return [r.left + x, r.top + y];
     }"""
@@ -319,6 +319,7 @@ class Step:
     reload: bool = False
     done_text: str | None = None
     timeout: float = TIMEOUT
+    expect: str = ""  # a part of the address after the step (the app mirrors its settings in the URL): it took effect
 
 
 def _goto(path: str) -> Callable[[Browser], Callable[[], None]]:
@@ -329,20 +330,22 @@ TRAIN = "/training_lab?"
 DONE = "· done"
 STEPS: list[Step] = [
     Step("first_page", "first page (Field lines, a new visitor)", 1.5, "", _goto("/"), reload=True),
-    Step("L30", "L = 30 button (a new L)", 1.0, "/", lambda b: _button(b, "L = 30")),
+    Step("L30", "L = 30 button (a new L)", 1.0, "/", lambda b: _button(b, "L = 30"), expect="L=30"),
     Step("L6", "L = 6 button (back to a cached L)", 1.0, ("/", "/?L=30"), lambda b: _button(b, "L = 6")),
-    Step("L30_cached", "L = 30 button again (cached)", 1.0, ("/?L=30", "/"), lambda b: _button(b, "L = 30")),
-    Step("preset", "preset → Gaussian → Swiss roll", 1.0, "/", lambda b: _choose(b, "Preset", "Gaussian → Swiss roll (paper)")),
-    Step("D1", "D = 1", 1.0, "/", lambda b: _segment(b, "Data dimension D", "1")),
-    Step("charges_2048", "charges per plate → 2048 (default scene)", 1.0, "/", lambda b: _type_number(b, "Charges per plate", 2048, "stSidebar"), fresh=True),
-    Step("theorem_load", "first load: Theorem 3.1 (top navigation)", 1.5, "/", lambda b: _navigate(b, "The exact field", "Theorem 3.1"), fresh=True),
-    Step("theorem_start", "Theorem 3.1: click a start on P", 1.0, "/theorem", lambda b: _click_point(b, "click to start here", 25 * 9 + 17)),
-    Step("high_dimensions_load", "first load: High dimensions", 1.5, "/theorem", lambda b: _navigate(b, "The exact field", "High dimensions")),
-    Step("training_lab_load", "first load: Training lab", 1.5, "/high_dimensions", lambda b: _navigate(b, "Learned fields", "Training lab")),
-    Step("translation_load", "first load: Translation", 1.5, "/training_lab", lambda b: _navigate(b, "Learned fields", "Translation")),
-    Step("translation_tile", "Translation: click gallery tile #5", 1.0, "/translation", lambda b: _click_point(b, "tiles", 5)),
-    Step("generation_load", "first load: Generation", 1.5, "/translation", lambda b: _navigate(b, "Learned fields", "Generation")),
-    Step("generation_seed", "Generation: seed → 1", 1.0, "/generation", lambda b: _type_number(b, "Seed", 1)),
+    Step("L30_cached", "L = 30 button again (cached)", 1.0, ("/?L=30", "/"), lambda b: _button(b, "L = 30"), expect="L=30"),
+    Step("preset", "preset → Gaussian → Swiss roll", 1.0, "/", lambda b: _choose(b, "Preset", "Gaussian → Swiss roll (paper)"), expect="preset=paper_swiss"),
+    Step("D1", "D = 1", 1.0, "/", lambda b: _segment(b, "Data dimension D", "1"), expect="D=1"),
+    Step("charges_2048", "charges per plate → 2048 (default scene)", 1.0, "/", lambda b: _type_number(b, "Charges per plate", 2048, "stSidebar"), fresh=True,
+         expect="n_charges=2048"),
+    Step("theorem_load", "first load: Theorem 3.1 (top navigation)", 1.5, "/", lambda b: _navigate(b, "The exact field", "Theorem 3.1"), fresh=True,
+         expect="/theorem"),
+    Step("theorem_start", "Theorem 3.1: click a start on P", 1.0, "/theorem", lambda b: _click_point(b, "click to start here", 25 * 9 + 17), expect="thm_start="),
+    Step("high_dimensions_load", "first load: High dimensions", 1.5, "/theorem", lambda b: _navigate(b, "The exact field", "High dimensions"), expect="/high_dimensions"),
+    Step("training_lab_load", "first load: Training lab", 1.5, "/high_dimensions", lambda b: _navigate(b, "Learned fields", "Training lab"), expect="/training_lab"),
+    Step("translation_load", "first load: Translation", 1.5, "/training_lab", lambda b: _navigate(b, "Learned fields", "Translation"), expect="/translation"),
+    Step("translation_tile", "Translation: click gallery tile #5", 1.0, "/translation", lambda b: _click_point(b, "tiles", 5), expect="tr_pick="),
+    Step("generation_load", "first load: Generation", 1.5, "/translation", lambda b: _navigate(b, "Learned fields", "Generation"), expect="/generation"),
+    Step("generation_seed", "Generation: seed → 1", 1.0, "/generation", lambda b: _type_number(b, "Seed", 1), expect="gen_seed=1"),
     Step("train_efm", "Training lab: 2000 steps, EFM alone", 30.0, TRAIN + "lab_fm=false", lambda b: _button(b, "Start training"),
          fresh=True, done_text=DONE, timeout=TRAIN_TIMEOUT),
     Step("train_efm_fm", "Training lab: 2000 steps, EFM + flow matching", 45.0, TRAIN.rstrip("?"), lambda b: _button(b, "Start training"),
@@ -368,22 +371,32 @@ def run_script(steps: list[Step]) -> list[Row]:
             previous = None
             for step in steps:
                 chained = previous is not None and STEPS.index(step) == STEPS.index(previous) + 1
-                if step.start and (step.fresh or not chained):
-                    for path in (step.start,) if isinstance(step.start, str) else step.start:
-                        b.open(path)
-                action = step.prepare(b)
-                row = b.measure(step.name, step.goal, action, reload=step.reload, done_text=step.done_text, timeout=step.timeout)
-                if step.done_text:
-                    row.note = "; ".join(x for x in (row.note, _progress_text(b)) if x)
+                try:
+                    row, previous = _run_step(b, step, opens=bool(step.start) and (step.fresh or not chained)), step
+                except Exception as err:  # a widget not found, a page that broke: say so in the table and go on
+                    row = Row(step.name, step.goal, None, None, None, 0.0, 0.0, 0.0, 0, 0, f"failed: {type(err).__name__}: {str(err).splitlines()[0]}")
+                    previous = None  # the next step opens its own start
                 rows.append(row)
                 print(_line(row), flush=True)
-                previous = step
             b.close()
         finally:
             server.stop()
         if "Traceback" in server.tail():
             print("the server logged a traceback:\n" + server.tail(), file=sys.stderr)
     return rows
+
+
+def _run_step(b: Browser, step: Step, opens: bool) -> Row:
+    if opens:
+        for path in (step.start,) if isinstance(step.start, str) else step.start:
+            b.open(path)
+    action = step.prepare(b)
+    row = b.measure(step.name, step.goal, action, reload=step.reload, done_text=step.done_text, timeout=step.timeout)
+    notes = [row.note, _progress_text(b) if step.done_text else ""]
+    if step.expect and step.expect not in b.page.url:
+        notes.append(f"no effect? the address lacks {step.expect!r}")
+    row.note = "; ".join(x for x in notes if x)
+    return row
 
 
 def _progress_text(b: Browser) -> str:
