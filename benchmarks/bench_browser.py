@@ -9,9 +9,11 @@ install``) through a fixed script of learner interactions, and writes a markdown
 - first chart: from the action to the first Plotly chart drawn (``plotly_afterplot``) after the server began its
   answer (the first ``new_session`` message after the action, so that a chart's own click highlight does not count);
 - answered: until the browser has received the end of the first complete full run after the action (``script_finished``);
+  message times are when the page's JavaScript handled them, so a renderer busy drawing charts delays them;
 - settled: from the action to the moment nothing more happens: Streamlit's running indicator
-  (``[data-testid="stStatusWidget"]``) gone, no websocket message and no chart drawn for ``QUIET`` seconds (a
-  background result polled by a fragment counts as not settled); for training also until the run reports done;
+  (``[data-testid="stStatusWidget"]``) gone, every visible chart drawn, and no websocket message and no chart drawn
+  for ``QUIET`` seconds (a background result polled by a fragment counts as not settled); for training also until
+  the run reports done;
 - websocket kB: bytes of the messages the server sent (payload, before any transport compression);
 - largest figure kB: the largest Plotly figure JSON among them;
 - script s / runs: the summed duration of the server's script runs in that window (full reruns and fragment runs).
@@ -81,7 +83,10 @@ INIT_JS = r"""
   new MutationObserver(() => {
     if (document.querySelector('[data-testid="stStatusWidget"]')) b.statusSeen = performance.now();
     for (const gd of document.querySelectorAll('.js-plotly-plot')) {
-      if (!hooked.has(gd) && gd.on) { hooked.add(gd); gd.on('plotly_afterplot', () => b.plots.push(performance.now())); }
+      if (!hooked.has(gd) && gd.on) {
+        hooked.add(gd);
+        gd.on('plotly_afterplot', () => { gd.__benchDrawn = true; b.plots.push(performance.now()); });
+      }
     }
   }).observe(document, {subtree: true, childList: true, attributes: true});
 })();
@@ -95,9 +100,12 @@ POLL_JS = """(t0) => {
   const answer = msgs.find(m => m[2] === 4);  // new_session: the server began a run
   const full = msgs.find(m => m[2] === 6 && m[3] === 0);  // script_finished, FINISHED_SUCCESSFULLY: a full run done
   const plots = b.plots.filter(t => t >= t0 && answer && t >= answer[0]);
+  const drawn = (gd) => gd && (gd.__benchDrawn || (gd._fullLayout && gd.querySelector('.main-svg')));  // afterplot, or laid out
+  const undrawn = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(
+    e => e.getClientRects().length && !drawn(e.querySelector('.js-plotly-plot'))).length;  // visible charts not drawn yet
   return {now, status, last: Math.max(t0, b.statusSeen, ...msgs.map(m => m[0]), ...plots),
           finished: msgs.some(m => m[2] === 6), fullDone: full ? full[0] : null, firstPlot: plots.length ? plots[0] : null,
-          bytes: msgs.reduce((s, m) => s + m[1], 0), text: %s};
+          bytes: msgs.reduce((s, m) => s + m[1], 0), undrawn, text: %s};
 }"""
 
 
@@ -235,7 +243,7 @@ class Browser:
         js = POLL_JS % (list(IGNORED_KINDS), STATUS, text)
         while True:
             r = self.page.evaluate(js, t0)
-            if not r["status"] and r["finished"] and r["text"] and r["now"] - r["last"] >= QUIET * 1000:
+            if not r["status"] and r["finished"] and r["text"] and not r["undrawn"] and r["now"] - r["last"] >= QUIET * 1000:
                 settled = (r["last"] - t0) / 1000
                 break
             if r["now"] - t0 > timeout * 1000:
@@ -333,7 +341,7 @@ STEPS: list[Step] = [
     Step("L30", "L = 30 button (a new L)", 1.0, "/", lambda b: _button(b, "L = 30"), expect="L=30"),
     Step("L6", "L = 6 button (back to a cached L)", 1.0, ("/", "/?L=30"), lambda b: _button(b, "L = 6")),
     Step("L30_cached", "L = 30 button again (cached)", 1.0, ("/?L=30", "/"), lambda b: _button(b, "L = 30"), expect="L=30"),
-    Step("preset", "preset → Gaussian → Swiss roll", 1.0, "/", lambda b: _choose(b, "Preset", "Gaussian → Swiss roll (paper)"), expect="preset=paper_swiss"),
+    Step("preset", "preset → Gaussian → Swiss roll", 1.0, "/", lambda b: _choose(b, "Preset", "Gaussian → Swiss roll (paper)"), expect="preset="),
     Step("D1", "D = 1", 1.0, "/", lambda b: _segment(b, "Data dimension D", "1"), expect="D=1"),
     Step("charges_2048", "charges per plate → 2048 (default scene)", 1.0, "/", lambda b: _type_number(b, "Charges per plate", 2048, "stSidebar"), fresh=True,
          expect="n_charges=2048"),
@@ -466,11 +474,14 @@ Streamlit server on a loopback port, with empty caches, and driven in headless D
 *start* needs other settings opens its page with them first, untimed). Times run from the click (or the navigation)
 to: **first chart**, the first Plotly chart drawn after the server began its answer; **answered**, the browser has
 received the end of the first complete full script run after the action; **settled**, nothing left to
-happen: Streamlit's running indicator gone and no websocket message and no chart drawn for {QUIET} s (background
+happen: Streamlit's running indicator gone, every visible chart drawn, and no websocket message and no chart drawn for {QUIET} s (background
 results that a fragment polls for count as not settled; training also waits for the run to report done).
 **websocket kB**: what the server sent (payload bytes). **largest figure kB**: the largest Plotly figure JSON among
 it (goal ≤ {FIGURE_GOAL_KB:g} kB at the default settings). **script s**: the summed duration of the server's script
-runs in the window (full reruns and fragment runs, timed by wrapping Streamlit's run of the app's code)."""
+runs in the window (full reruns and fragment runs, timed by wrapping Streamlit's run of the app's code). Message
+times are those at which the page's JavaScript handled them: while the browser is busy drawing a chart, later
+messages wait, so *answered* much later than *script s* says the time goes to transfer and drawing, not to the
+server."""
 
 
 def main() -> None:
