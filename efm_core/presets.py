@@ -13,7 +13,12 @@ Data source specs (dicts, stored in checkpoints):
 * ``{"kind": "coloured_digits", "classes": [2], "split": "train"}``: the same strokes in one random hue per image,
   redrawn at every draw (hue augmentation), (n, 3, 8, 8);
 * ``{"kind": "points_file", "path": "cloud.csv"}``: a user's point cloud (CSV or NPY, ``images.load_point_cloud``);
-* ``{"kind": "image_folder", "path": "dir", "size": 8, "channels": 1}``: a user's images (``images.load_image_folder``).
+* ``{"kind": "image_folder", "path": "dir", "size": 8, "channels": 1}``: a user's images (``images.load_image_folder``);
+* ``{"kind": "fashion_mnist", "split": "train", "classes": null}``: Fashion-MNIST (n, 1, 28, 28) in [-1, 1] from the
+  local idx files (``datasets.load_fashion_mnist``: --data-dir / $EFM_DATA_DIR / the Debian package's folder); the
+  train split holds out the published test split for evaluation;
+* ``{"kind": "cifar10", "split": "train", "classes": null}``: CIFAR-10 (n, 3, 32, 32) in [-1, 1] from its binary
+  batches (``datasets.load_cifar10``, --data-dir or $EFM_DATA_DIR).
 
 A draw of n items from a finite set (digits, files) is a random subset without replacement, or the whole set in
 random order when n exceeds its size.
@@ -30,7 +35,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from . import images
+from . import datasets, images
 from .data import TOYS
 from .nets import NET_KINDS
 from .plates import check_gap
@@ -42,7 +47,8 @@ SOLVERS = ("euler", "heun", "rk45")  # solvers in z between the plates (transpor
 ARC = "arc"  # the two-sided solver in arc length through the whole space (two_sided.transport_two_sided)
 SAMPLING_SOLVERS = (*SOLVERS, ARC)
 SOLVER_OPTIONS = {"kind", "steps", "f_min", "rtol", "atol", "max_steps", "sides", "r_min", "delta"}
-SOURCE_KINDS = ("toy", "gaussian", "digits", "coloured_digits", "points_file", "image_folder")
+SOURCE_KINDS = ("toy", "gaussian", "digits", "coloured_digits", "points_file", "image_folder", "fashion_mnist", "cifar10")
+IMAGE_SETS = {"fashion_mnist": datasets.load_fashion_mnist, "cifar10": datasets.load_cifar10}  # local labelled sets
 
 
 # --- data sources ----------------------------------------------------------------------------------------------------
@@ -177,9 +183,31 @@ def make_source(spec: dict) -> Source:
         items, labels, held = _digits(spec.get("split", "all"), tuple(int(c) for c in classes) if classes is not None else None)
         cls = FiniteSource if kind == "digits" else ColouredDigitsSource
         return cls(spec, items, (-1.0, 1.0), labels, held)
+    if kind in IMAGE_SETS:
+        return _image_set(spec)
     if kind == "points_file":
         return FiniteSource(spec, images.load_point_cloud(_path(spec)), None)
     return FiniteSource(spec, images.load_image_folder(_path(spec), spec.get("size", 8), spec.get("channels", 1)), (-1.0, 1.0))
+
+
+def _image_set(spec: dict) -> FiniteSource:
+    """A Fashion-MNIST or CIFAR-10 source: the split's images (optionally some classes), the test split held out."""
+    split, classes = spec.get("split", "train"), spec.get("classes")
+    if split not in datasets.SPLITS:
+        raise ValueError(f"{spec['kind']} split must be 'train' or 'test'; got {split!r}.")
+    if classes is not None and not (isinstance(classes, list) and classes and all(isinstance(c, int) and 0 <= c <= 9 for c in classes)):
+        raise ValueError(f"{spec['kind']} classes must be null or a list of class numbers 0..9; got {classes!r}.")
+    load = IMAGE_SETS[spec["kind"]]
+
+    def pick(data: datasets.LabelledImages) -> datasets.LabelledImages:
+        if classes is None:
+            return data
+        keep = torch.isin(data.labels, torch.tensor(classes))
+        return datasets.LabelledImages(data.images[keep], data.labels[keep])
+
+    data = pick(load(split))
+    held = pick(load("test")).images if split == "train" else None
+    return FiniteSource(spec, data.images, (-1.0, 1.0), data.labels, held)
 
 
 def _path(spec: dict) -> str:
@@ -323,6 +351,7 @@ class ExperimentConfig:
 _TOY_NET = {"kind": "mlp", "width": 256, "depth": 3}
 _TOY_TARGETS = ("two_gaussians", "swiss_roll", "two_moons")
 _DIGITS_NET = {"kind": "mlp", "width": 512, "depth": 3}
+FASHION_L = 30.0
 
 
 def _toy(name: str, target: str, L: float, objective: str = "efm") -> ExperimentConfig:
@@ -375,6 +404,34 @@ def _digits_gen(name: str, objective: str) -> ExperimentConfig:
     )
 
 
+_FASHION_NET = {"kind": "edm_unet", "channels": 16, "mults": [1, 2, 4], "blocks": 1, "attention": 1}
+
+
+def _fashion_gen(name: str, objective: str) -> ExperimentConfig:
+    # L ~ |x_Q - x_P| (about 34 for N(0, I) noise against Fashion-MNIST at D = 784): then f_z ~ |f_x| ~ 0.7 and
+    # neither component's regression error dominates the slope dx/dz = f_x / f_z (see docs/pretrained.md).
+    return ExperimentConfig(
+        name=name, objective=objective, p={"kind": "gaussian", "shape": [1, 28, 28], "std": 1.0},
+        q={"kind": "fashion_mnist", "split": "train", "classes": None}, L=FASHION_L, net=dict(_FASHION_NET),
+        sampler={"kind": "tent", "sigma": 0.05} if objective == "efm" else {"kind": "none"},
+        n_charges=512, n_queries=64, steps=700 if objective == "efm" else 850, lr=2e-3, warmup=100, ema=0.999,
+        solver={"kind": "heun", "steps": 15, "f_min": 0.05},
+        description=f"N(0, I) noise -> Fashion-MNIST (train split), 28x28, D = 784 ({objective}).",
+    )
+
+
+def _cifar10_gen() -> ExperimentConfig:
+    # For a GPU: the same recipe at 32x32x3 (D = 3072), a wider U-Net; not trained by the project.
+    return ExperimentConfig(
+        name="cifar10-gen", objective="efm", p={"kind": "gaussian", "shape": [3, 32, 32], "std": 1.0},
+        q={"kind": "cifar10", "split": "train", "classes": None}, L=60.0,
+        net={"kind": "edm_unet", "channels": 128, "mults": [1, 2, 2, 2], "blocks": 2, "attention": 1},
+        sampler={"kind": "tent", "sigma": 0.05}, n_charges=1024, n_queries=128, steps=200000, lr=2e-4, warmup=5000,
+        ema=0.9999, solver={"kind": "heun", "steps": 50, "f_min": 0.05},
+        description="N(0, I) noise -> CIFAR-10 (train split), 32x32x3, D = 3072 (efm; GPU: --data-dir DIR --device cuda).",
+    )
+
+
 def _cdigits(name: str, objective: str) -> ExperimentConfig:
     return ExperimentConfig(
         name=name, objective=objective, p={"kind": "coloured_digits", "classes": [2], "split": "train"},
@@ -408,6 +465,9 @@ def _build_presets() -> dict[str, ExperimentConfig]:
     presets["fm-digits-gen"] = _digits_gen("fm-digits-gen", "fm")
     presets["cdigits-2to3"] = _cdigits("cdigits-2to3", "efm")
     presets["fm-cdigits-2to3"] = _cdigits("fm-cdigits-2to3", "fm")
+    presets["fashion-gen"] = _fashion_gen("fashion-gen", "efm")
+    presets["fm-fashion-gen"] = _fashion_gen("fm-fashion-gen", "fm")
+    presets["cifar10-gen"] = _cifar10_gen()
     return presets
 
 
