@@ -1,6 +1,6 @@
 """Real-image benchmarks (D = 784 Fashion-MNIST, D = 3072 CIFAR-10) on one device: exact field, training step, sampling.
 
-    python benchmarks/bench_images.py --device cpu --threads 2        # CPU rows (docs/pretrained.md)
+    python benchmarks/bench_images.py --device cpu --threads 2 --part sample   # the CPU row of docs/pretrained.md
     python benchmarks/bench_images.py --device cuda --out docs/performance_gpu.md   # what benchmarks/gpu_check.sh runs
 
 Times (median of ``--repeats`` after one warm-up, synchronised on CUDA):
@@ -96,6 +96,8 @@ def sampling_rows(device: torch.device, repeats: int) -> list[str]:
         nfe = generate(ckpt.net, ckpt.config, 64, seed=0).nfe
         seconds = _timed(lambda ckpt=ckpt: generate(ckpt.net, ckpt.config, 64, seed=0), device, repeats)
         rows.append(f"| sample 64 images, `{name}` | {ckpt.config.solver.get('kind')} {ckpt.config.solver.get('steps')} steps, NFE {nfe} | {seconds:.2f} s |")
+    if device.type != "cuda":  # the GPU-sized cifar10-gen net would take minutes on a CPU
+        return rows
     config = get_preset("cifar10-gen")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -117,14 +119,18 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, help="write the table to this markdown file")
+    parser.add_argument("--part", choices=("all", "field", "step", "sample"), default="all")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("error: --device cuda but torch sees no CUDA GPU (torch.cuda.is_available() is False)", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    rows = ["| what | size | time |", "|---|---|---|", *field_rows(device, args.repeats), *step_rows(device, args.repeats),
-            *sampling_rows(device, args.repeats)]
+    parts = {"field": field_rows, "step": step_rows, "sample": sampling_rows}
+    rows = ["| what | size | time |", "|---|---|---|"]
+    for part, rows_of in parts.items():
+        if args.part in ("all", part):
+            rows += rows_of(device, args.repeats)
     table = "\n".join(rows)
     print(table)
     if args.out is not None:

@@ -100,3 +100,19 @@ def test_edm_unet_spec_checks():
         build_net({"kind": "unet", "attention": 1}, (1, 8, 8), 1.0)
     shipped = build_net({"kind": "edm_unet", "channels": 16, "mults": [1, 2, 4], "blocks": 1, "attention": 1}, (1, 28, 28), 30.0)
     assert count_parameters(shipped) < 1_000_000  # fashion-gen's net: small enough for 2 CPU cores
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_edm_unet_on_cuda_equals_cpu():
+    torch.manual_seed(0)
+    net = build_net({"kind": "edm_unet", "channels": 16, "mults": [1, 2, 4]}, (1, 28, 28), L=30.0)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x, z = torch.randn(8, 1, 28, 28), torch.rand(8) * 30
+    f_x, f_z = net(x, z)
+    g_x, g_z = net.cuda()(x.cuda(), z.cuda())
+    # cuDNN may convolve in TF32 (10-bit mantissa): agreement to about 1e-3, not float32's 1e-6
+    torch.testing.assert_close(g_x.cpu(), f_x, rtol=1e-2, atol=5e-3)
+    torch.testing.assert_close(g_z.cpu(), f_z, rtol=1e-2, atol=5e-3)
