@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,13 @@ def _add_solver_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--f-min", type=float, dest="f_min", help="slope guard: dx/dz = f_x / max(f_z, f_min) (default 0.05)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     _add_threads_flag(p)
+    _add_data_flag(p)
+
+
+def _add_data_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", dest="data_dir", metavar="DIR", help=(
+        "folder of a local data set (Fashion-MNIST idx files, CIFAR-10's cifar-10-batches-bin/); sets $EFM_DATA_DIR "
+        "(default: $EFM_DATA_DIR, else /usr/share/datasets/fashion-mnist for Fashion-MNIST)"))
 
 
 def _add_threads_flag(p: argparse.ArgumentParser) -> None:
@@ -72,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="random seed (overrides the config)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_threads_flag(t)
+    _add_data_flag(t)
 
     s = sub.add_parser("sample", help="noise -> data: draw samples from a checkpoint", description=(
         "Draw N samples of P (seeded), carry them along the learned field to Q, and save them in data space "
@@ -236,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if getattr(args, "threads", None):
             torch.set_num_threads(args.threads)
+        if getattr(args, "data_dir", None):
+            from .data.datasets import ENV_VAR
+
+            os.environ[ENV_VAR] = args.data_dir
         return COMMANDS[args.command](args)
     except (UsageError, ValueError, OSError) as err:
         message = " ".join(str(err).split())

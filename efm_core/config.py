@@ -13,7 +13,12 @@ Data source specs (dicts, stored in checkpoints):
 * ``{"kind": "coloured_digits", "classes": [2], "split": "train"}``: the same strokes in one random hue per image,
   redrawn at every draw (hue augmentation), (n, 3, 8, 8);
 * ``{"kind": "points_file", "path": "cloud.csv"}``: a user's point cloud (CSV or NPY, ``data.files.load_point_cloud``);
-* ``{"kind": "image_folder", "path": "dir", "size": 8, "channels": 1}``: a user's images (``data.files.load_image_folder``).
+* ``{"kind": "image_folder", "path": "dir", "size": 8, "channels": 1}``: a user's images (``data.files.load_image_folder``);
+* ``{"kind": "fashion_mnist", "split": "train", "classes": null}``: Fashion-MNIST (n, 1, 28, 28) in [-1, 1] from the
+  local idx files (``data.datasets.load_fashion_mnist``: --data-dir / $EFM_DATA_DIR / the Debian package's folder);
+  the train split holds out the published test split for evaluation;
+* ``{"kind": "cifar10", "split": "train", "classes": null}``: CIFAR-10 (n, 3, 32, 32) in [-1, 1] from its binary
+  batches (``data.datasets.load_cifar10``, --data-dir or $EFM_DATA_DIR).
 
 A draw of n items from a finite set (digits, files) is a random subset without replacement, or the whole set in
 random order when n exceeds its size.
@@ -30,7 +35,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .data import TOYS, files, images
+from .data import TOYS, datasets, files, images
 from .nets import NET_KINDS
 from .plates import check_gap, check_positive_int
 from .sampler import TARGETS, SamplerConfig
@@ -41,7 +46,8 @@ SOLVERS = ("euler", "heun", "rk45")  # solvers in z between the plates (solvers.
 ARC = "arc"  # the two-sided solver in arc length through the whole space (theorem.transport_two_sided)
 SAMPLING_SOLVERS = (*SOLVERS, ARC)
 SOLVER_OPTIONS = {"kind", "steps", "f_min", "rtol", "atol", "max_steps", "sides", "r_min", "delta"}
-SOURCE_KINDS = ("toy", "gaussian", "digits", "coloured_digits", "points_file", "image_folder")
+SOURCE_KINDS = ("toy", "gaussian", "digits", "coloured_digits", "points_file", "image_folder", "fashion_mnist", "cifar10")
+IMAGE_SETS = {"fashion_mnist": datasets.load_fashion_mnist, "cifar10": datasets.load_cifar10}  # local labelled sets
 
 
 # --- data sources ----------------------------------------------------------------------------------------------------
@@ -176,9 +182,31 @@ def make_source(spec: dict) -> Source:
         items, labels, held = _digits(spec.get("split", "all"), tuple(int(c) for c in classes) if classes is not None else None)
         cls = FiniteSource if kind == "digits" else ColouredDigitsSource
         return cls(spec, items, (-1.0, 1.0), labels, held)
+    if kind in IMAGE_SETS:
+        return _image_set(spec)
     if kind == "points_file":
         return FiniteSource(spec, files.load_point_cloud(_path(spec)), None)
     return FiniteSource(spec, files.load_image_folder(_path(spec), spec.get("size", 8), spec.get("channels", 1)), (-1.0, 1.0))
+
+
+def _image_set(spec: dict) -> FiniteSource:
+    """A Fashion-MNIST or CIFAR-10 source: the split's images (optionally some classes), the test split held out."""
+    split, classes = spec.get("split", "train"), spec.get("classes")
+    if split not in datasets.SPLITS:
+        raise ValueError(f"{spec['kind']} split must be 'train' or 'test'; got {split!r}.")
+    if classes is not None and not (isinstance(classes, list) and classes and all(isinstance(c, int) and 0 <= c <= 9 for c in classes)):
+        raise ValueError(f"{spec['kind']} classes must be null or a list of class numbers 0..9; got {classes!r}.")
+    load = IMAGE_SETS[spec["kind"]]
+
+    def pick(data: datasets.LabelledImages) -> datasets.LabelledImages:
+        if classes is None:
+            return data
+        keep = torch.isin(data.labels, torch.tensor(classes))
+        return datasets.LabelledImages(data.images[keep], data.labels[keep])
+
+    data = pick(load(split))
+    held = pick(load("test")).images if split == "train" else None
+    return FiniteSource(spec, data.images, (-1.0, 1.0), data.labels, held)
 
 
 def _path(spec: dict) -> str:

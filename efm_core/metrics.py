@@ -9,7 +9,7 @@ Point clouds (n, D):
 Images (n, C, H, W) in [-1, 1], compared as flat pixel vectors (L2 in [-1, 1] pixel units):
     ``knn_precision_recall`` (Kynkaanniemi et al. 2019), ``nearest_distances`` / ``memorised_share``
     (memorisation), ``frechet_distance`` of classifier features, ``class_shares``, ``hue_errors``,
-    ``digits_report`` and ``translation_report``.
+    ``digits_report``, ``fashion_report`` (28x28 Fashion-MNIST) and ``translation_report``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from .classifier import DigitsCNN, as_digit_batch, classifier_outputs
+from .classifier import DigitsCNN, FashionCNN, as_digit_batch, as_fashion_batch, classifier_outputs, fashion_outputs
 from .data.images import image_hues, load_digits
 from .plates import check_points
 
@@ -254,25 +254,36 @@ def _coverage(points: Tensor, centres: Tensor, k: int) -> float:
     return float(torch.cat(inside).double().mean())
 
 
-def nearest_neighbours(samples: object, train: object) -> tuple[Tensor, Tensor]:
+def nearest_neighbours(samples: object, train: object, exact: bool = True) -> tuple[Tensor, Tensor]:
     """For every sample (n, ...) its nearest training item (m, ...), flattened, in L2: (distance (n,) float64, index
-    (n,) int64). Direct differences (no matmul trick), chunked in memory.
+    (n,) int64), chunked in memory.
 
     For digits in [-1, 1] pixels, held-out real digits (``digits_split``) lie 0.94 or more from their nearest
     training digit (99 % of them 1.25 or more, median 2.05), so a sample within 0.5 of one is a near-copy.
+    ``exact=True``: direct differences. ``exact=False`` finds the distances through float64 matrix products
+    (|a|^2 + |b|^2 - 2 a.b; within 1e-12 of the exact distances for [-1, 1] pixels at D = 784), tens of times
+    faster for 1000 samples against 60,000 images.
     """
     x, y = _flat("samples", samples), _flat("train", train)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"samples and train must have the same size per item; got {x.shape[1]} and {y.shape[1]}.")
     step = _row_step(y.shape[0])
-    best = [_cdist(x[i : i + step], y).min(dim=1) for i in range(0, x.shape[0], step)]
-    return torch.cat([b.values for b in best]), torch.cat([b.indices for b in best])
+    y2 = None if exact else y.square().sum(1)
+    best = []
+    for i in range(0, x.shape[0], step):
+        rows = x[i : i + step]
+        if exact:
+            best.append(_cdist(rows, y).min(dim=1))
+        else:
+            best.append((rows.square().sum(1, keepdim=True) + y2 - 2 * rows @ y.T).min(dim=1))
+    distance = torch.cat([b.values for b in best])
+    return (distance if exact else distance.clamp_min(0).sqrt()), torch.cat([b.indices for b in best])
 
 
-def nearest_distances(samples: object, train: object) -> Tensor:
+def nearest_distances(samples: object, train: object, exact: bool = True) -> Tensor:
     """L2 distance (n,) float64 from every sample (n, ...) to its nearest training item (m, ...), flattened
     (``nearest_neighbours`` without the indices)."""
-    return nearest_neighbours(samples, train)[0]
+    return nearest_neighbours(samples, train, exact)[0]
 
 
 def memorised_share(samples: object, train: object, threshold: float = 0.5) -> float:
@@ -359,6 +370,46 @@ def digits_report(
         "nearest_train_median": float(nearest.median()),
         "nearest_train_min": float(nearest.min()),
         "memorised_share": float((nearest < 0.5).double().mean()),
+    }
+
+
+FASHION_COPY_DISTANCE = 2.0  # L2 in [-1, 1] pixels at D = 784; see fashion_report
+
+
+def fashion_report(
+    samples: object, reference: object, train: object, k: int = 5, model: FashionCNN | None = None
+) -> dict:
+    """Metrics of generated Fashion-MNIST images ``samples`` (n, 1, 28, 28) in [-1, 1] against real images.
+
+    ``reference``: real held-out images (the test split), for precision/recall and FD; ``train``: the generator's
+    training images, for near-copies. Non-finite samples are dropped and counted, pixels clipped to [-1, 1].
+    Returns a dict: ``n``, ``nonfinite_share``; ``confidence``, ``class_shares`` (10, in ``datasets.FASHION_CLASSES``
+    order), ``class_share_min`` / ``_max`` of the project's ``FashionCNN``; ``fd``: Frechet distance of its 128-D
+    features, samples vs reference; ``precision``, ``recall``: k-NN (k = 5) in that **feature space**;
+    ``nearest_train_median`` / ``_min`` (pixel L2 to the nearest training image) and ``memorised_share``: share
+    closer than ``FASHION_COPY_DISTANCE`` (2.0: of 1000 held-out test images one lies that close to a training
+    image, 0.9 % within 3.0; their median distance is 7.0).
+    """
+    flat, bad = _finite_rows("samples", samples)
+    x = as_fashion_batch(flat.float())
+    probs, feats = fashion_outputs(x, model)
+    _, ref_feats = fashion_outputs(reference, model)
+    shares = class_shares(probs)
+    nearest = nearest_distances(x, as_fashion_batch(train), exact=False)
+    precision, recall = knn_precision_recall(feats, ref_feats, k)
+    return {
+        "n": int(x.shape[0]),
+        "nonfinite_share": bad,
+        "confidence": float(probs.max(1).values.mean()),
+        "class_shares": [round(float(v), 4) for v in shares],
+        "class_share_min": float(shares.min()),
+        "class_share_max": float(shares.max()),
+        "fd": frechet_distance(feats, ref_feats),
+        "precision": precision,
+        "recall": recall,
+        "nearest_train_median": float(nearest.median()),
+        "nearest_train_min": float(nearest.min()),
+        "memorised_share": float((nearest < FASHION_COPY_DISTANCE).double().mean()),
     }
 
 

@@ -19,7 +19,13 @@ time.
   are f_x and the spatial mean of the last is f_z (as upstream's DDPM U-Net). Sized by ``channels`` and ``mults``
   (one level per entry, each level halves H and W).
 
-``build_net(spec, data_shape, L)`` makes either from a JSON-able dict, which is what checkpoints store.
+* ``FieldEDMUNet`` for real images (28x28 Fashion-MNIST, 32x32 CIFAR-10): the U-Net of the EDM / DDPM++ family cut
+  down for a CPU: the height enters as a positional (sinusoidal) embedding of z / L through an MLP and conditions
+  every residual block by a GroupNorm scale and shift (EDM's ``adaptive_scale``), residual sums are scaled by
+  1/sqrt(2), the last convolution of every block and the output start at zero, optional self-attention at the
+  coarsest level. ``channels`` scales it on a GPU.
+
+``build_net(spec, data_shape, L)`` makes any of them from a JSON-able dict, which is what checkpoints store.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 EMBED_SCALE = 1000.0  # z / L in [0, 1] is multiplied by this before the sinusoids, like DDPM's time steps
-NET_KINDS = ("mlp", "unet", "space_mlp")
+NET_KINDS = ("mlp", "unet", "space_mlp", "edm_unet")
 
 
 def sinusoidal_embedding(s: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
@@ -222,9 +228,120 @@ class FieldUNet(nn.Module):
         return out[:, :-1], out[:, -1].mean(dim=(1, 2))
 
 
+class _FiLMBlock(nn.Module):
+    """EDM-style residual block: GN-SiLU-conv, GN scaled and shifted by the embedding, SiLU-conv, (h + skip) / sqrt 2."""
+
+    def __init__(self, c_in: int, c_out: int, emb_width: int) -> None:
+        super().__init__()
+        self.norm0 = nn.GroupNorm(_groups(c_in), c_in)
+        self.conv0 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.affine = nn.Linear(emb_width, 2 * c_out)
+        self.norm1 = nn.GroupNorm(_groups(c_out), c_out)
+        self.conv1 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        nn.init.zeros_(self.conv1.weight)
+        nn.init.zeros_(self.conv1.bias)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.act = nn.SiLU()
+
+    def forward(self, h: Tensor, emb: Tensor) -> Tensor:
+        y = self.conv0(self.act(self.norm0(h)))
+        scale, shift = self.affine(emb)[:, :, None, None].chunk(2, dim=1)
+        y = self.conv1(self.act(torch.addcmul(shift, self.norm1(y), scale + 1)))
+        return (y + self.skip(h)) * (0.5**0.5)
+
+
+class _Attention(nn.Module):
+    """Single-head self-attention over the pixels of a (B, C, H, W) map, residual, scaled by 1/sqrt(2)."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(_groups(c), c)
+        self.qkv = nn.Conv2d(c, 3 * c, 1)
+        self.proj = nn.Conv2d(c, c, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, h: Tensor) -> Tensor:
+        B, C, H, W = h.shape
+        q, k, v = self.qkv(self.norm(h)).reshape(B, 3, C, H * W).unbind(1)
+        a = torch.nn.functional.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        return (h + self.proj(a.transpose(1, 2).reshape(B, C, H, W))) * (0.5**0.5)
+
+
+class FieldEDMUNet(nn.Module):
+    """EDM-style U-Net field for images ``data_shape`` = (C, H, W): (x (B, C, H, W), z (B,)) -> (f_x, f_z (B,)).
+
+    ``channels`` base width, ``mults`` width per level (H, W divisible by 2^(levels - 1); 28x28 takes (1, 2, 2):
+    28, 14, 7), ``blocks`` residual blocks per level down (one more up, with the skip connection), ``attention``
+    self-attention in the middle (coarsest level). f_x: the first C output channels; f_z: the spatial mean of the
+    last one. About 0.6 M parameters at the defaults (16 channels, (1, 2, 2)) for 28x28.
+    """
+
+    def __init__(
+        self, data_shape: tuple[int, ...], L: float, channels: int = 16, mults: tuple[int, ...] = (1, 2, 2), blocks: int = 1,
+        attention: int = 1, emb_features: int = 64,
+    ) -> None:
+        super().__init__()
+        if len(data_shape) != 3:
+            raise ValueError(f"the U-Net needs image data of shape (C, H, W); got data shape {tuple(data_shape)}.")
+        C, H, W = (int(s) for s in data_shape)
+        levels = len(mults)
+        if levels < 1 or H % 2 ** (levels - 1) or W % 2 ** (levels - 1):
+            raise ValueError(f"{levels} U-Net levels need H and W divisible by {2 ** max(levels - 1, 0)}; got {H}x{W}.")
+        self.data_shape, self.L, self.levels, self.blocks_per_level = (C, H, W), float(L), levels, blocks
+        emb_width = 4 * channels
+        self.emb = nn.Sequential(HeightEmbedding(L, emb_width, emb_features), nn.SiLU())
+        self.inp = nn.Conv2d(C, channels, 3, padding=1)
+        self.down, self.downsample, self.up, self.upsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        c, skips = channels, [channels]
+        for i, m in enumerate(mults):
+            for _ in range(blocks):
+                self.down.append(_FiLMBlock(c, channels * m, emb_width))
+                c = channels * m
+                skips.append(c)
+            if i < levels - 1:
+                self.downsample.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
+                skips.append(c)
+        self.mid = nn.ModuleList([_FiLMBlock(c, c, emb_width), _FiLMBlock(c, c, emb_width)])
+        self.attn = _Attention(c) if attention else nn.Identity()
+        for i, m in reversed(list(enumerate(mults))):
+            for _ in range(blocks + 1):
+                self.up.append(_FiLMBlock(c + skips.pop(), channels * m, emb_width))
+                c = channels * m
+            if i > 0:
+                self.upsample.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, c, 3, padding=1)))
+        self.out = nn.Sequential(nn.GroupNorm(_groups(c), c), nn.SiLU(), nn.Conv2d(c, C + 1, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        emb = self.emb(z)
+        h = self.inp(x)
+        skips = [h]
+        down = iter(self.down)
+        for i in range(self.levels):
+            for _ in range(self.blocks_per_level):
+                h = next(down)(h, emb)
+                skips.append(h)
+            if i < self.levels - 1:
+                h = self.downsample[i](h)
+                skips.append(h)
+        h = self.attn(self.mid[0](h, emb))
+        h = self.mid[1](h, emb)
+        up = iter(self.up)
+        for j, i in enumerate(reversed(range(self.levels))):
+            for _ in range(self.blocks_per_level + 1):
+                h = next(up)(torch.cat([h, skips.pop()], dim=1), emb)
+            if i > 0:
+                h = self.upsample[j](h)
+        out = self.out(h)
+        return out[:, :-1], out[:, -1].mean(dim=(1, 2))
+
+
 def build_net(spec: dict, data_shape: tuple[int, ...], L: float) -> nn.Module:
     """A field net from its JSON spec, e.g. ``{"kind": "mlp", "width": 256, "depth": 3}``,
-    ``{"kind": "space_mlp", "width": 256, "depth": 4}`` or ``{"kind": "unet", "channels": 16, "mults": [1, 2], "blocks": 1}``; unknown kinds or options raise ValueError."""
+    ``{"kind": "space_mlp", "width": 256, "depth": 4}`` or ``{"kind": "unet", "channels": 16, "mults": [1, 2], "blocks": 1}`` or
+    ``{"kind": "edm_unet", "channels": 16, "mults": [1, 2, 2], "blocks": 1, "attention": 1}``; unknown kinds or options raise ValueError."""
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ValueError(f"a net spec is a dict with a 'kind' ({' or '.join(NET_KINDS)}); got {spec!r}.")
     options = {k: v for k, v in spec.items() if k != "kind"}
@@ -232,8 +349,10 @@ def build_net(spec: dict, data_shape: tuple[int, ...], L: float) -> nn.Module:
         cls, known = FieldMLP, {"width", "depth", "emb_features"}
     elif spec["kind"] == "space_mlp":
         cls, known = FieldSpaceMLP, {"width", "depth"}
-    elif spec["kind"] == "unet":
+    elif spec["kind"] in ("unet", "edm_unet"):
         cls, known = FieldUNet, {"channels", "mults", "blocks", "emb_features"}
+        if spec["kind"] == "edm_unet":
+            cls, known = FieldEDMUNet, known | {"attention"}
         if "mults" in options:
             options["mults"] = tuple(options["mults"])
     else:
@@ -241,8 +360,12 @@ def build_net(spec: dict, data_shape: tuple[int, ...], L: float) -> nn.Module:
     unknown = sorted(set(options) - known)
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for a {spec['kind']} net; known: {sorted(known)}.")
+    if options.get("attention", 0) not in (0, 1) or isinstance(options.get("attention"), bool):
+        raise ValueError(f"net option 'attention' must be 0 (none) or 1 (self-attention in the middle); got {options['attention']!r}.")
     for key, value in options.items():
         values = value if key == "mults" else (value,)
+        if key == "attention":
+            continue
         if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
             raise ValueError(f"net option {key!r} must be {'a list of ' if key == 'mults' else 'a '}positive integer(s); got {value!r}.")
     if options.get("emb_features", 2) % 2:

@@ -11,6 +11,7 @@ from .config import ExperimentConfig
 _TOY_NET = {"kind": "mlp", "width": 256, "depth": 3}
 _TOY_TARGETS = ("two_gaussians", "swiss_roll", "two_moons")
 _DIGITS_NET = {"kind": "mlp", "width": 512, "depth": 3}
+FASHION_L = 30.0
 
 
 def _toy(name: str, target: str, L: float, objective: str = "efm") -> ExperimentConfig:
@@ -63,6 +64,34 @@ def _digits_gen(name: str, objective: str) -> ExperimentConfig:
     )
 
 
+_FASHION_NET = {"kind": "edm_unet", "channels": 16, "mults": [1, 2, 4], "blocks": 1, "attention": 1}
+
+
+def _fashion_gen(name: str, objective: str) -> ExperimentConfig:
+    # L ~ |x_Q - x_P| (about 34 for N(0, I) noise against Fashion-MNIST at D = 784): then f_z ~ |f_x| ~ 0.7 and
+    # neither component's regression error dominates the slope dx/dz = f_x / f_z (see docs/pretrained.md).
+    return ExperimentConfig(
+        name=name, objective=objective, p={"kind": "gaussian", "shape": [1, 28, 28], "std": 1.0},
+        q={"kind": "fashion_mnist", "split": "train", "classes": None}, L=FASHION_L, net=dict(_FASHION_NET),
+        sampler={"kind": "tent", "sigma": 0.05} if objective == "efm" else {"kind": "none"},
+        n_charges=512, n_queries=64, steps=500, lr=2e-3, warmup=100, ema=0.999,
+        solver={"kind": "heun", "steps": 15, "f_min": 0.05},
+        description=f"N(0, I) noise -> Fashion-MNIST (train split), 28x28, D = 784 ({objective}).",
+    )
+
+
+def _cifar10_gen(name: str, objective: str) -> ExperimentConfig:
+    # For a GPU: the same recipe at 32x32x3 (D = 3072), a wider U-Net; not trained by the project.
+    return ExperimentConfig(
+        name=name, objective=objective, p={"kind": "gaussian", "shape": [3, 32, 32], "std": 1.0},
+        q={"kind": "cifar10", "split": "train", "classes": None}, L=60.0,
+        net={"kind": "edm_unet", "channels": 128, "mults": [1, 2, 2, 2], "blocks": 2, "attention": 1},
+        sampler={"kind": "tent", "sigma": 0.05} if objective == "efm" else {"kind": "none"}, n_charges=1024,
+        n_queries=128, steps=200000, lr=2e-4, warmup=5000, ema=0.9999, solver={"kind": "heun", "steps": 50, "f_min": 0.05},
+        description=f"N(0, I) noise -> CIFAR-10 (train split), 32x32x3, D = 3072 ({objective}; GPU: --data-dir DIR --device cuda).",
+    )
+
+
 def _cdigits(name: str, objective: str) -> ExperimentConfig:
     return ExperimentConfig(
         name=name, objective=objective, p={"kind": "coloured_digits", "classes": [2], "split": "train"},
@@ -96,6 +125,10 @@ def _build_presets() -> dict[str, ExperimentConfig]:
     presets["fm-digits-gen"] = _digits_gen("fm-digits-gen", "fm")
     presets["cdigits-2to3"] = _cdigits("cdigits-2to3", "efm")
     presets["fm-cdigits-2to3"] = _cdigits("fm-cdigits-2to3", "fm")
+    presets["fashion-gen"] = _fashion_gen("fashion-gen", "efm")
+    presets["fm-fashion-gen"] = _fashion_gen("fm-fashion-gen", "fm")
+    presets["cifar10-gen"] = _cifar10_gen("cifar10-gen", "efm")
+    presets["fm-cifar10-gen"] = _cifar10_gen("fm-cifar10-gen", "fm")
     return presets
 
 

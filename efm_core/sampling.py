@@ -112,7 +112,8 @@ def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int 
 
     Generation of points (toys, point files): ``pointcloud_report`` (W2 vs its two-sample floor, energy distance).
     Generation of digits from noise: ``digits_report`` (classifier confidence and class shares, FD, k-NN precision /
-    recall, memorisation against the training items). Translation between digit classes (P and Q both digits of
+    recall, memorisation against the training items); of Fashion-MNIST: ``fashion_report`` (the same in the
+    Fashion-MNIST classifier's feature space, against held-out test images). Translation between digit classes (P and Q both digits of
     one class each): ``translation_report`` (read as the target class, hue kept) of n inputs from P.
     """
     from . import metrics
@@ -131,6 +132,8 @@ def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int 
         report = metrics.translation_report(inputs, out, int(target_spec["classes"][0]))
     elif target_spec["kind"] in ("digits", "coloured_digits"):
         report = metrics.digits_report(out, train=target.items)
+    elif target_spec["kind"] == "fashion_mnist":
+        report = metrics.fashion_report(out, target.reference(n, seed + 1), train=target.items)
     elif target.clip is None:
         sampler = (lambda m, s: target.reference(m, 7919 + s)) if target_spec["kind"] == "toy" else None
         report = metrics.pointcloud_report(out, target.reference(n, seed + 1), target_sampler=sampler)

@@ -70,3 +70,49 @@ def test_same_seed_same_weights_and_sizes():
     # input (D+1 -> w), embedding (64 -> w -> w), one block (2 w x w), output (w -> D+1)
     w = 16
     assert count_parameters(a) == (3 * w + w) + (64 * w + w + w * w + w) + 2 * (w * w + w) + (w * 3 + 3)
+
+
+@pytest.mark.parametrize("shape,mults", [((1, 28, 28), [1, 2, 2]), ((3, 32, 32), [1, 2, 2, 2])])
+def test_edm_unet_fits_real_image_sizes_and_sees_z(shape, mults):
+    torch.manual_seed(0)
+    net = build_net({"kind": "edm_unet", "channels": 8, "mults": mults, "attention": 1}, shape, L=30.0)
+    x, z = torch.randn(3, *shape), torch.tensor([0.0, 15.0, 30.0])
+    f_x, f_z = net(x, z)
+    assert f_x.shape == x.shape and f_z.shape == (3,)
+    assert f_x.abs().max() == 0 and f_z.abs().max() == 0  # zero-initialised outputs (EDM), a still field at start
+    with torch.no_grad():  # give every zero-initialised layer weights, then z and x must both matter
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    f_x, f_z = net(x, z)
+    f_x2, f_z2 = net(x, z.flip(0))
+    assert not torch.allclose(f_x, f_x2) and not torch.allclose(f_z, f_z2)
+    one_x, one_z = net(x[1:2], z[1:2])  # per-sample independence (GroupNorm, attention within one image)
+    torch.testing.assert_close(one_x[0], f_x[1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(one_z[0], f_z[1], rtol=1e-4, atol=1e-5)
+
+
+def test_edm_unet_spec_checks():
+    with pytest.raises(ValueError, match="attention"):
+        build_net({"kind": "edm_unet", "attention": 2}, (1, 28, 28), 1.0)
+    with pytest.raises(ValueError, match="divisible"):
+        build_net({"kind": "edm_unet", "mults": [1, 2, 2, 2]}, (1, 28, 28), 1.0)
+    with pytest.raises(ValueError, match="unknown option"):
+        build_net({"kind": "unet", "attention": 1}, (1, 8, 8), 1.0)
+    shipped = build_net({"kind": "edm_unet", "channels": 16, "mults": [1, 2, 4], "blocks": 1, "attention": 1}, (1, 28, 28), 30.0)
+    assert count_parameters(shipped) < 1_000_000  # fashion-gen's net: small enough for 2 CPU cores
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_edm_unet_on_cuda_equals_cpu():
+    torch.manual_seed(0)
+    net = build_net({"kind": "edm_unet", "channels": 16, "mults": [1, 2, 4]}, (1, 28, 28), L=30.0)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x, z = torch.randn(8, 1, 28, 28), torch.rand(8) * 30
+    f_x, f_z = net(x, z)
+    g_x, g_z = net.cuda()(x.cuda(), z.cuda())
+    # cuDNN may convolve in TF32 (10-bit mantissa): agreement to about 1e-3, not float32's 1e-6
+    torch.testing.assert_close(g_x.cpu(), f_x, rtol=1e-2, atol=5e-3)
+    torch.testing.assert_close(g_z.cpu(), f_z, rtol=1e-2, atol=5e-3)
