@@ -36,8 +36,8 @@ from efm_core.field import plate_field_at  # noqa: E402
 from efm_core.nets import count_parameters  # noqa: E402
 from efm_core.plates import make_plates  # noqa: E402
 from efm_core.presets import get_preset  # noqa: E402
-from efm_core.train import Trainer  # noqa: E402
 from efm_core.sampling import generate  # noqa: E402
+from efm_core.train import Trainer  # noqa: E402
 
 
 def _timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float:

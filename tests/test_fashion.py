@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from efm_core import metrics
-from efm_core.data import datasets
 from efm_core.checkpoints import load_checkpoint
 from efm_core.classifier import FASHION_PATH, accuracy, as_fashion_batch, fashion_outputs, load_fashion_classifier
 from efm_core.cli import main
+from efm_core.data import datasets
 from efm_core.sampling import generate
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
