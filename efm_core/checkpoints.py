@@ -27,6 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from . import limits
 from .nets import build_net
 from .presets import ExperimentConfig, make_source
 
@@ -131,9 +132,9 @@ def read_card(path: str | os.PathLike) -> dict:
         if not p.is_file():
             raise CheckpointError(f"checkpoint {str(st_path.with_suffix(''))!r}: missing {p.name} (a checkpoint is NAME.safetensors + NAME.json).")
     try:
-        card = json.loads(json_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{json_path.name} is not a valid JSON model card: {err}.") from None
+        card = limits.read_json(json_path, "model card")
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise CheckpointError(f"{json_path.name} is not a Field Matching Lab model card (no \"format\": \"{FORMAT}\").")
     version = card.get("format_version")
@@ -202,8 +203,18 @@ def load_into(net: nn.Module, state: dict[str, Tensor], what: str) -> None:
 
 
 def build_model(config: ExperimentConfig) -> nn.Module:
-    """An untrained net for ``config`` (data shape from its P source)."""
-    return build_net(config.net, make_source(config.p).shape, config.L)
+    """An untrained net for ``config`` (data shape from its P source), refused (ValueError) before it is allocated if
+    its parameters, or its activations at the training batch ``n_queries``, are above the stated limits
+    (``nets.build_net``, ``efm_core.limits``)."""
+    return build_net(config.net, make_source(config.p).shape, config.L, batch=config.n_queries)
+
+
+def check_batch(config: ExperimentConfig, n: int, what: str = "n") -> None:
+    """ValueError unless ``n`` items fit one forward pass of ``config``'s net under ``limits.MAX_ACTIVATION_BYTES``
+    (sized on the meta device, nothing allocated); ``what`` names the argument in the message."""
+    shape = make_source(config.p).shape
+    size = limits.net_size(lambda: build_net(config.net, shape, config.L), n)
+    limits.check_net_size(size, f"{what} = {n} items through this model")
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:

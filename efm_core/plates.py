@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import limits
+
 
 def _as_tensor(name: str, value: object, like: Tensor | None = None) -> Tensor:
     if isinstance(value, Tensor):
@@ -61,8 +63,9 @@ def check_points(name: str, value: object, dim: int | None = None, like: Tensor 
     return tensor
 
 
-def check_gap(L: object) -> float:
-    """Return the plate distance L as a float, or raise ValueError unless it is finite and > 0."""
+def check_gap(L: object, dtype: torch.dtype = torch.float64) -> float:
+    """Return the plate distance L as a float, or raise ValueError unless it is > 0 and at most
+    ``limits.max_coordinate(dtype)`` (beyond it squared distances overflow in ``dtype``)."""
     if isinstance(L, (str, bytes, bool)):
         raise ValueError(f"L must be a number (the distance between the plates), not {type(L).__name__} {L!r}.")
     try:
@@ -71,6 +74,8 @@ def check_gap(L: object) -> float:
         raise ValueError(f"L must be a number (the distance between the plates); got {L!r}.") from None
     if not (gap > 0 and gap < float("inf")):
         raise ValueError(f"L must be finite and > 0 (the distance between the plates); got {gap}.")
+    if gap > limits.max_coordinate(dtype):
+        raise ValueError(f"L = {gap:.3g} is too large: in {str(dtype).removeprefix('torch.')} L is at most {limits.max_coordinate(dtype):.3g}. Rescale the data and L.")
     return gap
 
 

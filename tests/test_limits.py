@@ -1,0 +1,127 @@
+"""Stated limits (efm_core.limits): sizes refused before anything is allocated, scales refused or warned about, and
+bounded parsers; issue 14's findings, each as a test that failed before the limits existed."""
+
+import json
+import resource
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from efm_core import limits
+from efm_core.checkpoints import CheckpointError, checkpoint_paths, load_checkpoint, read_card, save_checkpoint
+from efm_core.nets import build_net
+from efm_core.presets import ExperimentConfig, get_preset
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    config = get_preset("tiny")
+    torch.manual_seed(0)
+    from efm_core.checkpoints import build_model
+
+    net = build_model(config)
+    base = tmp_path_factory.mktemp("ckpt") / "tiny"
+    save_checkpoint(base, config, {f"net.{k}": v for k, v in net.state_dict().items()}, steps=0)
+    return base
+
+
+def _with_card(base, tmp_path, change):
+    st, js = checkpoint_paths(base)
+    dst = tmp_path / "edited"
+    dst_st, dst_js = checkpoint_paths(dst)
+    dst_st.write_bytes(st.read_bytes())
+    card = json.loads(js.read_text())
+    change(card)
+    dst_js.write_text(json.dumps(card))
+    return dst
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize(
+    "net, p, match",
+    [
+        ({"kind": "mlp", "width": 4096, "depth": 32}, None, "parameters; the limit"),
+        ({"kind": "mlp", "width": 300000, "depth": 1}, None, "parameters; the limit"),
+        ({"kind": "unet", "channels": 32, "mults": [1, 2], "blocks": 1}, {"kind": "gaussian", "shape": [1, 512, 512]}, "GiB of activations"),
+        ({"kind": "mlp", "width": 64, "depth": 100000}, None, "depth"),
+    ],
+)
+def test_a_card_describing_a_huge_net_is_refused_before_building_it(tiny_checkpoint, tmp_path, net, p, match):
+    def change(card):
+        card["config"]["net"] = net
+        if p is not None:
+            card["config"]["p"] = card["config"]["q"] = p
+    dst = _with_card(tiny_checkpoint, tmp_path, change)
+    before = _peak_rss_mb()
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(dst)
+    assert _peak_rss_mb() - before < 200  # before the limits: +3900 MB for width 4096 x depth 32
+
+
+def test_a_card_with_an_enormous_gap_is_refused(tiny_checkpoint, tmp_path):
+    dst = _with_card(tiny_checkpoint, tmp_path, lambda card: card["config"].update(L=1e308))
+    with pytest.raises(CheckpointError, match="L = 1e\\+308 is too large"):
+        load_checkpoint(dst)
+
+
+def test_a_deeply_nested_card_is_a_checkpoint_error(tiny_checkpoint, tmp_path):
+    st, js = checkpoint_paths(tiny_checkpoint)
+    dst_st, dst_js = checkpoint_paths(tmp_path / "nested")
+    dst_st.write_bytes(st.read_bytes())
+    dst_js.write_text('{"format": ' + "[" * 100000 + "]" * 100000 + "}")
+    with pytest.raises(CheckpointError, match="nested too deeply"):
+        read_card(dst_js)
+    dst_js.write_text('{"format": ' + "[" * 40 + "]" * 40 + "}")
+    with pytest.raises(CheckpointError, match="nested more than"):
+        read_card(dst_js)
+
+
+def test_build_net_shares_the_size_check():
+    with pytest.raises(ValueError, match="parameters; the limit"):
+        build_net({"kind": "mlp", "width": 4096, "depth": 32}, (2,), 1.0)
+    with pytest.raises(ValueError, match="activations for a batch of 100000"):
+        build_net({"kind": "mlp", "width": 1024, "depth": 2}, (2,), 1.0, batch=100000)
+    assert isinstance(build_net({"kind": "mlp", "width": 32, "depth": 1}, (2,), 1.0), nn.Module)
+
+
+@pytest.mark.parametrize(
+    "spec, shape",
+    [({"kind": "mlp"}, (2,)), ({"kind": "space_mlp", "width": 64}, (3,)), ({"kind": "unet"}, (1, 8, 8)),
+     ({"kind": "unet", "channels": 8, "mults": [1, 2, 2], "blocks": 2}, (3, 16, 16))],
+)
+def test_net_size_counts_parameters_exactly_and_activations_closely(spec, shape):
+    """Parameters as the built net has them; activations within 20% of every layer output of a meta forward pass."""
+    torch.manual_seed(0)
+    state = torch.random.get_rng_state()
+    size = limits.net_size(lambda: build_net(spec, shape, 1.0), batch=16)
+    assert torch.equal(torch.random.get_rng_state(), state)  # sizing draws no random numbers
+    net = build_net(spec, shape, 1.0)
+    assert size.parameters == sum(p.numel() for p in net.parameters())
+    total = [0]
+    with torch.device("meta"):
+        meta = build_net(spec, shape, 1.0)
+    for m in meta.modules():
+        if not list(m.children()):
+            m.register_forward_hook(lambda _m, _i, o: total.__setitem__(0, total[0] + sum(t.numel() * 4 for t in (o if isinstance(o, tuple) else (o,)))))
+    meta(torch.empty(16, *shape, device="meta"), torch.empty(16, device="meta"))
+    assert 0.8 < size.activation_bytes / total[0] < 1.2
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"n_charges": 10**9, "n_queries": 10**9}, "n_charges = 1000000000 is above the limit"),
+        ({"steps": 10**12}, "config steps = 1000000000000 is above the limit"),
+        ({"seed": 2**70}, "config seed"),
+        ({"solver": {"kind": "heun", "steps": 10**8}}, "solver steps = 100000000 is above the limit"),
+    ],
+)
+def test_config_sizes_have_upper_bounds(change, match):
+    with pytest.raises(ValueError, match=match):
+        get_preset("tiny").replace(**change)
+    assert isinstance(get_preset("digits-gen"), ExperimentConfig)
