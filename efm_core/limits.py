@@ -191,12 +191,12 @@ def warn_far_points(points: Tensor, pos: Tensor, neg: Tensor, L: float) -> None:
 
 
 def warn_lost_lines(case: Tensor, lost: int, L: float, scale: float, dtype: torch.dtype) -> None:
-    """RuntimeWarning when at least half of the traced lines (``case`` (K,), ``lost`` the LOST index) are lost, with
-    the likely reason when the gap L is within a million float epsilons of the coordinates' ``scale``."""
+    """RuntimeWarning when traced lines (``case`` (K,), ``lost`` the LOST index) are lost for a likely reason: the gap
+    L is within a million float epsilons of the coordinates' ``scale`` (any line lost), or at least half are lost."""
     n_lost = int((case == lost).sum())
-    if case.numel() == 0 or 2 * n_lost < case.numel():
-        return
     resolution = 1e6 * torch.finfo(dtype).eps * scale
+    if n_lost == 0 or (L >= resolution and 2 * n_lost < case.numel()):
+        return
     reason = (
         f" L = {L:.3g} is below {resolution:.3g}, a million {str(dtype).removeprefix('torch.')} epsilons of the "
         "charges' coordinates: the tracer cannot resolve the gap. Rescale the data so that L is comparable to the "

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from efm_core import limits
+from efm_core import exact_field, limits, make_plates, trace_lines
 from efm_core.checkpoints import CheckpointError, checkpoint_paths, load_checkpoint, read_card, save_checkpoint
+from efm_core.lines import LOST
 from efm_core.nets import build_net
 from efm_core.presets import ExperimentConfig, get_preset
 
@@ -125,3 +126,73 @@ def test_config_sizes_have_upper_bounds(change, match):
     with pytest.raises(ValueError, match=match):
         get_preset("tiny").replace(**change)
     assert isinstance(get_preset("digits-gen"), ExperimentConfig)
+
+
+# --- library inputs ----------------------------------------------------------------------------------------------
+
+POS = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+NEG = torch.tensor([[0.5], [2.0]], dtype=torch.float64)
+
+
+def test_too_many_lines_are_refused_before_any_work():
+    plates = make_plates(POS, NEG, 1.0)
+    with pytest.raises(ValueError, match="n_lines = 100000 is above the limit of 10000"):
+        trace_lines(plates, n_lines=100000)
+    with pytest.raises(ValueError, match="per_charge x positive charges = 20000"):
+        trace_lines(plates, per_charge=10000)
+    with pytest.raises(ValueError, match="max_steps = 1000000000 is above the limit"):
+        trace_lines(plates, n_lines=2, max_steps=10**9)
+
+
+def test_a_gap_too_small_to_resolve_warns_with_the_reason():
+    g = torch.Generator().manual_seed(0)
+    plates = make_plates(torch.randn(64, 1, generator=g, dtype=torch.float64), torch.randn(64, 1, generator=g, dtype=torch.float64), 1e-12)
+    with pytest.warns(RuntimeWarning, match="field lines were lost. L = 1e-12 is below"):
+        tr = trace_lines(plates, n_lines=32)
+    assert (tr.case == LOST).any()
+
+
+@pytest.mark.parametrize("x", [1e150, 1e16, 1e13])
+def test_far_queries_warn_instead_of_returning_silent_garbage(x):
+    with pytest.warns(RuntimeWarning, match="fields cancel below float64 precision"):
+        exact_field([[x, 0.5]], POS, NEG, 1.0)
+
+
+def test_overflowing_coordinates_and_gaps_are_refused():
+    with pytest.raises(ValueError, match="coordinate of size 1e\\+160"):
+        exact_field([[1e160, 0.5]], POS, NEG, 1.0)
+    with pytest.raises(ValueError, match="L = 1e\\+300 is too large"):
+        exact_field([[0.1, 0.5]], POS, NEG, 1e300)
+
+
+def test_near_queries_do_not_warn(recwarn):
+    exact_field([[1e6, 0.5], [0.1, 0.2]], POS, NEG, 1.0)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: exact_field([[0.1, 0.5]], [[1 + 2j], [0.5]], NEG, 1.0), "must hold real numbers"),
+        (lambda: exact_field([[0.1, 0.5]], torch.tensor([[1 + 2j], [0.5]]), NEG, 1.0), "must hold real numbers"),
+        (lambda: make_plates(POS, NEG, 1.0, pos_weights=np.array([1 + 1j, 1.0])), "must hold real numbers"),
+        (lambda: make_plates(torch.zeros(2, 1, device="meta"), NEG, 1.0), "meta tensor"),
+        (lambda: exact_field(torch.zeros(2, 2, device="meta"), POS, NEG, 1.0), "meta tensor"),
+        (lambda: exact_field([[0.1, 0.5]], np.array([[1.0], [None]], dtype=object), NEG, 1.0), "array of numbers"),
+        (lambda: exact_field(torch.zeros(2, 2, dtype=torch.float64, requires_grad=True), POS, NEG, 1.0), "requires grad"),
+        (lambda: make_plates(POS.clone().requires_grad_(), NEG, 1.0), "requires grad"),
+        (lambda: make_plates(POS.float(), NEG, 1.0, pos_weights=[1e308, 1.0]), "beyond the range of float32"),
+    ],
+)
+def test_unusable_inputs_are_clear_value_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_huge_charge_magnitudes_normalise_correctly():
+    plates = make_plates(POS, NEG, 1.0, pos_weights=[1e308, 1e308])
+    assert torch.allclose(plates.pos_weights, torch.tensor([0.5, 0.5], dtype=torch.float64))
+    plates = make_plates(POS, NEG, 1.0, pos_weights=[1e308, 3e307])
+    assert torch.allclose(plates.pos_weights, torch.tensor([1 / 1.3, 0.3 / 1.3], dtype=torch.float64))
+    ref = exact_field([[0.1, 0.5]], POS, NEG, 1.0)
+    assert torch.allclose(exact_field([[0.1, 0.5]], POS, NEG, 1.0, pos_weights=[1e308, 1e308]), ref)
