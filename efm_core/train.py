@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from . import distributed
+from . import distributed, limits
 from .baselines import FlowMatchingObjective
 from .checkpoints import (
     NET_PREFIX,
@@ -317,6 +317,7 @@ def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int 
     """
     from . import metrics
 
+    limits.check_count("n", n, limits.MAX_EVAL_ITEMS, why="exact W2 costs O(n^3) time and O(n^2) memory")
     target_spec = config.p if config.objective == "pfgm" else config.q
     target = make_source(target_spec)
     source = make_source(config.p)

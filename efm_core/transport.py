@@ -17,12 +17,15 @@ a trained net into one (for flow matching the velocity v = x1 - x0 becomes the f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from numbers import Real
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from . import limits
 from .baselines import pfgm_prior
 from .lines import CASES, LOST
 from .nets import FieldSpaceMLP
@@ -232,12 +235,12 @@ def transport(
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}.")
-    if not (isinstance(steps, int) and steps >= 1):
-        raise ValueError(f"steps must be a positive integer; got {steps!r}.")
-    if not f_min > 0:
-        raise ValueError(f"f_min must be > 0 (it guards the division by f_z); got {f_min!r}.")
-    if not (isinstance(snapshots, int) and (snapshots == 0 or snapshots >= 2)):
-        raise ValueError(f"snapshots must be 0 or an integer >= 2 (it includes both plates); got {snapshots!r}.")
+    for name, value in (("steps", steps), ("max_steps", max_steps)):
+        limits.check_count(name, value, limits.MAX_SOLVER_STEPS, why="solver steps per line")
+    if not (isinstance(f_min, Real) and not isinstance(f_min, bool) and 0 < f_min < math.inf):
+        raise ValueError(f"f_min must be a finite number > 0 (it guards the division by f_z); got {f_min!r}.")
+    if not (isinstance(snapshots, int) and (snapshots == 0 or 2 <= snapshots <= limits.MAX_SOLVER_STEPS + 1)):
+        raise ValueError(f"snapshots must be 0 or an integer from 2 (both plates) to {limits.MAX_SOLVER_STEPS + 1}; got {snapshots!r}.")
     if x0.ndim < 2 or not x0.is_floating_point():
         raise ValueError(f"x0 must be a float tensor (B, *shape); got {tuple(x0.shape)} {x0.dtype}.")
     if not torch.isfinite(x0).all():
@@ -306,8 +309,7 @@ def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **
     For the PFGM-style baseline the start is its prior on the plane z = L and the lines run back to the data at z = 0.
     ``solver`` overrides the config's solver options (solver kind as ``kind``, steps, f_min, rtol, snapshots...).
     """
-    if not (isinstance(n, int) and n >= 1):
-        raise ValueError(f"n must be a positive integer; got {n!r}.")
+    limits.check_count("n", n, limits.MAX_ITEMS, why="items in one call: generate in several calls")
     g = torch.Generator().manual_seed(int(seed))
     field = learned_field(net, config.objective, config.L)
     options = _solver_options(config, solver)

@@ -42,6 +42,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from . import limits
 from .exact_transport import check_delta
 from .lines import BACKWARD, BEHIND, FRONT, LOST
 from .nets import side_flags
@@ -135,8 +136,7 @@ def _check(steps: int, max_steps: int, r_min: float, delta: float, sides: str, L
     if sides not in SIDES:
         raise ValueError(f"sides must be one of {', '.join(SIDES)}; got {sides!r}.")
     for name, value in (("steps", steps), ("max_steps", max_steps)):
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        limits.check_count(name, value, limits.MAX_SOLVER_STEPS, why="solver steps per line")
     if not (isinstance(r_min, int | float) and r_min > 0):
         raise ValueError(f"r_min must be a number > 0 (the smallest step scale, data units); got {r_min!r}.")
     return check_delta(delta, L)

@@ -1,6 +1,7 @@
 """Stated limits (efm_core.limits): sizes refused before anything is allocated, scales refused or warned about, and
 bounded parsers; issue 14's findings, each as a test that failed before the limits existed."""
 
+import io
 import json
 import resource
 
@@ -11,6 +12,8 @@ from torch import nn
 
 from efm_core import exact_field, limits, make_plates, trace_lines
 from efm_core.checkpoints import CheckpointError, checkpoint_paths, load_checkpoint, read_card, save_checkpoint
+from efm_core.cli import main
+from efm_core.images import load_point_cloud, read_npy
 from efm_core.lines import LOST
 from efm_core.nets import build_net
 from efm_core.presets import ExperimentConfig, get_preset
@@ -196,3 +199,141 @@ def test_huge_charge_magnitudes_normalise_correctly():
     assert torch.allclose(plates.pos_weights, torch.tensor([1 / 1.3, 0.3 / 1.3], dtype=torch.float64))
     ref = exact_field([[0.1, 0.5]], POS, NEG, 1.0)
     assert torch.allclose(exact_field([[0.1, 0.5]], POS, NEG, 1.0, pos_weights=[1e308, 1e308]), ref)
+
+
+# --- the CLI -------------------------------------------------------------------------------------------------------
+
+
+def _cli(args, capsys):
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    err = capsys.readouterr().err
+    return code, err
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["sample", "--n", "1e9"], "--n"),
+        (["sample", "--n", "1000000000"], "--n"),
+        (["sample", "--n", "1e7"], "--n"),
+        (["sample", "--n", "4", "--steps", "1e8"], "--steps"),
+        (["eval", "--n", "1e9"], "--n"),
+        (["sample", "--n", "4", "--f-min", "inf"], "--f-min"),
+        (["sample", "--n", "4", "--f-min", "nan"], "--f-min"),
+        (["sample", "--n", "4", "--f-min", "1e300"], "--f-min"),
+        (["sample", "--n", "4", "--seed", str(2**64)], "--seed"),
+        (["sample", "--n", "4", "--threads", "100000"], "--threads"),
+    ],
+)
+def test_cli_sizes_are_bounded_with_a_message_naming_the_argument(tiny_checkpoint, tmp_path, capsys, args, flag):
+    args = [args[0], "--checkpoint", tiny_checkpoint, *args[1:]]
+    if args[0] == "sample":
+        args += ["--out", tmp_path / "o.npy"]
+    code, err = _cli(args, capsys)
+    assert code == 2 and err.count("\n") == 1 and f"argument {flag}" in err and "Traceback" not in err, err
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_cli_train_bounds(tmp_path, capsys):
+    for args, flag in ((["--steps", "1e8"], "--steps"), (["--eval-n", "1e9"], "--eval-n"), (["--save-every", "-1"], "--save-every")):
+        code, err = _cli(["train", "--preset", "tiny", "--out", tmp_path, *args], capsys)
+        assert code == 2 and f"argument {flag}" in err, err
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_activation_memory_is_checked_before_sampling(tmp_path, capsys):
+    config = get_preset("tiny").replace(net={"kind": "mlp", "width": 2048, "depth": 4})
+    from efm_core.checkpoints import build_model
+
+    net = build_model(config)
+    base = tmp_path / "wide"
+    save_checkpoint(base, config, {f"net.{k}": v for k, v in net.state_dict().items()}, steps=0)
+    code, err = _cli(["sample", "--checkpoint", base, "--n", "100000", "--out", tmp_path / "o.npy"], capsys)
+    assert code == 2 and "--n = 100000 items" in err and "GiB of activations" in err, err
+
+
+def test_cli_never_quotes_a_file_it_was_pointed_at(tiny_checkpoint, tmp_path, capsys):
+    secret = "root:x:0:0:TOPSECRET:/root:/bin/bash"
+    text = tmp_path / "passwd"
+    text.write_text(secret + "\n")
+    npy = tmp_path / "passwd.npy"
+    npy.write_text(secret + "\n")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({**get_preset("tiny").to_dict(), "p": {"kind": "points_file", "path": str(text)}}))
+    cases = [
+        ["train", "--config", text, "--out", tmp_path / "runs"],
+        ["train", "--config", cfg, "--out", tmp_path / "runs"],
+        ["transport", "--checkpoint", tiny_checkpoint, "--input", npy, "--out", tmp_path / "o.npy"],
+        ["transport", "--checkpoint", tiny_checkpoint, "--input", text, "--out", tmp_path / "o.npy"],
+    ]
+    for args in cases:
+        code, err = _cli(args, capsys)
+        assert code == 2 and err.count("\n") == 1, err
+        assert "TOPSECRET" not in err and "root:x" not in err, err
+
+
+def test_f_min_inf_is_refused_by_the_library_too():
+    from efm_core.transport import transport
+
+    def field(x, z):
+        return torch.ones_like(x), torch.ones_like(z)
+
+    with pytest.raises(ValueError, match="f_min must be a finite number"):
+        transport(field, torch.zeros(3, 2), 0.0, 1.0, f_min=float("inf"))
+    with pytest.raises(ValueError, match="steps = 100000000 is above the limit"):
+        transport(field, torch.zeros(3, 2), 0.0, 1.0, steps=10**8)
+
+
+# --- parsers -------------------------------------------------------------------------------------------------------
+
+
+def _npz(array) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, a=array)
+    return buf.getvalue()
+
+
+def test_an_npz_renamed_npy_is_a_clear_error(tmp_path):
+    path = tmp_path / "cloud.npy"
+    path.write_bytes(_npz(np.zeros((4, 2))))
+    with pytest.raises(ValueError, match="npz \\(zip\\) archive"):
+        load_point_cloud(path)
+    with pytest.raises(ValueError, match="npz \\(zip\\) archive"):
+        read_npy(path.read_bytes(), "cloud.npy")
+
+
+def test_a_csv_field_over_131072_characters_is_a_clear_error():
+    with pytest.raises(ValueError, match="line 2: field 2 is not a number"):
+        load_point_cloud(b"1,2\n3," + b"x" * 200_000 + b"\n")
+    assert load_point_cloud(b"1,2\n3," + b"0" * 200_000 + b"4\n").shape == (2, 2)
+
+
+def test_row_limits_are_enforced_while_parsing(monkeypatch):
+    """A 10^6-row CSV stops at the limit: at most limit + 1 rows are ever converted to numbers."""
+    from efm_core import images
+
+    calls = [0]
+    real = images._number
+
+    def counting(cell):
+        calls[0] += 1
+        return real(cell)
+
+    monkeypatch.setattr(images, "_number", counting)
+    raw = b"x,y\n" + b"0.5,-1.25\n" * 1_000_000
+    with pytest.raises(ValueError, match="more than 4096 rows"):
+        load_point_cloud(raw, max_points=4096)
+    assert calls[0] <= 2 * 4097 + 2
+
+
+def test_npy_row_and_size_limits_come_from_the_header():
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((5000, 2)))
+    with pytest.raises(ValueError, match="5000 rows; at most 4096"):
+        load_point_cloud(buf.getvalue(), max_points=4096)
+    for shape, match in (((10**6, 2), "shorter than its header says"), ((10**9, 10**3), "at most 1073741824")):
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        with pytest.raises(ValueError, match=match):
+            read_npy(header.getvalue() + b"\0" * 64, "x.npy")
