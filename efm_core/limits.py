@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 MAX_PARAMETERS = 64_000_000  # trainable parameters of one net (256 MB of float32 weights)
 MAX_ACTIVATION_BYTES = 2 * 1024**3  # float32 outputs of every layer in one forward pass at the batch used (2 GiB)
+MAX_WIDTH = 1 << 16  # features or channels of one layer (checked before building on meta)
 MAX_NET_DEPTH = 64  # residual blocks of an MLP; U-Net levels x blocks per level (checked before building on meta)
 MAX_ITEM_NUMBERS = 1 << 22  # numbers per data item (D, or C x H x W)
 MAX_IMAGE_SIDE = 512  # pixels per side of an image read from a folder
@@ -106,10 +107,14 @@ class NetSize(NamedTuple):
 
 
 def check_net_shape(kind: str, options: dict, data_shape: tuple[int, ...]) -> None:
-    """Refuse, before any building, a depth, number of levels or item size above the stated limits."""
+    """Refuse, before any building, a width, depth, number of levels or item size above the stated limits."""
     numbers = math.prod(int(s) for s in data_shape)
     if numbers > MAX_ITEM_NUMBERS:
         raise ValueError(f"data items of shape {tuple(data_shape)} hold {numbers} numbers; the limit is {MAX_ITEM_NUMBERS}.")
+    widths = [options.get(k, 1) for k in ("width", "emb_features")]
+    widths += [options.get("channels", 1) * m for m in options.get("mults", (1,))]
+    if max(widths) > MAX_WIDTH:
+        raise ValueError(f"a {kind} net of width {max(widths)} (features or channels of one layer) is above the limit of {MAX_WIDTH}.")
     depth = options.get("depth", 0)
     if kind == "unet":
         depth = len(options.get("mults", ())) * (1 + 2 * options.get("blocks", 1))

@@ -243,7 +243,7 @@ def test_cli_train_bounds(tmp_path, capsys):
 
 
 def test_cli_activation_memory_is_checked_before_sampling(tmp_path, capsys):
-    config = get_preset("tiny").replace(net={"kind": "mlp", "width": 2048, "depth": 4})
+    config = get_preset("tiny").replace(net={"kind": "mlp", "width": 1024, "depth": 2})
     from efm_core.checkpoints import build_model
 
     net = build_model(config)
