@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from fuzz_testing import FUZZ
 from hypothesis import given
 from hypothesis import strategies as st
 
 from efm_core.checkpoints import build_model, save_checkpoint
 from efm_core.cli import main
 from efm_core.presets import get_preset
-from fuzz_testing import FUZZ
 
 ROOT = Path(__file__).resolve().parent.parent
 

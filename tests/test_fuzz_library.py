@@ -2,12 +2,12 @@
 each example time-bounded (hypothesis deadline)."""
 
 import torch
+from fuzz_testing import FUZZ, clear_or_correct, floats, ints, odd_scalars, point_arrays
 from hypothesis import given
 from hypothesis import strategies as st
 
 from efm_core import exact_field, make_plates, trace_lines
 from efm_core.lines import CASES
-from fuzz_testing import FUZZ, clear_or_correct, floats, ints, odd_scalars, point_arrays
 
 gaps = st.one_of(floats, ints, odd_scalars)
 

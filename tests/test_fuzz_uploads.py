@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fuzz_testing import FUZZ, HUGE_FLOATS, HUGE_INTS, clear_or_correct
 from hypothesis import given
 from hypothesis import strategies as st
 
 from efm_core.checkpoints import Checkpoint, build_model, checkpoint_paths, load_checkpoint, save_checkpoint
 from efm_core.images import load_point_cloud
 from efm_core.presets import get_preset
-from fuzz_testing import FUZZ, HUGE_FLOATS, HUGE_INTS, clear_or_correct
 
 MAX_POINTS = 64
 
