@@ -8,15 +8,15 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from fuzz_testing import FUZZ
 from hypothesis import given
 from hypothesis import strategies as st
+from learning_testing import tiny_checkpoint
 
-from efm_core.checkpoints import build_model, save_checkpoint
 from efm_core.cli import main
-from efm_core.presets import get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,12 +27,7 @@ flag_values = st.one_of(st.sampled_from(NUMBERS), st.integers(1, 40).map(str), s
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    config = get_preset("tiny")
-    torch.manual_seed(0)
-    net = build_model(config)
-    base = tmp_path_factory.mktemp("fuzz_ckpt") / "tiny"
-    save_checkpoint(base, config, {f"net.{k}": v for k, v in net.state_dict().items()}, steps=0)
-    return base
+    return tiny_checkpoint(tmp_path_factory.mktemp("fuzz_ckpt"), "tiny")
 
 
 def _flags(draw, names):
@@ -76,8 +71,6 @@ def test_cli_exits_0_or_2_with_one_line_and_writes_only_in_its_folder(checkpoint
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "work"
         (work / "sub").mkdir(parents=True)
-        import numpy as np
-
         np.save(work / "in.npy", np.zeros((5, 2), dtype=np.float32))
         (work / "bad.npy").write_bytes(b"\x93NUMPY\x01\x00garbage")
         (work / "cfg.json").write_text('{"name": "tiny", "objective": "efm"' + "[" * 50)

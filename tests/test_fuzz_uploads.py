@@ -12,10 +12,10 @@ import torch
 from fuzz_testing import FUZZ, HUGE_FLOATS, HUGE_INTS, clear_or_correct
 from hypothesis import given
 from hypothesis import strategies as st
+from learning_testing import tiny_checkpoint
 
-from efm_core.checkpoints import Checkpoint, build_model, checkpoint_paths, load_checkpoint, save_checkpoint
+from efm_core.checkpoints import Checkpoint, checkpoint_paths, load_checkpoint
 from efm_core.images import load_point_cloud
-from efm_core.presets import get_preset
 
 MAX_POINTS = 64
 
@@ -76,11 +76,7 @@ def test_point_cloud_uploads_are_read_correctly_or_refused_clearly(raw, dims):
 
 @pytest.fixture(scope="module")
 def card_pair(tmp_path_factory):
-    config = get_preset("tiny")
-    torch.manual_seed(0)
-    net = build_model(config)
-    base = tmp_path_factory.mktemp("fuzz_card") / "tiny"
-    save_checkpoint(base, config, {f"net.{k}": v for k, v in net.state_dict().items()}, steps=0)
+    base = tiny_checkpoint(tmp_path_factory.mktemp("fuzz_card"), "tiny")
     st_path, json_path = checkpoint_paths(base)
     return st_path.read_bytes(), json.loads(json_path.read_text())
 

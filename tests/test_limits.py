@@ -8,6 +8,7 @@ import resource
 import numpy as np
 import pytest
 import torch
+from learning_testing import tiny_checkpoint
 from torch import nn
 
 from efm_core import exact_field, limits, make_plates, trace_lines
@@ -20,15 +21,8 @@ from efm_core.presets import ExperimentConfig, get_preset
 
 
 @pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    config = get_preset("tiny")
-    torch.manual_seed(0)
-    from efm_core.checkpoints import build_model
-
-    net = build_model(config)
-    base = tmp_path_factory.mktemp("ckpt") / "tiny"
-    save_checkpoint(base, config, {f"net.{k}": v for k, v in net.state_dict().items()}, steps=0)
-    return base
+def tiny(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "tiny")
 
 
 def _with_card(base, tmp_path, change):
@@ -56,26 +50,26 @@ def _peak_rss_mb() -> float:
         ({"kind": "mlp", "width": 64, "depth": 100000}, None, "depth"),
     ],
 )
-def test_a_card_describing_a_huge_net_is_refused_before_building_it(tiny_checkpoint, tmp_path, net, p, match):
+def test_a_card_describing_a_huge_net_is_refused_before_building_it(tiny, tmp_path, net, p, match):
     def change(card):
         card["config"]["net"] = net
         if p is not None:
             card["config"]["p"] = card["config"]["q"] = p
-    dst = _with_card(tiny_checkpoint, tmp_path, change)
+    dst = _with_card(tiny, tmp_path, change)
     before = _peak_rss_mb()
     with pytest.raises(CheckpointError, match=match):
         load_checkpoint(dst)
     assert _peak_rss_mb() - before < 200  # before the limits: +3900 MB for width 4096 x depth 32
 
 
-def test_a_card_with_an_enormous_gap_is_refused(tiny_checkpoint, tmp_path):
-    dst = _with_card(tiny_checkpoint, tmp_path, lambda card: card["config"].update(L=1e308))
+def test_a_card_with_an_enormous_gap_is_refused(tiny, tmp_path):
+    dst = _with_card(tiny, tmp_path, lambda card: card["config"].update(L=1e308))
     with pytest.raises(CheckpointError, match="L = 1e\\+308 is too large"):
         load_checkpoint(dst)
 
 
-def test_a_deeply_nested_card_is_a_checkpoint_error(tiny_checkpoint, tmp_path):
-    st, js = checkpoint_paths(tiny_checkpoint)
+def test_a_deeply_nested_card_is_a_checkpoint_error(tiny, tmp_path):
+    st, js = checkpoint_paths(tiny)
     dst_st, dst_js = checkpoint_paths(tmp_path / "nested")
     dst_st.write_bytes(st.read_bytes())
     dst_js.write_text('{"format": ' + "[" * 100000 + "]" * 100000 + "}")
@@ -227,8 +221,8 @@ def _cli(args, capsys):
         (["sample", "--n", "4", "--threads", "100000"], "--threads"),
     ],
 )
-def test_cli_sizes_are_bounded_with_a_message_naming_the_argument(tiny_checkpoint, tmp_path, capsys, args, flag):
-    args = [args[0], "--checkpoint", tiny_checkpoint, *args[1:]]
+def test_cli_sizes_are_bounded_with_a_message_naming_the_argument(tiny, tmp_path, capsys, args, flag):
+    args = [args[0], "--checkpoint", tiny, *args[1:]]
     if args[0] == "sample":
         args += ["--out", tmp_path / "o.npy"]
     code, err = _cli(args, capsys)
@@ -254,7 +248,7 @@ def test_cli_activation_memory_is_checked_before_sampling(tmp_path, capsys):
     assert code == 2 and "--n = 100000 items" in err and "GiB of activations" in err, err
 
 
-def test_cli_never_quotes_a_file_it_was_pointed_at(tiny_checkpoint, tmp_path, capsys):
+def test_cli_never_quotes_a_file_it_was_pointed_at(tiny, tmp_path, capsys):
     secret = "root:x:0:0:TOPSECRET:/root:/bin/bash"
     text = tmp_path / "passwd"
     text.write_text(secret + "\n")
@@ -265,8 +259,8 @@ def test_cli_never_quotes_a_file_it_was_pointed_at(tiny_checkpoint, tmp_path, ca
     cases = [
         ["train", "--config", text, "--out", tmp_path / "runs"],
         ["train", "--config", cfg, "--out", tmp_path / "runs"],
-        ["transport", "--checkpoint", tiny_checkpoint, "--input", npy, "--out", tmp_path / "o.npy"],
-        ["transport", "--checkpoint", tiny_checkpoint, "--input", text, "--out", tmp_path / "o.npy"],
+        ["transport", "--checkpoint", tiny, "--input", npy, "--out", tmp_path / "o.npy"],
+        ["transport", "--checkpoint", tiny, "--input", text, "--out", tmp_path / "o.npy"],
     ]
     for args in cases:
         code, err = _cli(args, capsys)
