@@ -61,25 +61,31 @@ def check_seed(name: str, value: object) -> int:
 
 
 def read_json(path: Path, what: str) -> object:
-    """The JSON document in ``path`` (at most ``MAX_CARD_BYTES``); ValueError naming the file, never quoting it.
-
-    Deep nesting (RecursionError), numbers of more than 4300 digits and invalid UTF-8 or JSON all become ValueError.
-    """
+    """The JSON document in the file ``path`` (at most ``MAX_CARD_BYTES``), checked by ``parse_json``."""
     size = path.stat().st_size
     if size > MAX_CARD_BYTES:
         raise ValueError(f"{path.name} has {size} bytes; a {what} is at most {MAX_CARD_BYTES} bytes.")
+    return parse_json(path.read_bytes(), path.name, what)
+
+
+def parse_json(raw: bytes, name: str, what: str) -> object:
+    """A JSON document from ``raw`` bytes; ValueError naming ``name`` (never quoting the content) if it is larger
+    than ``MAX_CARD_BYTES``, not UTF-8, not JSON, nested deeper than ``MAX_JSON_DEPTH`` (deep nesting would
+    otherwise be a RecursionError) or holds an integer of more than 4300 digits."""
+    if len(raw) > MAX_CARD_BYTES:
+        raise ValueError(f"{name} has {len(raw)} bytes; a {what} is at most {MAX_CARD_BYTES} bytes.")
     try:
-        document = json.loads(path.read_bytes().decode("utf-8"))
+        document = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise ValueError(f"{path.name} is not a valid JSON {what}: it is not UTF-8 text.") from None
+        raise ValueError(f"{name} is not a valid JSON {what}: it is not UTF-8 text.") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path.name} is not a valid JSON {what}: {err.msg} at line {err.lineno}, column {err.colno}.") from None
+        raise ValueError(f"{name} is not a valid JSON {what}: {err.msg} at line {err.lineno}, column {err.colno}.") from None
     except RecursionError:
-        raise ValueError(f"{path.name} is not a usable JSON {what}: it is nested too deeply.") from None
+        raise ValueError(f"{name} is not a usable JSON {what}: it is nested too deeply.") from None
     except ValueError as err:  # e.g. an integer with too many digits
-        raise ValueError(f"{path.name} is not a usable JSON {what}: {err}.") from None
+        raise ValueError(f"{name} is not a usable JSON {what}: {err}.") from None
     if _depth(document) > MAX_JSON_DEPTH:
-        raise ValueError(f"{path.name} is not a usable JSON {what}: it is nested more than {MAX_JSON_DEPTH} levels deep.")
+        raise ValueError(f"{name} is not a usable JSON {what}: it is nested more than {MAX_JSON_DEPTH} levels deep.")
     return document
 
 
