@@ -2,7 +2,7 @@
 
 Every size a user, a file or a model card can choose has an upper bound here, so that no input makes the library or
 the CLI allocate gigabytes or run without end. The limits are generous for the project's own work (the largest
-shipped net has under 2 M parameters) and each refusal says which limit was hit and how to stay under it.
+shipped net has about 2 M parameters) and each refusal says which limit was hit and how to stay under it.
 
 A net is sized without allocating it: ``net_size`` constructs it on PyTorch's ``meta`` device (shapes only, no memory,
 no random numbers drawn) and asks it how many numbers one item's forward pass produces (a meta forward pass would
