@@ -27,7 +27,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from .config import ExperimentConfig, make_source, parse_json
+from . import limits
+from .config import ExperimentConfig, make_source
 from .nets import build_net
 
 FORMAT = "field-matching-lab/checkpoint"
@@ -130,7 +131,10 @@ def read_card(path: str | os.PathLike) -> dict:
     for p in (json_path, st_path):
         if not p.is_file():
             raise CheckpointError(f"checkpoint {str(st_path.with_suffix(''))!r}: missing {p.name} (a checkpoint is NAME.safetensors + NAME.json).")
-    card = parse_json(json_path.read_bytes(), f"{json_path.name} is not a valid JSON model card", CheckpointError)
+    try:
+        card = limits.read_json(json_path, "model card")
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise CheckpointError(f"{json_path.name} is not a Field Matching Lab model card (no \"format\": \"{FORMAT}\").")
     version = card.get("format_version")
@@ -199,8 +203,18 @@ def load_into(net: nn.Module, state: dict[str, Tensor], what: str) -> None:
 
 
 def build_model(config: ExperimentConfig) -> nn.Module:
-    """An untrained net for ``config`` (data shape from its P source)."""
-    return build_net(config.net, make_source(config.p).shape, config.L)
+    """An untrained net for ``config`` (data shape from its P source), refused (ValueError) before it is allocated if
+    its parameters, or its activations at the training batch ``n_queries``, are above the stated limits
+    (``nets.build_net``, ``efm_core.limits``)."""
+    return build_net(config.net, make_source(config.p).shape, config.L, batch=config.n_queries)
+
+
+def check_batch(config: ExperimentConfig, n: int, what: str = "n") -> None:
+    """ValueError unless ``n`` items fit one forward pass of ``config``'s net under ``limits.MAX_ACTIVATION_BYTES``
+    (sized on the meta device, nothing allocated); ``what`` names the argument in the message."""
+    shape = make_source(config.p).shape
+    size = limits.net_size(lambda: build_net(config.net, shape, config.L), n)
+    limits.check_net_size(size, f"{what} = {n} items through this model")
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:

@@ -1,6 +1,8 @@
 """Command line: ``python -m efm_core {train,sample,transport,eval,presets}`` (``--help`` on each for its flags).
 
-Bad arguments, files or checkpoints end with ONE line on stderr and exit code 2 (no traceback).
+Bad arguments, files or checkpoints end with ONE line on stderr and exit code 2 (no traceback); every size-like
+argument has an upper bound (``efm_core.limits``) named in the message. An unexpected failure (a bug) also ends with
+one line, exit code 1. Messages never quote the content of a file they name.
 Multi-process training: ``torchrun --nproc_per_node=K -m efm_core train ...`` (DDP; rank 0 writes the files).
 """
 
@@ -8,18 +10,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import limits
 from .config import SAMPLING_SOLVERS, ExperimentConfig, make_source
 from .presets import PRESETS, get_preset
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 1
+MAX_MESSAGE = 400  # characters of an error message printed
+
+
+def _one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line, at most ``MAX_MESSAGE`` characters."""
+    message = " ".join(str(err).split())
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
 
 
 class UsageError(Exception):
@@ -31,20 +43,49 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
-def _positive_int(text: str) -> int:
+def _count(limit: int, minimum: int = 1) -> Callable[[str], int]:
+    """An argparse type: an integer in [minimum, limit] (``1e3`` style accepted when integral), else a message with
+    the bound; the stated limits live in ``efm_core.limits``."""
+    wanted = f"a positive integer up to {limit}" if minimum == 1 else f"an integer from {minimum} to {limit}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                number = math.nan
+            if not (math.isfinite(number) and number == int(number)):
+                raise argparse.ArgumentTypeError(f"expected {wanted}, got {text[:40]!r}") from None
+            value = int(number)
+        if not minimum <= value <= limit:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text[:40]!r} (the stated limit keeps runs bounded)")
+        return value
+
+    return parse
+
+
+def _f_min(text: str) -> float:
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        value = math.nan
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in (0, 1], got {text[:40]!r} (the slope guard on f_z of a unit field: above 1 every "
+            "sample would barely move)"
+        )
     return value
+
+
+_seed = _count(limits.MAX_SEED, -limits.MAX_SEED)
 
 
 def _add_solver_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--solver", choices=SAMPLING_SOLVERS, help="ODE solver in z, or arc (two-sided, whole-space nets; default: the checkpoint's)")
-    p.add_argument("--steps", type=_positive_int, help="solver steps (euler: NFE = steps, heun: 2 x steps; rk45: initial steps)")
-    p.add_argument("--f-min", type=float, dest="f_min", help="slope guard: dx/dz = f_x / max(f_z, f_min) (default 0.05)")
+    p.add_argument("--steps", type=_count(limits.MAX_SOLVER_STEPS), help="solver steps (euler: NFE = steps, heun: 2 x steps; rk45: initial steps)")
+    p.add_argument("--f-min", type=_f_min, dest="f_min", help="slope guard: dx/dz = f_x / max(f_z, f_min) (default 0.05)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     _add_threads_flag(p)
     _add_data_flag(p)
@@ -57,7 +98,7 @@ def _add_data_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _add_threads_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=_count(limits.MAX_THREADS), help="CPU threads for torch (default: torch's choice)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,11 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto: CUDA if available)")
     t.add_argument("--out", default="runs", metavar="DIR", help="output folder (default ./runs)")
     t.add_argument("--resume", action="store_true", help="continue OUT/NAME from its saved training state")
-    t.add_argument("--steps", type=_positive_int, help="total training steps (overrides the config; with --resume: train on to this many)")
-    t.add_argument("--save-every", type=int, default=1000, metavar="N", help="also save every N steps (0: only at the end; default 1000)")
-    t.add_argument("--eval-n", type=int, default=1000, metavar="N", help="samples for the metrics stored in the card at the end (0: skip)")
+    t.add_argument("--steps", type=_count(limits.MAX_TRAIN_STEPS), help="total training steps (overrides the config; with --resume: train on to this many)")
+    t.add_argument("--save-every", type=_count(limits.MAX_TRAIN_STEPS, 0), default=1000, metavar="N", help="also save every N steps (0: only at the end; default 1000)")
+    t.add_argument("--eval-n", type=_count(limits.MAX_EVAL_ITEMS, 0), default=1000, metavar="N", help="samples for the metrics stored in the card at the end (0: skip)")
     t.add_argument("--slim", action="store_true", help="save only the sampling (EMA) weights, no training state: smaller, cannot be resumed")
-    t.add_argument("--seed", type=int, help="random seed (overrides the config)")
+    t.add_argument("--seed", type=_seed, help="random seed (overrides the config)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_threads_flag(t)
     _add_data_flag(t)
@@ -86,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Draw N samples of P (seeded), carry them along the learned field to Q, and save them in data space "
         "(e.g. (N, 1, 8, 8) in [-1, 1] for digits) as a float32 .npy file."))
     s.add_argument("--checkpoint", required=True, metavar="PATH", help="checkpoint path without suffix (PATH.safetensors + PATH.json)")
-    s.add_argument("--n", type=_positive_int, required=True, help="number of samples")
-    s.add_argument("--seed", type=int, default=0, help="random seed of the start points (default 0)")
+    s.add_argument("--n", type=_count(limits.MAX_ITEMS), required=True, help="number of samples")
+    s.add_argument("--seed", type=_seed, default=0, help="random seed of the start points (default 0)")
     s.add_argument("--out", required=True, metavar="FILE.npy", help="output .npy file")
     _add_solver_flags(s)
 
@@ -105,8 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
         "energy distance for point clouds; classifier, FD, k-NN precision/recall and memorisation for digits; "
         "read-as-target and hue kept for translations; plus NFE and the share of bad lines."))
     e.add_argument("--checkpoint", required=True, metavar="PATH", help="checkpoint path without suffix")
-    e.add_argument("--n", type=_positive_int, default=1000, help="items to generate (default 1000)")
-    e.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    e.add_argument("--n", type=_count(limits.MAX_EVAL_ITEMS), default=1000, help="items to generate (default 1000)")
+    e.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     _add_solver_flags(e)
 
     sub.add_parser("presets", help="list the named presets", description="List the presets usable with train --preset.")
@@ -123,6 +164,12 @@ def _load(path: str, device: str):
     from .train import resolve_device
 
     return load_checkpoint(path, device=resolve_device(device))
+
+
+def _check_batch(ckpt, n: int, what: str) -> None:
+    from .checkpoints import check_batch
+
+    check_batch(ckpt.config, n, what)
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:
@@ -188,6 +235,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from .sampling import generate
 
     ckpt = _load(args.checkpoint, args.device)
+    _check_batch(ckpt, args.n, "--n")
     result = generate(ckpt.net, ckpt.config, args.n, args.seed, **_solver_overrides(args))
     spec = ckpt.config.p if ckpt.config.objective == "pfgm" else ckpt.config.q
     _save_npy(args.out, _clip(result.x, spec))
@@ -196,15 +244,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _read_npy(path: str) -> np.ndarray:
+    from .images import read_npy
+
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"--input {path!r} does not exist")
-    try:
-        array = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise UsageError(f"--input {path!r} is not a plain .npy array ({str(err).splitlines()[0]})") from None
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise UsageError(f"--input {path!r} must hold real numbers")
+    if p.stat().st_size > limits.MAX_ARRAY_BYTES:
+        raise UsageError(f"--input {path!r} has more than {limits.MAX_ARRAY_BYTES} bytes")
+    array = read_npy(p.read_bytes(), f"--input {path!r}", limits.MAX_ITEMS)
     if not np.isfinite(array).all():
         raise UsageError(f"--input {path!r} contains NaN or infinite values")
     return array
@@ -215,6 +262,7 @@ def cmd_transport(args: argparse.Namespace) -> int:
 
     array = _read_npy(args.input)
     ckpt = _load(args.checkpoint, args.device)
+    _check_batch(ckpt, array.shape[0], "the rows of --input")
     result = translate(ckpt.net, ckpt.config, torch.from_numpy(array.astype(np.float32)), reverse=args.reverse, **_solver_overrides(args))
     _save_npy(args.out, _clip(result.x, ckpt.config.p if args.reverse else ckpt.config.q))
     print(f"wrote {args.out}: {result.x.shape[0]} items, NFE {result.nfe}, bad lines {int(result.bad.sum())}", file=sys.stderr)
@@ -225,6 +273,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .sampling import evaluate
 
     ckpt = _load(args.checkpoint, args.device)
+    _check_batch(ckpt, args.n, "--n")
     print(json.dumps(evaluate(ckpt.net, ckpt.config, n=args.n, seed=args.seed, **_solver_overrides(args)), indent=2))
     return 0
 
@@ -251,9 +300,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ[ENV_VAR] = args.data_dir
         return COMMANDS[args.command](args)
     except (UsageError, ValueError, OSError) as err:
-        message = " ".join(str(err).split())
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
+    except (MemoryError, RecursionError) as err:
+        print(f"error: out of resources ({type(err).__name__}); use smaller sizes", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:  # a bug: still one line, never a traceback with the machine's paths
+        print(f"error: internal error ({type(err).__name__}: {_one_line(err)}); please report it", file=sys.stderr)
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

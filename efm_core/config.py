@@ -26,7 +26,6 @@ random order when n exceeds its size.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import lru_cache
@@ -35,6 +34,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from . import limits
 from .data import TOYS, datasets, files, images
 from .nets import NET_KINDS
 from .plates import check_gap, check_positive_int
@@ -216,14 +216,6 @@ def _path(spec: dict) -> str:
     return path
 
 
-def parse_json(raw: bytes | str, what: str, error: type[ValueError] = ValueError) -> object:
-    """JSON text or UTF-8 bytes parsed; a file that is not UTF-8 or not JSON raises ``error(f"{what}: {reason}.")``."""
-    try:
-        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise error(f"{what}: {err}.") from None
-
-
 # --- experiment config -----------------------------------------------------------------------------------------------
 
 
@@ -275,7 +267,7 @@ class ExperimentConfig:
             raise ValueError(f"config name must be a non-empty file-name-safe string; got {self.name!r}.")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {self.objective!r}.")
-        self.L = check_gap(self.L)
+        self.L = check_gap(self.L, torch.float32)  # the nets run in float32
         for key in ("p", "q"):
             spec = getattr(self, key)
             if spec is None and not (key == "q" and self.objective == "pfgm"):
@@ -291,6 +283,7 @@ class ExperimentConfig:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}; got {self.target!r}.")
         for key in ("n_charges", "n_queries", "steps"):
             check_positive_int(f"config {key}", getattr(self, key))
+        check_config_sizes(self)
         if self.n_queries > self.n_charges:
             raise ValueError(f"n_queries ({self.n_queries}) cannot exceed n_charges ({self.n_charges}): queries are built from the charges.")
         for key in ("lr", "gamma", "grad_clip", "min_lr_ratio"):
@@ -341,8 +334,19 @@ class ExperimentConfig:
         p = Path(path)
         if not p.is_file():
             raise ValueError(f"config file {str(p)!r} does not exist.")
-        return cls.from_dict(parse_json(p.read_bytes(), f"config file {str(p)!r} is not valid JSON"))
+        return cls.from_dict(limits.read_json(p, "config"))
 
     def replace(self, **changes: object) -> ExperimentConfig:
         """A validated copy with some fields changed."""
         return ExperimentConfig.from_dict({**self.to_dict(), **changes})
+
+
+def check_config_sizes(config: ExperimentConfig) -> None:
+    """ValueError if a config's batch sizes, steps, seed or solver steps are above the stated limits (``limits``)."""
+    for key in ("n_charges", "n_queries"):
+        limits.check_count(f"config {key}", getattr(config, key), limits.MAX_BATCH, why="points per training step")
+    limits.check_count("config steps", config.steps, limits.MAX_TRAIN_STEPS, why="training steps of one run")
+    limits.check_seed("config seed", config.seed)
+    for key in ("steps", "max_steps"):
+        if isinstance(config.solver, dict) and key in config.solver:
+            limits.check_count(f"config solver {key}", config.solver[key], limits.MAX_SOLVER_STEPS, why="solver steps per line")

@@ -42,6 +42,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from . import limits
 from .plates import Plates, check_points, make_plates
 
 LOG_WEIGHT_FLOOR = -60.0  # weights below exp(-60) of the largest are dropped
@@ -474,7 +475,9 @@ def plate_field_at(
     the same plates build one ``FieldEvaluator`` instead (this builds one per call).
     """
     x = check_points("points", points, dim=plates.D + 1)
-    return FieldEvaluator(plates, dtype=x.dtype, device=x.device, method=method, chunk_elements=chunk_elements)(x)
+    evaluator = FieldEvaluator(plates, dtype=x.dtype, device=x.device, method=method, chunk_elements=chunk_elements)
+    limits.warn_far_points(x, evaluator.plates.lifted_pos(), evaluator.plates.lifted_neg(), plates.L)
+    return evaluator(x)
 
 
 def exact_field(
@@ -503,11 +506,10 @@ def exact_field(
     Returns:
         (B, D+1) unit vectors in the dtype and on the device of ``points`` (or a FieldResult).
     """
-    if isinstance(points, Tensor) and points.is_floating_point():
-        like = points
-    else:
-        like = check_points("points", points).to(torch.float64)
-    plates = make_plates(torch.as_tensor(pos, dtype=like.dtype, device=like.device) if not isinstance(pos, Tensor) else pos.to(like), neg, L, pos_weights, neg_weights)
+    like = check_points("points", points)
+    if not (isinstance(points, Tensor) and points.is_floating_point()):
+        like = like.to(torch.float64)
+    plates = make_plates(check_points("pos (the positive charges on P)", pos, like=like), neg, L, pos_weights, neg_weights)
     result = plate_field_at(like, plates, method=method, chunk_elements=chunk_elements)
     return result if full else result.direction
 

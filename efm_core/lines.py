@@ -50,6 +50,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from . import limits
 from .field import FieldEvaluator, nearest
 from .plates import Plates, check_points, check_positive_int, is_number, plate_stops, systematic_indices
 from .solvers import DP_A, DP_B, DP_E
@@ -63,6 +64,7 @@ STEP_CAP = 0.5  # h <= STEP_CAP x distance to the nearest charge
 RADIUS_FACTOR = 50.0  # lost beyond RADIUS_FACTOR x max(L, extent) from the centre of the charges
 LENGTH_FACTOR = 20.0  # lost when longer than LENGTH_FACTOR x that radius
 SPACING_SAMPLE = 1024  # rows used to estimate a plate's median nearest-neighbour spacing
+_IN_PARTS = "lines in one trace: trace more in several calls"
 CROSSING_BISECTIONS = 40  # bisection steps to locate a crossing of z = L on a step's Hermite cubic (at most)
 
 class LineTrace(NamedTuple):
@@ -458,7 +460,7 @@ def check_tracer_options(tol: object, dtype: object, max_steps: object, max_path
         raise ValueError(f"tol must be a number in (0, 1) (relative local error per step); got {tol!r}.")
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}.")
-    check_positive_int("max_steps", max_steps)
+    limits.check_count("max_steps", max_steps, limits.MAX_TRACER_STEPS, why="attempted steps per line")
     if check_positive_int("max_path_points", max_path_points) < 2:
         raise ValueError("max_path_points must be at least 2 (a path keeps its start and its end).")
     if isinstance(seed, bool) or not isinstance(seed, Integral):
@@ -489,11 +491,12 @@ def _start_charges(geo: Geometry, n_lines: object, per_charge: object, charges: 
     N, dtype, dev = geo.pos.shape[0], geo.pos.dtype, geo.pos.device
     weights = geo.plates.pos_weights
     if n_lines is not None:
-        n = check_positive_int("n_lines", n_lines)
+        n = limits.check_count("n_lines", n_lines, limits.MAX_LINES, why=_IN_PARTS)
         offset = float(torch.rand((), generator=gen, dtype=torch.float64))
         return systematic_indices(weights, n, offset).to(dev), torch.full((n,), 1.0 / n, dtype=dtype, device=dev)
     if per_charge is not None:
         m = check_positive_int("per_charge", per_charge)
+        limits.check_count("per_charge x positive charges", m * N, limits.MAX_LINES, why=_IN_PARTS)
         start_charge = torch.arange(N, device=dev).repeat_interleave(m)
         return start_charge, weights[start_charge] / m
     idx = torch.as_tensor(charges).reshape(-1)
@@ -503,6 +506,7 @@ def _start_charges(geo: Geometry, n_lines: object, per_charge: object, charges: 
         raise ValueError(
             f"charges must index the {N} positive charges (0..{N - 1}); found {int(idx.min())}..{int(idx.max())}."
         )
+    limits.check_count("the number of charges", idx.numel(), limits.MAX_LINES, why=_IN_PARTS)
     start_charge = idx.long().to(dev)
     counts = torch.bincount(start_charge, minlength=N)
     return start_charge, weights[start_charge] / counts[start_charge]
@@ -564,6 +568,7 @@ def trace_lines(
         if directions is not None:
             raise ValueError("directions only apply to lines started at charges; drop them when giving starts.")
         p0 = check_points("starts", starts, dim=d1, like=geo.pos)
+        limits.check_count("the number of starts", p0.shape[0], limits.MAX_LINES, why=_IN_PARTS)
         start_charge = torch.full((p0.shape[0],), -1, dtype=torch.long, device=p0.device)
         flux = torch.full((p0.shape[0],), 1.0 / p0.shape[0], dtype=dtype, device=p0.device)
     else:
@@ -583,4 +588,6 @@ def trace_lines(
         max_path_points=max_path_points,
         source=start_charge,
     )
+    scale = float(torch.cat([geo.pos, geo.neg]).abs().max())
+    limits.warn_lost_lines(out["case"], LOST, geo.plates.L, scale, dtype)
     return LineTrace(start=p0, start_charge=start_charge, flux=flux, **out)

@@ -35,6 +35,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from . import limits
+
 EMBED_SCALE = 1000.0  # z / L in [0, 1] is multiplied by this before the sinusoids, like DDPM's time steps
 NET_KINDS = ("mlp", "unet", "space_mlp", "edm_unet")
 
@@ -93,6 +95,15 @@ class FieldMLP(nn.Module):
         out = self.out(h)
         return out[:, :-1].reshape(x.shape), out[:, -1]
 
+    def activation_numbers(self) -> int:
+        """Numbers per item in the layer outputs of one forward pass (``linear_activations``)."""
+        return linear_activations(self)
+
+
+def linear_activations(net: nn.Module) -> int:
+    """Numbers per item in the outputs of an MLP's layers: each Linear's output and the activation or sum after it."""
+    return 2 * sum(m.out_features for m in net.modules() if isinstance(m, nn.Linear))
+
 
 def side_flags(z: Tensor, L: float) -> Tensor:
     """(B, 2) float flags [z >= 0, z > L] of heights ``z`` (B,): which side of each plate a point lies on. Points on
@@ -128,6 +139,10 @@ class FieldSpaceMLP(nn.Module):
             h = h + block(h)
         out = self.out(h)
         return out[:, :-1].reshape(x.shape), out[:, -1]
+
+    def activation_numbers(self) -> int:
+        """Numbers per item in the layer outputs of one forward pass (``linear_activations``)."""
+        return linear_activations(self)
 
 
 def _groups(channels: int) -> int:
@@ -227,6 +242,25 @@ class FieldUNet(nn.Module):
         out = self.out(h)
         return out[:, :-1], out[:, -1].mean(dim=(1, 2))
 
+    def activation_numbers(self) -> int:
+        """Numbers per item in the layer outputs of one forward pass, estimated from the widths and resolutions: 8
+        tensors of a residual block's output size (norms, activations, convolutions, skip, and its concatenated
+        input), 2 per sampling, input and output layer, plus the embedding MLP."""
+        _, H, W = self.data_shape
+        res = [H * W // 4**i for i in range(self.levels)]
+        total = 2 * self.inp.out_channels * res[0] + linear_activations(self.emb)
+        down, up = iter(self.down), iter(self.up)
+        for i in range(self.levels):
+            total += sum(8 * next(down).conv2.out_channels * res[i] for _ in range(self.blocks_per_level))
+            total += 2 * self.inp.out_channels * res[i]  # a down-sampling or its skip
+        total += sum(8 * block.conv2.out_channels * res[-1] for block in self.mid)
+        for i in reversed(range(self.levels)):
+            width = 0
+            for _ in range(self.blocks_per_level + 1):
+                width = next(up).conv2.out_channels
+                total += 8 * width * res[i]
+            total += 2 * width * res[max(i - 1, 0)]  # the up-sampling to the next level
+        return total + 2 * self.out[-1].in_channels * res[0]
 
 class _FiLMBlock(nn.Module):
     """EDM-style residual block: GN-SiLU-conv, GN scaled and shifted by the embedding, SiLU-conv, (h + skip) / sqrt 2."""
@@ -337,11 +371,36 @@ class FieldEDMUNet(nn.Module):
         out = self.out(h)
         return out[:, :-1], out[:, -1].mean(dim=(1, 2))
 
+    def activation_numbers(self) -> int:
+        """Numbers per item in the layer outputs of one forward pass, estimated from the widths and resolutions: 8
+        tensors of a residual block's output size plus its input (norms, activations, convolutions, the FiLM sum,
+        skip), 2 per sampling, input and output layer, the middle attention's q, k, v and pixel-by-pixel weights,
+        plus the embedding MLP."""
+        _, H, W = self.data_shape
+        res = [H * W // 4**i for i in range(self.levels)]
+        total = 2 * self.inp.out_channels * res[0] + linear_activations(self.emb)
+        blocks = [(block, res[i]) for i in range(self.levels) for block in self.down[i * self.blocks_per_level:(i + 1) * self.blocks_per_level]]
+        blocks += [(block, res[-1]) for block in self.mid]
+        up = iter(self.up)
+        blocks += [(next(up), res[i]) for i in reversed(range(self.levels)) for _ in range(self.blocks_per_level + 1)]
+        for block, pixels in blocks:
+            total += (8 * block.conv1.out_channels + block.conv0.in_channels) * pixels
+        total += sum(2 * m.out_channels * res[i + 1] for i, m in enumerate(self.downsample))
+        total += sum(2 * m[-1].out_channels * res[self.levels - 2 - j] for j, m in enumerate(self.upsample))
+        if isinstance(self.attn, _Attention):
+            c = self.attn.proj.out_channels
+            total += 5 * c * res[-1] + res[-1] ** 2
+        return total + 2 * self.out[-1].in_channels * res[0] + self.out[-1].out_channels * res[0]
 
-def build_net(spec: dict, data_shape: tuple[int, ...], L: float) -> nn.Module:
+
+def build_net(spec: dict, data_shape: tuple[int, ...], L: float, batch: int = 1) -> nn.Module:
     """A field net from its JSON spec, e.g. ``{"kind": "mlp", "width": 256, "depth": 3}``,
-    ``{"kind": "space_mlp", "width": 256, "depth": 4}`` or ``{"kind": "unet", "channels": 16, "mults": [1, 2], "blocks": 1}`` or
-    ``{"kind": "edm_unet", "channels": 16, "mults": [1, 2, 2], "blocks": 1, "attention": 1}``; unknown kinds or options raise ValueError."""
+    ``{"kind": "space_mlp", "width": 256, "depth": 4}``, ``{"kind": "unet", "channels": 16, "mults": [1, 2], "blocks": 1}`` or
+    ``{"kind": "edm_unet", "channels": 16, "mults": [1, 2, 2], "blocks": 1, "attention": 1}``; unknown kinds or options raise ValueError.
+
+    Before anything is allocated the net is sized on the meta device (``limits.net_size``): more than
+    ``limits.MAX_PARAMETERS`` parameters, or more than ``limits.MAX_ACTIVATION_BYTES`` of layer outputs for ``batch``
+    items, raise ValueError."""
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ValueError(f"a net spec is a dict with a 'kind' ({' or '.join(NET_KINDS)}); got {spec!r}.")
     options = {k: v for k, v in spec.items() if k != "kind"}
@@ -370,6 +429,8 @@ def build_net(spec: dict, data_shape: tuple[int, ...], L: float) -> nn.Module:
             raise ValueError(f"net option {key!r} must be {'a list of ' if key == 'mults' else 'a '}positive integer(s); got {value!r}.")
     if options.get("emb_features", 2) % 2:
         raise ValueError(f"net option 'emb_features' must be even (cosines and sines); got {options['emb_features']}.")
+    limits.check_net_shape(spec["kind"], options, tuple(data_shape))
+    limits.check_net_size(limits.net_size(lambda: cls(tuple(data_shape), L, **options), batch), f"a {spec['kind']} net")
     return cls(tuple(data_shape), L, **options)
 
 

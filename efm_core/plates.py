@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import limits
+
 
 def _as_tensor(name: str, value: object, like: Tensor | None = None) -> Tensor:
     if isinstance(value, Tensor):
@@ -29,10 +31,17 @@ def _as_tensor(name: str, value: object, like: Tensor | None = None) -> Tensor:
             raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} ({err}).") from None
     if not (tensor.is_floating_point() or tensor.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
         raise ValueError(f"{name} must hold real numbers; got dtype {tensor.dtype}.")
+    _check_storage(name, tensor)
     if not tensor.is_floating_point():
         tensor = tensor.to(torch.get_default_dtype() if like is None else like.dtype)
     if like is not None:
-        tensor = tensor.to(dtype=like.dtype, device=like.device)
+        converted = tensor.to(dtype=like.dtype, device=like.device)
+        if converted.dtype != tensor.dtype and bool(torch.isfinite(tensor).all()) and not bool(torch.isfinite(converted).all()):
+            raise ValueError(
+                f"{name} holds values beyond the range of {str(like.dtype).removeprefix('torch.')} "
+                f"(|value| <= {torch.finfo(like.dtype).max:.3g}); rescale them."
+            )
+        tensor = converted
     return tensor
 
 
@@ -75,6 +84,15 @@ def plate_stops(from_front: Tensor, e_z: Tensor) -> Tensor:
     return torch.where(from_front, e_z <= 0, e_z >= 0)
 
 
+def _check_storage(name: str, tensor: Tensor) -> None:
+    """ValueError for tensors the core cannot compute with: meta (no data) and those that require grad (the
+    exact field has no gradient; in-place work on them fails)."""
+    if tensor.device.type == "meta":
+        raise ValueError(f"{name} is a meta tensor (shape only, no values); give a tensor with data, e.g. on the CPU.")
+    if tensor.requires_grad:
+        raise ValueError(f"{name} requires grad; the exact field is computed without autograd: pass {name.split()[0]}.detach().")
+
+
 def check_points(name: str, value: object, dim: int | None = None, like: Tensor | None = None) -> Tensor:
     """Return ``value`` as a finite 2-D float tensor of shape (n, dim) with n >= 1, or raise ValueError.
 
@@ -98,11 +116,13 @@ def check_points(name: str, value: object, dim: int | None = None, like: Tensor 
     if not torch.isfinite(tensor).all():
         bad = int((~torch.isfinite(tensor)).any(dim=1).sum())
         raise ValueError(f"{name} contains NaN or infinite values in {bad} row(s); remove or fix them.")
+    limits.check_magnitude(name, tensor)
     return tensor
 
 
-def check_gap(L: object) -> float:
-    """Return the plate distance L as a float, or raise ValueError unless it is finite and > 0."""
+def check_gap(L: object, dtype: torch.dtype = torch.float64) -> float:
+    """Return the plate distance L as a float, or raise ValueError unless it is > 0 and at most
+    ``limits.max_coordinate(dtype)`` (beyond it squared distances overflow in ``dtype``)."""
     if isinstance(L, (str, bytes, bool)):
         raise ValueError(f"L must be a number (the distance between the plates), not {type(L).__name__} {L!r}.")
     try:
@@ -111,6 +131,8 @@ def check_gap(L: object) -> float:
         raise ValueError(f"L must be a number (the distance between the plates); got {L!r}.") from None
     if not (gap > 0 and gap < float("inf")):
         raise ValueError(f"L must be finite and > 0 (the distance between the plates); got {gap}.")
+    if gap > limits.max_coordinate(dtype):
+        raise ValueError(f"L = {gap:.3g} is too large: in {str(dtype).removeprefix('torch.')} L is at most {limits.max_coordinate(dtype):.3g}. Rescale the data and L.")
     return gap
 
 
@@ -125,10 +147,13 @@ def check_weights(name: str, value: object | None, n: int, like: Tensor, normali
         raise ValueError(f"{name} contains NaN or infinite values; every charge needs a finite weight.")
     if (weights < 0).any():
         raise ValueError(f"{name} must be non-negative magnitudes (the sign comes from the plate); found a negative entry.")
-    total = weights.sum()
-    if total <= 0:
+    top = weights.max()
+    if top <= 0:
         raise ValueError(f"{name} sums to zero: at least one charge on the plate must carry charge.")
-    return weights / total if normalize else weights
+    if not normalize:
+        return weights
+    scaled = weights / top  # in [0, 1]: the sum cannot overflow even for magnitudes near the largest float
+    return scaled / scaled.sum()
 
 
 @dataclass(frozen=True)
@@ -199,7 +224,7 @@ def make_plates(
         pos = _as_tensor("pos", pos).to(torch.float64)
     p = check_points("pos (the positive charges on P)", pos)
     n = check_points("neg (the negative charges on Q)", neg, dim=p.shape[1], like=p)
-    gap = check_gap(L)
+    gap = check_gap(L, p.dtype)
     wp = check_weights("pos_weights", pos_weights, p.shape[0], p, normalize)
     wn = check_weights("neg_weights", neg_weights, n.shape[0], p, normalize)
     return Plates(p, n, gap, wp, wn)

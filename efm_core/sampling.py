@@ -14,11 +14,11 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from . import limits
 from .config import ARC, ExperimentConfig, FiniteSource, make_source
 from .fields import learned_field, space_field
 from .nets import FieldSpaceMLP
 from .objectives import pfgm_prior
-from .plates import check_positive_int
 from .solvers import TransportResult, transport
 from .theorem import transport_two_sided
 
@@ -78,7 +78,7 @@ def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **
     For the PFGM-style baseline the start is its prior on the plane z = L and the lines run back to the data at z = 0.
     ``solver`` overrides the config's solver options (solver kind as ``kind``, steps, f_min, rtol, snapshots...).
     """
-    check_positive_int("n", n)
+    limits.check_count("n", n, limits.MAX_ITEMS, why="items in one call: generate in several calls")
     field = learned_field(net, config.objective, config.L)
     options = _solver_options(config, solver)
     device = next(net.parameters()).device
@@ -117,6 +117,8 @@ def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int 
     one class each): ``translation_report`` (read as the target class, hue kept) of n inputs from P.
     """
     from . import metrics
+
+    limits.check_count("n", n, limits.MAX_EVAL_ITEMS, why="exact W2 costs O(n^3) time and O(n^2) memory")
 
     target_spec = config.p if config.objective == "pfgm" else config.q
     target = make_source(target_spec)

@@ -22,15 +22,17 @@ The field is any callable ``field(x (B, *shape), z (B,)) -> (f_x (B, *shape), f_
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from numbers import Real
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from . import limits
 from .config import SOLVERS
 from .fields import FieldFn
-from .plates import check_positive_int
 
 # Dormand-Prince 5(4): nodes, stage coefficients of stages 2..6, 5th-order weights (b7 = 0), and the error weights
 # b - b* of the 7 stages (the 7th stage is the slope at the new point: FSAL)
@@ -246,11 +248,12 @@ def transport(
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}.")
-    check_positive_int("steps", steps)
-    if not f_min > 0:
-        raise ValueError(f"f_min must be > 0 (it guards the division by f_z); got {f_min!r}.")
-    if not (isinstance(snapshots, int) and (snapshots == 0 or snapshots >= 2)):
-        raise ValueError(f"snapshots must be 0 or an integer >= 2 (it includes both plates); got {snapshots!r}.")
+    for name, value in (("steps", steps), ("max_steps", max_steps)):
+        limits.check_count(name, value, limits.MAX_SOLVER_STEPS, why="solver steps per line")
+    if not (isinstance(f_min, Real) and not isinstance(f_min, bool) and 0 < f_min < math.inf):
+        raise ValueError(f"f_min must be a finite number > 0 (it guards the division by f_z); got {f_min!r}.")
+    if not (isinstance(snapshots, int) and (snapshots == 0 or 2 <= snapshots <= limits.MAX_SOLVER_STEPS + 1)):
+        raise ValueError(f"snapshots must be 0 or an integer from 2 (both plates) to {limits.MAX_SOLVER_STEPS + 1}; got {snapshots!r}.")
     if x0.ndim < 2 or not x0.is_floating_point():
         raise ValueError(f"x0 must be a float tensor (B, *shape); got {tuple(x0.shape)} {x0.dtype}.")
     if not torch.isfinite(x0).all():

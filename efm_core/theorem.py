@@ -72,11 +72,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from . import limits
 from .field import plate_field_at
 from .fields import SpaceField
 from .lines import BACKWARD, BEHIND, FRONT, LOST, LineTrace, check_tracer_options, geometry, integrate, median_spacing
 from .nets import side_flags
-from .plates import Plates, check_points, check_positive_int, is_number, lift, make_plates, plate_stops
+from .plates import Plates, check_points, is_number, lift, make_plates, plate_stops
 from .sampler import SHELL_RADII
 from .solvers import rk4_step
 
@@ -284,8 +285,8 @@ class TwoSidedLines(NamedTuple):
 def _check(steps: int, max_steps: int, r_min: float, delta: float, sides: str, L: float) -> float:
     if sides not in SIDES:
         raise ValueError(f"sides must be one of {', '.join(SIDES)}; got {sides!r}.")
-    check_positive_int("steps", steps)
-    check_positive_int("max_steps", max_steps)
+    for name, value in (("steps", steps), ("max_steps", max_steps)):
+        limits.check_count(name, value, limits.MAX_SOLVER_STEPS, why="solver steps per line")
     if not (isinstance(r_min, int | float) and r_min > 0):
         raise ValueError(f"r_min must be a number > 0 (the smallest step scale, data units); got {r_min!r}.")
     return check_delta(delta, L)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from efm_core import exact_field, lift, make_plates, plate_field_at
+from efm_core.limits import max_coordinate
 from efm_core.plates import check_points
 
 F64 = torch.float64
@@ -144,9 +145,16 @@ def test_any_non_positive_or_non_finite_gap_raises(L):
 
 
 @settings(max_examples=80, deadline=None)
-@given(L=st.floats(min_value=0.0, exclude_min=True, allow_infinity=False, allow_subnormal=True))
-def test_any_positive_finite_gap_is_kept_exactly(L):
+@given(L=st.floats(min_value=0.0, exclude_min=True, max_value=max_coordinate(torch.float64), allow_subnormal=True))
+def test_any_positive_gap_up_to_the_stated_limit_is_kept_exactly(L):
     assert make_plates(POS, NEG, L).L == L
+
+
+@settings(max_examples=30, deadline=None)
+@given(L=st.floats(min_value=max_coordinate(torch.float64), exclude_min=True, allow_infinity=False))
+def test_a_gap_beyond_the_stated_limit_is_refused(L):
+    with pytest.raises(ValueError, match="too large"):
+        make_plates(POS, NEG, L)
 
 
 @settings(max_examples=60, deadline=None)

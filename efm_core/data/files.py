@@ -8,6 +8,7 @@ One parser, ``parse_point_cloud(raw, name)``, reads the bytes of a point cloud f
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import BinaryIO
 import numpy as np
 import torch
 from torch import Tensor
+
+from .. import limits
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -33,6 +36,8 @@ def _read_bytes(source: Source) -> tuple[bytes, str]:
         path = Path(source)
         if not path.is_file():
             raise ValueError(f"point cloud file {str(path)!r} does not exist (or is not a file).")
+        if path.stat().st_size > limits.MAX_ARRAY_BYTES:
+            raise ValueError(f"point cloud file {path.name!r} has more than {limits.MAX_ARRAY_BYTES} bytes; subsample it first.")
         return path.read_bytes(), path.name
     if hasattr(source, "read"):
         data = source.read()
@@ -42,18 +47,45 @@ def _read_bytes(source: Source) -> tuple[bytes, str]:
     raise ValueError(f"give a path, bytes or a file-like object; got {type(source).__name__}.")
 
 
-def _parse_npy(raw: bytes, name: str) -> np.ndarray:
+def read_npy(raw: bytes, name: str, max_rows: int | None = None) -> np.ndarray:
+    """A plain numeric array (bool, integers or floats, any shape) from the bytes of a .npy file.
+
+    The header is checked before any data are read: a .npz (zip) archive, a pickle or object array, a complex,
+    text or structured dtype, more than ``max_rows`` rows (first axis), more than ``limits.MAX_ARRAY_BYTES`` of data
+    or fewer bytes than the header promises raise ValueError naming ``name`` (never quoting the file's content).
+    """
+    if raw.startswith(b"PK\x03\x04"):
+        raise ValueError(f"{name}: a .npz (zip) archive, not a plain .npy array. Save one array with numpy.save(path, array).")
+    stream = io.BytesIO(raw)
     try:
-        array = np.load(io.BytesIO(raw), allow_pickle=False)
-    except ValueError as err:
-        raise ValueError(f"{name}: not a plain numeric .npy array ({err}). Save it with numpy.save(path, array).") from None
-    except (OSError, EOFError) as err:
-        raise ValueError(f"{name}: not a readable .npy file ({err}).") from None
-    if not isinstance(array, np.ndarray) or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ValueError(f"{name}: the .npy array must hold numbers; got dtype {getattr(array, 'dtype', type(array))}.")
-    if np.iscomplexobj(array):
+        version = np.lib.format.read_magic(stream)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise ValueError("unsupported .npy format version")
+        shape, _, dtype = readers[version](stream)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError):
+        raise ValueError(f"{name}: not a plain .npy array (its header is unreadable). Save it with numpy.save(path, array).") from None
+    if dtype.hasobject:
+        raise ValueError(f"{name}: not a plain .npy array (it holds Python objects, which would need unpickling).")
+    if dtype.kind == "c":
         raise ValueError(f"{name}: complex numbers are not points; save the real coordinates only.")
-    return array.astype(np.float64)
+    if dtype.kind not in "biuf" or dtype.fields is not None:
+        raise ValueError(f"{name}: the .npy array must hold numbers; got dtype {dtype}.")
+    if max_rows is not None and shape and shape[0] > max_rows:
+        raise ValueError(f"{name} has {shape[0]} rows; at most {max_rows} are allowed here. Subsample it first.")
+    size = math.prod(shape) * dtype.itemsize
+    if size > limits.MAX_ARRAY_BYTES:
+        raise ValueError(f"{name}: an array of {size} bytes; at most {limits.MAX_ARRAY_BYTES} are read.")
+    if size > len(raw) - stream.tell():
+        raise ValueError(f"{name}: the .npy file is shorter than its header says (truncated).")
+    try:
+        return np.load(io.BytesIO(raw), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{name}: not a readable .npy file ({type(err).__name__}).") from None
+
+
+def _parse_npy(raw: bytes, name: str, max_rows: int | None = None) -> np.ndarray:
+    return read_npy(raw, name, max_rows).astype(np.float64)
 
 
 def _number(cell: str) -> float | None:
@@ -63,14 +95,16 @@ def _number(cell: str) -> float | None:
         return None
 
 
-def _parse_csv(raw: bytes, name: str) -> np.ndarray:
+def _parse_csv(raw: bytes, name: str, max_rows: int | None = None) -> np.ndarray:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValueError(f"{name}: not a text CSV file (it is not UTF-8). Give a CSV of numbers or a .npy array.") from None
     rows: list[list[float]] = []
     first = True
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+        if max_rows is not None and len(rows) >= max_rows and line.strip() and not line.lstrip().startswith("#"):
+            raise ValueError(f"{name} has more than {max_rows} rows; at most {max_rows} are allowed here. Subsample it first.")
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -81,7 +115,8 @@ def _parse_csv(raw: bytes, name: str) -> np.ndarray:
             if first and all(v is None for v in values):  # a header line such as "x,y"
                 first = False
                 continue
-            raise ValueError(f"{name}, line {number}: {line[:60]!r} is not a row of numbers.")
+            bad = next(k for k, v in enumerate(values, start=1) if v is None)
+            raise ValueError(f"{name}, line {number}: field {bad} is not a number (a row is numbers separated by commas, semicolons, tabs or spaces).")
         first = False
         if rows and len(values) != len(rows[0]):
             raise ValueError(f"{name}, line {number}: {len(values)} columns, but the first row has {len(rows[0])}.")
@@ -106,7 +141,11 @@ def parse_point_cloud(
         raise ValueError(f"{name}: the file is {len(raw) / 2**20:.1f} MB; the limit is {max_bytes // 2**20} MB.")
     if not raw:
         raise ValueError(f"{name} is empty.")
-    array = _parse_npy(raw, name) if raw.startswith(b"\x93NUMPY") else _parse_csv(raw, name)
+    if max_points is not None:
+        limits.check_count("max_points", max_points, limits.MAX_POINTS)
+    rows = limits.MAX_POINTS if max_points is None else max_points
+    parse = _parse_npy if raw.startswith((b"\x93NUMPY", b"PK\x03\x04")) else _parse_csv
+    array = parse(raw, name, rows)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
@@ -156,8 +195,8 @@ def load_image_folder(
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 (grey) or 3 (RGB); got {channels}.")
     h, w = (size, size) if isinstance(size, int) else tuple(size)
-    if h < 1 or w < 1:
-        raise ValueError(f"size must be positive; got {size}.")
+    for side in (h, w):
+        limits.check_count("image size", side, limits.MAX_IMAGE_SIDE, why="pixels per side")
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if limit is not None:
         files = files[: int(limit)]
