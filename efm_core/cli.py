@@ -244,7 +244,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _read_npy(path: str) -> np.ndarray:
-    from .images import read_npy
+    from .data.files import read_npy
 
     p = Path(path)
     if not p.is_file():

@@ -63,9 +63,9 @@ def data_dir(given: str | os.PathLike | None = None, default: str | None = FASHI
 
 
 def _fashion_help(folder: Path) -> str:
-    return (f"Install the Debian package ({FASHION_APT}, into {FASHION_DEFAULT_DIR}) or point --data-dir (or ${ENV_VAR}) "
-            f"at a folder with the four files {', '.join(n for pair in FASHION_FILES.values() for n in pair)} "
-            f"(each may end in .gz); looked in {str(folder)!r}.")
+    return (f"Looked in {str(folder)!r}. Install the Debian package ({FASHION_APT}, into {FASHION_DEFAULT_DIR}) or "
+            f"point --data-dir (or ${ENV_VAR}) at a folder with the four files "
+            f"{', '.join(n for pair in FASHION_FILES.values() for n in pair)} (each may end in .gz).")
 
 
 def parse_idx(raw: bytes, name: str = "idx file") -> np.ndarray:
@@ -157,9 +157,9 @@ def fashion_available(folder: str | os.PathLike | None = None) -> bool:
 
 def _cifar_help(folder: Path | None) -> str:
     where = f"looked in {str(folder)!r}" if folder is not None else f"no folder given (--data-dir or ${ENV_VAR})"
-    return (f"CIFAR-10 is read from its binary version: point --data-dir (or ${ENV_VAR}) at the folder that holds "
-            f"{CIFAR_FOLDER}/ (or at {CIFAR_FOLDER}/ itself) with data_batch_1.bin ... data_batch_5.bin and "
-            f"test_batch.bin (the 'CIFAR-10 binary version' archive, unpacked); {where}.")
+    return (f"{where[0].upper()}{where[1:]}. CIFAR-10 is read from its binary version: point --data-dir (or ${ENV_VAR}) at "
+            f"the folder that holds {CIFAR_FOLDER}/ (or at {CIFAR_FOLDER}/ itself) with data_batch_1.bin ... "
+            "data_batch_5.bin and test_batch.bin (the 'CIFAR-10 binary version' archive, unpacked).")
 
 
 def parse_cifar_batch(raw: bytes, name: str = "CIFAR-10 batch") -> LabelledImages:
