@@ -60,7 +60,8 @@ def _count(limit: int, minimum: int = 1) -> Callable[[str], int]:
                 raise argparse.ArgumentTypeError(f"expected {wanted}, got {text[:40]!r}") from None
             value = int(number)
         if not minimum <= value <= limit:
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text[:40]!r} (the stated limit keeps runs bounded)")
+            note = " (the stated limit keeps runs bounded)" if value > limit else ""
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text[:40]!r}{note}")
         return value
 
     return parse
