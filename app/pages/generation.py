@@ -30,9 +30,9 @@ with c1:
 with c2:
     n = int(ui.number("Samples", "gen_n"))
 with c3:
-    solver = ui.select("Solver", "solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
+    solver = ui.select("Solver", "gen_solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
 with c4:
-    steps = int(ui.number("Solver steps", "solver_steps"))
+    steps = int(ui.number("Solver steps", "gen_solver_steps"))
 
 models = model_picker.uploaded() if source == "upload" else model_picker.shipped(PRETRAINED)  # label -> (cache key, checkpoint)
 if not models:

@@ -31,18 +31,18 @@ with c2:
 with c3:
     lr = float(ui.select("Learning rate", "lab_lr", LRS, {v: f"{v:g}" for v in LRS}))
 with c4:
-    sigma = float(ui.slider("Noise σ (sampler)", "sigma"))
+    sigma = float(ui.slider("Noise σ (sampler)", "lab_sigma"))
 with c5:
     with_fm = ui.toggle("Flow matching too", "lab_fm")
 s1, s2, s3, s4 = st.columns([3, 2, 2, 4], vertical_alignment="bottom")
 with s1:
-    solver = ui.select("Solver", "solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
+    solver = ui.select("Solver", "lab_solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
 with s2:
-    solver_steps = int(ui.number("Solver steps", "solver_steps"))
+    solver_steps = int(ui.number("Solver steps", "lab_solver_steps"))
 with s3:
     two_sided = ui.toggle("Two-sided EFM", "lab_two_sided")
 with s4:
-    y_slice = float(ui.slider("Slice at x₂ = (error map)", "probe_y", fmt="%.1f")) if D == 2 else 0.0
+    y_slice = float(ui.slider("Slice at x₂ = (error map)", "lab_y", fmt="%.1f")) if D == 2 else 0.0
 
 settings = lab.LabSettings(scene.key, L, sigma, width, steps, lr, seed, bool(with_fm), bool(two_sided))
 training = controls(scene, settings, ui.p_toy())
