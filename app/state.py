@@ -111,12 +111,13 @@ WIDGETS: dict[str, Widget] = {
     "q_toy": Widget("two_gaussians", help="Distribution Q whose samples are the negative charges on the plate z = L."),
     "n_charges": Widget(256, 1, MAX_TOY_CHARGES, 1, "Samples (charges) drawn for each plate. More charges: smoother field, slower tracing."),
     "seed": Widget(0, 0, 10_000, 1, "Random seed of the samples on both plates (Q uses seed + 1) and of the line starts."),
-    "L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates. The paper: L = 6 maps P to Q well, L = 30 poorly."),
+    "L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates. The paper's learned sampler maps P to Q well at L = 6 and poorly at "
+                 "L = 30, because the lines at L = 30 run far outside where it was taught (page Why large L is hard)."),
     "n_lines": Widget(64, 4, 256, 4, "How many field lines are traced and drawn (starts are spread over P's charges)."),
     "sides": Widget(
         "both",
         help="Two-sided: each line leaves its P charge in a direction drawn uniformly (so, by flux, also backwards). "
-        "Forward only: every line starts towards Q, as a naive sampler would.",
+        "Forward only: every line starts towards Q, as a sampler that follows the field forwards in z does.",
     ),
     "land_k": Widget(256, 64, 1024, 64, "Lines traced from P's charges for the landing check, for each kind of start. "
                      "About 256 are needed to tell the two kinds apart; they are traced in the background."),
@@ -134,7 +135,7 @@ WIDGETS: dict[str, Widget] = {
     "start_n": Widget(32, help="Samples (charges) on each plate."),
     "start_lines": Widget(24, 8, 64, 8, "How many field lines leave P's charges (spread over the charges, directions uniform)."),
     "start_case": Widget("backward", help="Show only the lines that end this way."),
-    "start_D": Widget(128, help="Data dimension D of two Gaussians P and Q (256 charges each, 4 apart, L = 6)."),
+    "start_D": Widget(128, help="Data dimension D of two Gaussians P and Q (128 charges each, means 4 apart, L = 6)."),
     "start_seed": Widget(0, 0, 10_000, 1, "Seed of the starting noise."),
     # learned fields (Training lab, Translation, Generation): each page keeps its own solver settings (``solver_widgets``)
     **solver_widgets("lab"), **solver_widgets("tr"), **solver_widgets("gen"),

@@ -116,8 +116,11 @@ def scene_sidebar() -> exact.Scene | None:
         number("Seed", "seed")
         slider("Plate distance L", "L", fmt="%.1f")
         c6, c30 = st.columns(2)
-        c6.button("L = 6", on_click=_set_L, args=(6.0,), help="The paper's good setting: P maps onto Q accurately.", width="stretch")
-        c30.button("L = 30", on_click=_set_L, args=(30.0,), help="The paper's poor setting: forward lines miss much of Q.", width="stretch")
+        c6.button("L = 6", on_click=_set_L, args=(6.0,), help="The paper's good setting for a learned field: the exact lines stay close to where a tent sampler puts its "
+                  "training points.", width="stretch")
+        c30.button("L = 30", on_click=_set_L, args=(30.0,), help="The paper's poor setting for a learned field. The exact map is still fine (about half the flux leaves "
+                   "backwards at every L), but the lines bulge far outside where a tent sampler puts training points, so a "
+                   "network taught only between the plates must guess the field there (page Why large L is hard).", width="stretch")
         for side, rows in custom.items():
             if rows is not None and len(rows) > state.URL_MAX_CUSTOM:
                 st.caption(f"{state.PLATE_NAMES[side]}: more than {state.URL_MAX_CUSTOM} hand-built charges are not put into the link.")

@@ -393,10 +393,3 @@ def landings(scene: Scene, L: float, K: int, seed: int) -> Landings:
         ends[name] = end[part][ok]
         distance[name] = landing_distance(scene, ends[name])
     return Landings(ends, cases, distance, time.perf_counter() - t0)
-
-
-def summarize_sweep(Ls: list[float], results: list[Landings]) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(Ls, share of each case among the two-sided lines per L, energy distance per kind of start per L)."""
-    shares = {c: np.array([np.mean([k == c for k in r.cases["two-sided"]]) for r in results]) for c in CASES}
-    errors = {name: np.array([r.distance[name] for r in results]) for name in ("two-sided", "forward-only")}
-    return np.asarray(Ls, dtype=float), shares, errors

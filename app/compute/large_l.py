@@ -117,10 +117,15 @@ def sample_floor(scene: exact.Scene, q_toy: str, K: int, seed: int) -> tuple[flo
     return float(np.mean(values)), float(np.quantile(values, 0.95))
 
 
+def landing_distances(scene: exact.Scene, land: exact.Landings) -> dict[str, float]:
+    """Energy distance (V-statistic, >= 0) of each kind of start's end points to Q's charges (NaN below 2 points)."""
+    return {name: energy_distance(e, scene.neg, weights_b=scene.neg_w) if len(e) > 1 else np.nan for name, e in land.ends.items()}
+
+
 def l_row(scene: exact.Scene, L: float, K: int, seed: int, p_toy: str | None) -> LRow:
     """Measure one L with K lines of each kind (see ``LRow``)."""
     land = exact.landings(scene, L, K, seed)
-    ed = {name: energy_distance(e, scene.neg, weights_b=scene.neg_w) if len(e) > 1 else np.nan for name, e in land.ends.items()}
+    ed = landing_distances(scene, land)
     floor = landing_floor(scene, K, seed)
     plates = scene.plates(L)
     starts = torch.from_numpy(exact.fresh_p(scene, p_toy, K, seed))

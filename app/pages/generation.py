@@ -21,6 +21,7 @@ ui.page_header(
     "Gaussian noise sits as positive charges on the plate z = 0, scikit-learn's 8×8 digits as negative charges on z = L. "
     "A network learned the direction of their field; each sample is a noise image moved along it to the digits' plate.",
 )
+ui.glossary(["P and Q", "z", "NFE", "bad lines", "f_min", "EMA", "flow matching"])
 source = ui.segmented("Model", "gen_model", list(SOURCES), SOURCES)
 model_picker.upload_box(source == "upload")
 
@@ -89,7 +90,7 @@ for col, (label, moved) in zip(cols, results.items(), strict=True):
         a, b, c = st.columns(3)
         a.metric("NFE", moved.nfe, help="Batched network evaluations the solver used (Euler: one per step, Heun: two, adaptive: as many as its error control needed).")
         b.metric("Time", f"{moved.seconds:.2f} s", help=f"Wall time to move all {n} samples from noise to data (cached: changing nothing reuses it).")
-        c.metric("Bad lines", moved.bad, help="Samples whose line turned back (f_z ≤ f_min, the slope was guarded) or went non-finite.")
+        c.metric("Bad lines", moved.bad, help="Samples whose line turned back (the learned slope f_z fell to f_min or below and was guarded) or went non-finite.")
         if moved.x.ndim == 4:
             _images(label, ckpt, moved)
         else:
