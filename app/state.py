@@ -183,15 +183,17 @@ def _same_rows(rows: Any, hand: tuple | None) -> bool:
 
 
 def matching_preset(state: Mapping[str, Any]) -> str:
-    """The preset whose toys, L, charges per plate, D and hand-built charges ``state`` holds, else ``CUSTOM``."""
-    value = {k: state.get(k, WIDGETS[k].default) for k in ("p_toy", "q_toy", "L", "n_charges", "D")}
+    """The preset whose toys, charges per plate, D and hand-built charges ``state`` holds, else ``CUSTOM``. L is
+    not compared: it has its own control (and the L = 6 / 30 buttons), and a preset's charges at another L are still
+    that preset's scene."""
+    value = {k: state.get(k, WIDGETS[k].default) for k in ("p_toy", "q_toy", "n_charges", "D")}
     rows = {side: state.get(key) for side, key in CUSTOM_KEYS.items()}
     for name, p in PRESETS.items():
         hand = {"pos": p.hand_pos, "neg": p.hand_neg}
         if not all(_same_rows(rows[s], hand[s]) for s in CUSTOM_KEYS):
             continue
         toys_used = rows["pos"] is None or rows["neg"] is None
-        if (float(value["L"]), int(value["D"])) != (p.L, p.D):
+        if int(value["D"]) != p.D:
             continue
         if toys_used and (value["p_toy"], value["q_toy"], int(value["n_charges"])) != (p.p_toy, p.q_toy, p.n_charges):
             continue

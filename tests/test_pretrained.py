@@ -25,8 +25,9 @@ from efm_core.theorem import transport_trace
 PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
 TOYS = [f"toy-gauss-{t}-L{L}" for t in ("2gauss", "swiss") for L in (6, 30)]
 EFM = ["digits-gen", "cdigits-2to3", *TOYS]
-NAMES = EFM + [f"fm-{n}" for n in EFM]  # the names the app loads: a contract
-MAX_TOTAL_BYTES = 50_000_000
+SLAB = [f"toy-gauss-2gauss-L{L}-slab" for L in (6, 30)]  # the forward-only models the two-sided toys replaced (kept to show why)
+NAMES = EFM + [f"fm-{n}" for n in EFM] + SLAB  # the names the app loads: a contract
+MAX_TOTAL_BYTES = 53_000_000  # 50 MB for the models in use + the two slab toys (1.9 MB each) of "Why large L is hard"
 
 
 def _load(name):
