@@ -88,7 +88,7 @@ COMPARISON = {
         "the score (or the noise) at each noise level",
         "the velocity $x_Q - x_P$ of the paths",
         "the direction of the data's field",
-        "the direction $E/|E|$ of the two-plate field",
+        "the direction $E/\\lVert E\\rVert$ of the two-plate field",
     ],
 }
 

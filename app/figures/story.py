@@ -33,7 +33,7 @@ def l_sweep_figure(
                                  marker={"symbol": symbol, "size": 9}), row=1, col=1)
     fig.add_trace(go.Scatter(x=Ls, y=backward, name="backward share", mode="lines+markers", line={"color": "#2ca02c"}, showlegend=False), row=1, col=2)
     fig.add_trace(go.Scatter(x=Ls, y=bulge, name="bulge of the forward lines (max |x| at z = L/2)", mode="lines+markers",
-                             line={"color": "#7b3294"}), row=1, col=3)
+                             line={"color": "#333333"}), row=1, col=3)
     fig.add_trace(go.Scatter(x=Ls, y=radius, name="training region's radius at z = L/2", mode="lines", line={"color": REGION_COLOR, "width": 3}),
                   row=1, col=3)
     fig.add_trace(go.Scatter(x=Ls, y=100 * outside, name="lines leaving the region (%, right axis)", mode="lines+markers",
@@ -42,10 +42,10 @@ def l_sweep_figure(
         for col in (1, 2, 3):
             fig.add_vline(x=current_L, line={"color": "#000000", "dash": "dot", "width": 1}, row=1, col=col)
     fig.update_xaxes(title_text="L", range=[0, float(max(Ls)) * 1.05])
-    fig.update_yaxes(title_text="energy distance (data units)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="energy distance (data units)", rangemode="tozero", tickformat=".2f", title_standoff=4, row=1, col=1)
     fig.update_yaxes(title_text="share", range=[0, 1], row=1, col=2)
     fig.update_yaxes(title_text="distance from the axis", rangemode="tozero", row=1, col=3)
-    fig.update_yaxes(title_text="% of lines", range=[0, 100], row=1, col=3, secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text="% of lines", range=[0, 100], tickmode="linear", tick0=0, dtick=25, row=1, col=3, secondary_y=True, showgrid=False)
     fig.update_layout(template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 30, "b": 0}, legend={"orientation": "h", "y": -0.28},
                       uirevision="l-sweep")
     return fig

@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import lesson, ui
 from app.compute import dimensions, exact, learned, loading
+from app.figures import common as fc
 from app.figures import exact as fe
 from app.figures import learned as fl
 
@@ -31,6 +32,9 @@ def step(number: int, title: str, text: str) -> tuple:
     return left, right
 
 
+BOX = fc.Box(-1.5 * L, 2.5 * L, (0.0,), (15.0,))  # the steps' view: the gap and the near outside
+
+
 def flat_scene(n: int) -> exact.Scene:
     """Gaussian -> two Gaussians with plates as lines (D = 1): cheap to trace, easy to read."""
     return exact.scene_charges(1, "gaussian", "two_gaussians", n, 0, None, None)
@@ -42,7 +46,7 @@ with left:
     n = int(ui.segmented("Charges per plate", "start_n", [8, 32, 128], {8: "8", 32: "32", 128: "128"}))
     st.page_link("app/pages/field_lines.py", label="Field lines: build your own plates", icon=":material/arrow_forward:")
 scene = flat_scene(n)
-ui.chart(fe.field_lines_figure(scene.pos, scene.neg, L, [], [], pos_weights=scene.pos_w, neg_weights=scene.neg_w, height=300), right, key="start_plates")
+ui.chart(fe.field_lines_figure(scene.pos, scene.neg, L, [], [], pos_weights=scene.pos_w, neg_weights=scene.neg_w, height=340, box=BOX), right, key="start_plates")
 
 # 2 ---------------------------------------------------------------------------------------------------------- lines
 left, right = step(2, "The field and its lines", lesson.STEPS["lines"])
@@ -53,7 +57,7 @@ lines = None
 with ui.guard("Could not trace the field lines"):
     lines = exact.field_lines(scene, L, k, 0)
 if lines is not None:
-    ui.chart(fe.field_lines_figure(scene.pos, scene.neg, L, lines.paths, lines.cases, pos_weights=scene.pos_w, neg_weights=scene.neg_w, height=300),
+    ui.chart(fe.field_lines_figure(scene.pos, scene.neg, L, lines.paths, lines.cases, pos_weights=scene.pos_w, neg_weights=scene.neg_w, height=340, box=BOX),
              right, key="start_lines_fig")
 
 # 3 ---------------------------------------------------------------------------------------------------------- cases
@@ -67,7 +71,7 @@ if lines is not None:
         st.markdown(f"Of the **{len(lines.cases)}** lines of step 2, **{len(keep)}** end **{case}**"
                     + (f" and {lines.cases.count('lost')} were lost (the tracer gave up)." if "lost" in lines.cases else "."))
     ui.chart(fe.field_lines_figure(scene.pos, scene.neg, L, [lines.paths[i] for i in keep], [case] * len(keep), pos_weights=scene.pos_w,
-                                   neg_weights=scene.neg_w, height=300), right, key="start_cases_fig")
+                                   neg_weights=scene.neg_w, height=340, box=BOX), right, key="start_cases_fig")
 
 # 4 --------------------------------------------------------------------------------------------- why learn a network
 left, right = step(4, "Why a network is learned", lesson.STEPS["dims"])
@@ -100,7 +104,7 @@ with right, ui.guard("Could not generate digits"):
         st.info(loading.missing_message("digits-gen"))
     else:
         moved = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 6, seed, "heun", 20, 6)
-        ui.chart(fl.strip_figure(moved.path, moved.levels, list(range(6)), "z, from the noise plate (left) to the digits' plate (right)", tile_px=48),
+        ui.chart(fl.strip_figure(moved.path, moved.levels, list(range(6)), "height z: noise → digits", tile_px=64),
                  width="content", key="start_strip")
         digits, _ = learned.readings(moved.x)
         st.caption("Each row: one noise image carried along the learned field, at 6 heights z. Read by the digit classifier as: "
