@@ -15,12 +15,12 @@ SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 FLOAT_RANGE = {"float32": (-45.8, 38.5), "float64": (-323.3, 308.3)}  # log10 of the smallest subnormal / largest finite
 
 st.title("High dimensions: why EFM learns a network")
-ui.glossary(["S_D", "P and Q", "field line", "Theorem 3.1", "lost"])
 st.caption(
     "P = N(0, I) and Q = the same Gaussian shifted along the first axis, in data dimension D from 2 up to 3072 "
     "(a 32 × 32 colour image). Same charges per plate, same gap L: only D changes. The red stars are real data: "
     "noise → scikit-learn's 8 × 8 digits (D = 64), as many charges, the same L."
 )
+ui.glossary(["S_D", "P and Q", "field line", "Theorem 3.1", "lost"])
 c1, c2, c3 = st.columns(3)
 with c1:
     shift = float(ui.slider("Shift between P and Q", "hd_shift", fmt="%.1f"))
