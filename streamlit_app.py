@@ -20,18 +20,26 @@ st.set_page_config(page_title="Field Matching Lab", page_icon="⚡", layout="wid
 # MLP training step 2-3.5 ms with 1 thread, 85-93 ms with 2. EFM_APP_THREADS overrides.
 torch.set_num_threads(int(os.environ.get("EFM_APP_THREADS", "1")))
 
-PAGES = {
+SCRIPTS = {  # section -> (script stem in app/pages/, title, icon); the first is the default page
+    "Start here": [("start_here", "Start here", ":material/school:")],
     "The exact field": [
-        st.Page("app/pages/field_lines.py", title="Field lines", icon=":material/timeline:", default=True),
-        st.Page("app/pages/theorem.py", title="Theorem 3.1", icon=":material/call_split:"),
-        st.Page("app/pages/high_dimensions.py", title="High dimensions", icon=":material/stacks:"),
+        ("field_lines", "Field lines", ":material/timeline:"),
+        ("theorem", "Theorem 3.1", ":material/call_split:"),
+        ("high_dimensions", "High dimensions", ":material/stacks:"),
     ],
     "Learned fields": [
-        st.Page("app/pages/training_lab.py", title="Training lab", icon=":material/model_training:"),
-        st.Page("app/pages/translation.py", title="Translation", icon=":material/swap_horiz:"),
-        st.Page("app/pages/generation.py", title="Generation", icon=":material/auto_awesome:"),
+        ("large_l", "Why large L is hard", ":material/straighten:"),
+        ("training_lab", "Training lab", ":material/model_training:"),
+        ("translation", "Translation", ":material/swap_horiz:"),
+        ("generation", "Generation", ":material/auto_awesome:"),
     ],
 }
+SCENE_PAGES = {"field_lines", "theorem", "training_lab"}  # pages with the scene sidebar (their links carry hand-built charges)
+PAGES = {
+    section: [st.Page(f"app/pages/{stem}.py", title=title, icon=icon, default=stem == "start_here") for stem, title, icon in rows]
+    for section, rows in SCRIPTS.items()
+}
+STEM = {title: stem for rows in SCRIPTS.values() for stem, title, _ in rows}
 
 for warning in state.init_session(st.session_state, st.query_params):
     st.warning(warning)
@@ -43,7 +51,7 @@ except Exception as err:  # st.rerun / st.stop are BaseExceptions and pass throu
     logging.getLogger(__name__).exception("page %s failed", page.title)
     st.error(f"Something went wrong on this page ({type(err).__name__}: {err}). Your settings are kept; change one and try again.")
 
-for name, value in state.url_extras(st.session_state).items():
+for name, value in state.url_extras(st.session_state, STEM[page.title], STEM[page.title] in SCENE_PAGES).items():
     if value is None:
         if name in st.query_params:
             del st.query_params[name]

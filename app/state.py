@@ -89,6 +89,21 @@ class Widget:
     help: str = ""
 
 
+SOLVER_HELP = (
+    "How points are moved along a learned field from z = 0 to z = L: Euler (Algorithm 2 of the paper, one network call "
+    "per step), Heun (two per step, more accurate) or adaptive Dormand-Prince (RK45, step size chosen per line)."
+)
+STEPS_HELP = (
+    "Steps in z of the solver (for the adaptive solver: the first step size, L / steps). More steps: more accurate "
+    "lines, more network calls (NFE, the number of function evaluations)."
+)
+
+
+def solver_widgets(page: str) -> dict[str, Widget]:
+    """The solver and its step count of one page, under ``{page}_solver`` and ``{page}_solver_steps``."""
+    return {f"{page}_solver": Widget("heun", help=SOLVER_HELP), f"{page}_solver_steps": Widget(50, 2, 400, 1, STEPS_HELP)}
+
+
 WIDGETS: dict[str, Widget] = {
     "preset": Widget("paper_mixture", help="A ready-made scene. Choosing one replaces both plates' charges and L."),
     "D": Widget(2, help="Data dimension D. D = 2: plates are planes in 3-D space. D = 1: plates are lines in a 2-D picture."),
@@ -96,12 +111,13 @@ WIDGETS: dict[str, Widget] = {
     "q_toy": Widget("two_gaussians", help="Distribution Q whose samples are the negative charges on the plate z = L."),
     "n_charges": Widget(256, 1, MAX_TOY_CHARGES, 1, "Samples (charges) drawn for each plate. More charges: smoother field, slower tracing."),
     "seed": Widget(0, 0, 10_000, 1, "Random seed of the samples on both plates (Q uses seed + 1) and of the line starts."),
-    "L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates. The paper: L = 6 maps P to Q well, L = 30 poorly."),
+    "L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates. The paper's learned sampler maps P to Q well at L = 6 and poorly at "
+                 "L = 30, because the lines at L = 30 run far outside where it was taught (page Why large L is hard)."),
     "n_lines": Widget(64, 4, 256, 4, "How many field lines are traced and drawn (starts are spread over P's charges)."),
     "sides": Widget(
         "both",
         help="Two-sided: each line leaves its P charge in a direction drawn uniformly (so, by flux, also backwards). "
-        "Forward only: every line starts towards Q, as a naive sampler would.",
+        "Forward only: every line starts towards Q, as a sampler that follows the field forwards in z does.",
     ),
     "land_k": Widget(256, 64, 1024, 64, "Lines traced from P's charges for the landing check, for each kind of start. "
                      "About 256 are needed to tell the two kinds apart; they are traced in the background."),
@@ -115,12 +131,17 @@ WIDGETS: dict[str, Widget] = {
     "hd_shift": Widget(4.0, 0.0, 20.0, 0.5, "Distance between the means of the two Gaussians P and Q (along the first axis)."),
     "hd_n": Widget(256, 16, 2048, 16, "Charges on each plate (samples of P and Q)."),
     "hd_L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates in the high-dimension demo."),
-    # learned fields (Training lab, Translation, Generation); the solver is shared by the three pages
-    "solver": Widget("heun", help="How points are moved along a learned field from z = 0 to z = L: Euler (Algorithm 2 of the paper, "
-                     "one network call per step), Heun (two per step, more accurate) or adaptive Dormand-Prince (RK45, step size "
-                     "chosen per line)."),
-    "solver_steps": Widget(50, 2, 400, 1, "Steps in z of the solver (for the adaptive solver: the first step size, L / steps). "
-                           "More steps: more accurate lines, more network calls (NFE)."),
+    # Start here: one control per step
+    "start_n": Widget(32, help="Samples (charges) on each plate."),
+    "start_lines": Widget(24, 8, 64, 8, "How many field lines leave P's charges (spread over the charges, directions uniform)."),
+    "start_case": Widget("backward", help="Show only the lines that end this way."),
+    "start_D": Widget(128, help="Data dimension D of two Gaussians P and Q (128 charges each, means 4 apart, L = 6)."),
+    "start_seed": Widget(0, 0, 10_000, 1, "Seed of the starting noise."),
+    # learned fields (Training lab, Translation, Generation): each page keeps its own solver settings (``solver_widgets``)
+    **solver_widgets("lab"), **solver_widgets("tr"), **solver_widgets("gen"),
+    "lab_sigma": Widget(0.1, 0.0, 2.0, 0.05, "Noise σ of the training-point sampler: the mid-gap standard deviation of the "
+                        "points the network is taught at (none at the plates)."),
+    "lab_y": Widget(0.0, -20.0, 20.0, 0.5, "The slice of the error map: points with second coordinate x₂ equal to this value."),
     "lab_width": Widget(128, help="Width of the network's hidden layers (an MLP with 3 residual blocks). Wider: fits the field "
                         "better per step, but each step is slower."),
     "lab_steps": Widget(2000, 100, 20000, 100, "Training steps of each model (Adam, 256 training points per step, cosine "
@@ -151,13 +172,45 @@ def defaults() -> dict[str, Any]:
     return {key: w.default for key, w in WIDGETS.items()}
 
 
+CUSTOM = "custom"  # the Preset box's entry for a scene that matches no preset (edited by hand)
+PRESET_LABELS = {**{k: p.label for k, p in PRESETS.items()}, CUSTOM: "Custom (edited by hand)"}
+
+
+def _same_rows(rows: Any, hand: tuple | None) -> bool:
+    if rows is None or hand is None:
+        return rows is None and hand is None
+    return np.shape(rows) == np.shape(hand) and np.allclose(rows, hand)
+
+
+def matching_preset(state: Mapping[str, Any]) -> str:
+    """The preset whose toys, charges per plate, D and hand-built charges ``state`` holds, else ``CUSTOM``. L is
+    not compared: it has its own control (and the L = 6 / 30 buttons), and a preset's charges at another L are still
+    that preset's scene."""
+    value = {k: state.get(k, WIDGETS[k].default) for k in ("p_toy", "q_toy", "n_charges", "D")}
+    rows = {side: state.get(key) for side, key in CUSTOM_KEYS.items()}
+    for name, p in PRESETS.items():
+        hand = {"pos": p.hand_pos, "neg": p.hand_neg}
+        if not all(_same_rows(rows[s], hand[s]) for s in CUSTOM_KEYS):
+            continue
+        toys_used = rows["pos"] is None or rows["neg"] is None
+        if int(value["D"]) != p.D:
+            continue
+        if toys_used and (value["p_toy"], value["q_toy"], int(value["n_charges"])) != (p.p_toy, p.q_toy, p.n_charges):
+            continue
+        return name
+    return CUSTOM
+
+
 def apply_preset(state: MutableMapping[str, Any], name: str) -> None:
     """Write preset ``name`` into ``state`` (a session_state or a dict): toys, L, charges per plate, D, hand-built charges.
 
-    Raises ValueError for an unknown preset.
+    ``CUSTOM`` keeps the scene as it is. Raises ValueError for an unknown preset.
     """
+    if name == CUSTOM:
+        state["preset"] = CUSTOM
+        return
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESET_LABELS)}.")
     p = PRESETS[name]
     state["preset"] = name
     state["p_toy"], state["q_toy"] = p.p_toy, p.q_toy
@@ -323,7 +376,8 @@ def custom_url_params(custom: Mapping[str, np.ndarray | None]) -> dict[str, str]
 
 
 # ------------------------------------------------------------------------------- non-widget state (+ its URL part)
-EXTRA_KEYS = ("probe", "thm_start")  # points chosen by clicking: tuples of floats, None when not chosen
+EXTRA_KEYS = {"probe": "field_lines", "thm_start": "theorem"}  # points chosen by clicking (tuples of floats, None when
+# not chosen) and the page (its script's name) whose link carries each
 
 
 def encode_point(point: tuple[float, ...]) -> str:
@@ -367,11 +421,12 @@ def init_session(ss: MutableMapping[str, Any], query: Mapping[str, str]) -> list
     return warnings
 
 
-def url_extras(ss: Mapping[str, Any]) -> dict[str, str | None]:
-    """Query parameters for the non-widget state (None: remove the parameter)."""
-    custom = custom_url_params({side: ss.get(key) for side, key in CUSTOM_KEYS.items()})
+def url_extras(ss: Mapping[str, Any], page: str, scene_page: bool) -> dict[str, str | None]:
+    """Query parameters for the non-widget state of ``page`` (its script's name; None: remove the parameter): the
+    hand-built charges on a page with the scene sidebar, a clicked point on its own page only."""
+    custom = custom_url_params({side: ss.get(key) for side, key in CUSTOM_KEYS.items()}) if scene_page else {}
     out: dict[str, str | None] = {"cpos": custom.get("cpos"), "cneg": custom.get("cneg")}
-    for key in EXTRA_KEYS:
+    for key, owner in EXTRA_KEYS.items():
         value = ss.get(key)
-        out[key] = None if value is None else encode_point(value)
+        out[key] = None if value is None or owner != page else encode_point(value)
     return out

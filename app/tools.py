@@ -54,8 +54,8 @@ def probe_tool(scene: exact.Scene, L: float, box: fc.Box) -> None:
             st.dataframe(table.style.format("{:.3e}"), width="stretch")
             verdict = "towards Q (+z)" if pr.E[-1] > 0 else "away from Q (−z)"
             st.markdown(
-                f"log₁₀|E| = {pr.log10_norm:.2f}. The z components: E_z⁺ = {pr.E_pos[-1]:.3e} (P pushes), "
-                f"E_z⁻ = {pr.E_neg[-1]:.3e} (Q pulls); their sum points {verdict}."
+                f"$\\log_{{10}}|E| = {pr.log10_norm:.2f}$. The z components: ${ui.tex_number(pr.E_pos[-1])}$ from P "
+                f"($E_z^+$, P pushes) and ${ui.tex_number(pr.E_neg[-1])}$ from Q ($E_z^-$, Q pulls); their sum points {verdict}."
             )
 
 

@@ -18,7 +18,8 @@ import streamlit as st
 from app import state
 from app.compute import exact
 from app.figures.common import PLOT_CONFIG
-from app.state import CUSTOM_KEYS, PRESETS, TOY_LABELS, WIDGETS
+from app.lesson import GLOSSARY
+from app.state import CUSTOM_KEYS, PRESET_LABELS, TOY_LABELS, WIDGETS
 
 log = logging.getLogger(__name__)
 BOUND = {"bind": "query-params", "persist_state": "session"}
@@ -103,7 +104,9 @@ def scene_sidebar() -> exact.Scene | None:
     """
     with st.sidebar:
         st.subheader("Scene")
-        select("Preset", "preset", list(PRESETS), {k: p.label for k, p in PRESETS.items()}, on_change=_on_preset)
+        if st.session_state.get("preset") != (now := state.matching_preset(st.session_state)):
+            st.session_state["preset"] = now  # a scene edited by hand reads "Custom"
+        select("Preset", "preset", list(PRESET_LABELS), PRESET_LABELS, on_change=_on_preset)
         D = segmented("Data dimension D (1: plates are lines, 2: planes)", "D", [1, 2], {1: "1", 2: "2"})
         _plate_source("pos", D)
         _plate_source("neg", D)
@@ -113,8 +116,11 @@ def scene_sidebar() -> exact.Scene | None:
         number("Seed", "seed")
         slider("Plate distance L", "L", fmt="%.1f")
         c6, c30 = st.columns(2)
-        c6.button("L = 6", on_click=_set_L, args=(6.0,), help="The paper's good setting: P maps onto Q accurately.", width="stretch")
-        c30.button("L = 30", on_click=_set_L, args=(30.0,), help="The paper's poor setting: forward lines miss much of Q.", width="stretch")
+        c6.button("L = 6", on_click=_set_L, args=(6.0,), help="The paper's good setting for a learned field: the exact lines stay close to where a tent sampler puts its "
+                  "training points.", width="stretch")
+        c30.button("L = 30", on_click=_set_L, args=(30.0,), help="The paper's poor setting for a learned field. The exact map is still fine (about half the flux leaves "
+                   "backwards at every L), but the lines bulge far outside where a tent sampler puts training points, so a "
+                   "network taught only between the plates must guess the field there (page Why large L is hard).", width="stretch")
         for side, rows in custom.items():
             if rows is not None and len(rows) > state.URL_MAX_CUSTOM:
                 st.caption(f"{state.PLATE_NAMES[side]}: more than {state.URL_MAX_CUSTOM} hand-built charges are not put into the link.")
@@ -205,6 +211,12 @@ def explain(what: str, why: str, equations: Sequence[str] = (), expanded: bool =
         b.markdown("**Why it matters.** " + why)
         for eq in equations:
             st.latex(eq)
+
+
+def glossary(terms: Sequence[str], expanded: bool = False) -> None:
+    """A "Terms on this page" box defining ``terms`` (keys of ``app.lesson.GLOSSARY``), in the given order."""
+    with st.expander("Terms on this page", expanded=expanded):
+        st.markdown("\n".join(f"- **{term}**: {GLOSSARY[term]}" for term in terms))
 
 
 def tex_number(v: float) -> str:

@@ -27,15 +27,16 @@ def decode(value: object) -> np.ndarray:
 
 
 def app_test(page: str | None = None, **params: str):
-    """An AppTest of the whole app with small scene defaults (overridable as URL parameters), run once."""
+    """An AppTest of the whole app with small scene defaults (overridable as URL parameters), run once on ``page``
+    (a script path such as "app/pages/field_lines.py"; default: the default page, Start here)."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in {**SMALL, **params}.items():
         at.query_params[key] = value
-    at.run()
     if page is not None:
-        at.switch_page(page).run()
+        at.switch_page(page)  # the first run is on that page: the default page (Start here) is not run first
+    at.run()
     return at
 
 

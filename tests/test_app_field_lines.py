@@ -25,7 +25,7 @@ def _sidebar_number(at, label):
 
 
 def test_default_page_shows_lines_between_the_plates():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     no_errors(at)
     fig = _lines_fig(at)
     counts = case_counts(fig)
@@ -41,14 +41,14 @@ def test_default_page_shows_lines_between_the_plates():
 
 
 def test_number_of_lines_slider():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     at.slider(key="n_lines").set_value(16).run()
     no_errors(at)
     assert sum(case_counts(_lines_fig(at)).values()) == 16
 
 
 def test_L_slider_and_the_L_30_button():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     at.slider(key="L").set_value(12.0).run()
     no_errors(at)
     fig = _lines_fig(at)
@@ -60,7 +60,7 @@ def test_L_slider_and_the_L_30_button():
 
 
 def test_forward_only_starts_leave_towards_q():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     at.button_group(key="sides").set_value("forward").run()
     no_errors(at)
     fig = _lines_fig(at)
@@ -73,7 +73,7 @@ def test_forward_only_starts_leave_towards_q():
 
 
 def test_arrows_cloud_and_sigma():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     at.toggle(key="cones").set_value(True).run()
     at.toggle(key="cloud").set_value(True).run()
     no_errors(at)
@@ -88,7 +88,7 @@ def test_arrows_cloud_and_sigma():
 
 
 def test_d1_gives_a_flat_picture_and_presets_change_the_scene():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     at.sidebar.button_group(key="D").set_value(1).run()
     no_errors(at)
     fig = _lines_fig(at)
@@ -101,7 +101,7 @@ def test_d1_gives_a_flat_picture_and_presets_change_the_scene():
 
 
 def test_probe_moves_where_the_slice_is_clicked():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     select(at, "probe_fig_0", [{"x": 2.0, "y": -1.5, "curve_number": 1, "point_index": 0}])
     no_errors(at)
     assert at.session_state["probe"] == (-1.5, 0.0, 2.0)
@@ -112,7 +112,7 @@ def test_probe_moves_where_the_slice_is_clicked():
 
 
 def test_click_adds_a_charge_and_selection_removes_it():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     assert not at.get("file_uploader")  # the editor stays closed (and costs nothing) until asked for
     at.toggle(key="edit_open").set_value(True).run()
     select(at, "editor_0", [{"x": 1.0, "y": 2.0, "curve_number": 0, "point_index": 3}])
@@ -130,7 +130,7 @@ def test_click_adds_a_charge_and_selection_removes_it():
 
 
 def test_table_edit_is_applied_and_bad_edit_is_refused():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     at.sidebar.selectbox(key="preset").set_value("paper_swiss").run()
     at.sidebar.selectbox(key="preset").set_value("hand").run()  # the callback writes the hand-built charges
     assert at.toggle(key="edit_open").value  # and opens the editor
@@ -149,7 +149,7 @@ def test_table_edit_is_applied_and_bad_edit_is_refused():
 
 
 def test_uploads_good_and_bad():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     at.toggle(key="edit_open").set_value(True).run()
     at.file_uploader(key="upload_neg").set_value(("q.csv", b"x1,x2\n1,1\n-1,-1\n2,0\n", "text/csv")).run()
     no_errors(at)
@@ -167,7 +167,7 @@ def test_uploads_good_and_bad():
 
 
 def test_landing_check_arrives_from_the_background():
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     wait_for(at, lambda a: any(m.label == "two-sided starts" for m in a.metric))
     no_errors(at)
     values = {m.label: m.value for m in at.metric}
@@ -179,7 +179,7 @@ def test_landing_check_arrives_from_the_background():
 
 @pytest.mark.parametrize("preset", sorted(state.PRESETS))
 def test_every_preset_draws_without_error(preset):
-    at = app_test()
+    at = app_test("app/pages/field_lines.py")
     at.sidebar.selectbox(key="preset").set_value(preset).run()
     no_errors(at)
     p = state.PRESETS[preset]

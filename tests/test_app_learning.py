@@ -233,7 +233,7 @@ def test_generation_page_shows_the_cli_samples(tmp_path, monkeypatch):
     at = app_test(GENERATION, gen_n="16", gen_seed="0")
     no_errors(at)
     # the cached call the page made, with the page's arguments (default solver and steps, 8 snapshot heights)
-    shown = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 16, 0, WIDGETS["solver"].default, WIDGETS["solver_steps"].default, 8)
+    shown = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 16, 0, WIDGETS["gen_solver"].default, WIDGETS["gen_solver_steps"].default, 8)
     assert shown.x.shape == cli.shape == (16, 1, 8, 8)
     np.testing.assert_allclose(shown.x, cli, rtol=0, atol=1e-5)
     grid = [f for f in _image_figs(at) if len(f["layout"].get("annotations", [])) == 16][0]  # the EFM grid comes first

@@ -137,12 +137,37 @@ def test_init_session_reads_the_link_once_and_reports_bad_parts():
 
 def test_url_extras_write_what_init_session_reads():
     ss = {"custom_pos": np.array([[1.0, 2.0, 1.0]]), "custom_neg": None, "probe": (1.0, 2.0, 3.0), "thm_start": None}
-    extras = state.url_extras(ss)
+    extras = state.url_extras(ss, "field_lines", True)
     assert extras["cneg"] is None and extras["thm_start"] is None
     fresh: dict = {}
     state.init_session(fresh, {k: v for k, v in extras.items() if v is not None})
     np.testing.assert_array_equal(fresh["custom_pos"], ss["custom_pos"])
     assert fresh["probe"] == ss["probe"]
+
+
+def test_url_extras_belong_to_their_page():
+    ss = {"custom_pos": np.array([[1.0, 2.0, 1.0]]), "custom_neg": None, "probe": (1.0, 2.0, 3.0), "thm_start": (0.5, 0.5)}
+    assert state.url_extras(ss, "theorem", True)["thm_start"] == "0.5:0.5"
+    assert state.url_extras(ss, "theorem", True)["probe"] is None  # the probe is the Field lines page's
+    elsewhere = state.url_extras(ss, "generation", False)
+    assert all(v is None for v in elsewhere.values()), elsewhere  # no scene, no clicked points on other pages
+
+
+def test_matching_preset_reads_custom_after_a_hand_edit():
+    ss: dict = {}
+    for name in state.PRESETS:
+        state.apply_preset(ss, name)
+        assert state.matching_preset(ss) == name
+    state.apply_preset(ss, "paper_mixture")
+    ss["q_toy"] = "swiss_roll"
+    assert state.matching_preset(ss) == "paper_swiss"  # that is a preset too
+    ss["n_charges"] = 100
+    assert state.matching_preset(ss) == state.CUSTOM
+    state.apply_preset(ss, "paper_mixture")
+    ss["custom_pos"] = np.array([[0.0, 0.0, 1.0]])
+    assert state.matching_preset(ss) == state.CUSTOM
+    state.apply_preset(ss, state.CUSTOM)  # choosing "Custom" keeps the scene
+    assert ss["preset"] == state.CUSTOM and ss["custom_pos"] is not None
 
 
 def test_exports_csv_text():

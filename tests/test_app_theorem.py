@@ -37,7 +37,7 @@ def test_presets_show_each_case():
     no_errors(at)
     assert _cases(at)["backward"] == "backward"
     assert at.session_state["thm_line"] == "backward"
-    assert any(h.value == "E_z⁺ and E_z⁻ along the backward line" for h in at.subheader)
+    assert any(h.value == "$E_z^+$ and $E_z^-$ along the backward line" for h in at.subheader)  # rendered as math
     lines = chart(at, "plate P")
     assert "backward (1)" in names(lines)
 
@@ -60,14 +60,14 @@ def test_line_chart_switch_and_sweep():
     at = app_test(PAGE)
     at.button_group(key="thm_line").set_value("backward").run()
     no_errors(at)
-    assert any(h.value == "E_z⁺ and E_z⁻ along the backward line" for h in at.subheader)
+    assert any(h.value == "$E_z^+$ and $E_z^-$ along the backward line" for h in at.subheader)  # rendered as math
     wait_for(at, lambda a: not a.get("progress") and has_chart(a, "two-sided"), timeout=240)
     err = chart(at, "two-sided")
     assert len(decode(trace(err, "two-sided")["x"])) == 8
     cases = chart(at, "front")
     shares = np.stack([decode(trace(cases, c)["y"]) for c in ("front", "behind", "backward", "lost")])
     np.testing.assert_allclose(shares.sum(axis=0), 1.0)
-    assert decode(trace(err, "current L")["x"]).tolist() == [6.0, 6.0]
+    assert decode(trace(cases, "current L")["x"]).tolist() == [6.0, 6.0]
 
 
 def test_d1_theorem_page():

@@ -25,7 +25,8 @@ from efm_core.theorem import transport_trace
 PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
 TOYS = [f"toy-gauss-{t}-L{L}" for t in ("2gauss", "swiss") for L in (6, 30)]
 EFM = ["digits-gen", "cdigits-2to3", "fashion-gen", *TOYS]
-NAMES = EFM + [f"fm-{n}" for n in EFM]  # the names the app loads: a contract
+SLAB = [f"toy-gauss-2gauss-L{L}-slab" for L in (6, 30)]  # the forward-only models the two-sided toys replaced (kept to show why)
+NAMES = EFM + [f"fm-{n}" for n in EFM] + SLAB  # the names the app loads: a contract
 MAX_TOTAL_BYTES = 100_000_000  # issue 13: pretrained/ stays <= 100 MB in all
 
 

@@ -309,10 +309,11 @@ def single_line(scene: Scene, L: float, start: tuple[float, ...]) -> SingleLine:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def case_examples(scene: Scene, L: float, p_toy: str | None, n_candidates: int = 48) -> dict[str, tuple[float, ...] | None]:
-    """A start on P for each case of Theorem 3.1 in this scene: 'front' and 'behind' (the forward line's case; the
-    candidate nearest P's centre wins) and 'backward' (a candidate whose backward line loops round onto Q; the one
-    sending the largest share of its flux backwards wins).
+def case_examples(scene: Scene, L: float, p_toy: str | None, n_candidates: int = 96) -> dict[str, tuple[float, ...] | None]:
+    """A start on P for each case of Theorem 3.1 in this scene: 'front' and 'behind' (the forward line's case; for
+    'front' the candidate nearest P's centre wins, for 'behind' the farthest, whose backward line loops less far) and 'backward' (a candidate whose backward line loops round onto Q; the one
+    sending the largest share of its flux backwards wins); of the best few, the first whose two lines both reach Q
+    when traced as the page draws them (``single_line``) is taken.
 
     Candidates are P's centre and ``n_candidates`` fresh points of P (``fresh_p``). None where none shows the case.
     """
@@ -326,11 +327,25 @@ def case_examples(scene: Scene, L: float, p_toy: str | None, n_candidates: int =
     fwd_case, bwd_case = trace.case.numpy()[:k], trace.case.numpy()[k:]
     forward_share = forward_probability(plates, torch.from_numpy(cand), delta).numpy()
     dist = np.linalg.norm(cand - centre, axis=1)
+    lost = CASES.index("lost")
+    both_end = (fwd_case != lost) & (bwd_case != lost)
     out: dict[str, tuple[float, ...] | None] = {}
-    for case, cases, score in (("front", fwd_case, dist), ("behind", fwd_case, dist), ("backward", bwd_case, forward_share)):
+    for case, cases, score in (("front", fwd_case, dist), ("behind", fwd_case, -dist), ("backward", bwd_case, forward_share)):
         hits = np.flatnonzero(cases == CASES.index(case))
-        out[case] = tuple(float(v) for v in cand[hits[np.argmin(score[hits])]]) if hits.size else None
+        ranked = [tuple(float(v) for v in cand[i]) for i in sorted(hits, key=lambda i: (not both_end[i], score[i]))]
+        out[case] = _clear_example(scene, L, ranked, case)
     return out
+
+
+def _clear_example(scene: Scene, L: float, ranked: list[tuple[float, ...]], case: str, tries: int = 4) -> tuple[float, ...] | None:
+    """The first of the ``ranked`` starts (best first) whose two lines, traced as the page draws them
+    (``single_line``), both reach Q and show ``case``; else the best one (None when there is none)."""
+    line_name = "backward" if case == "backward" else "forward"
+    for start in ranked[:tries]:
+        line = single_line(scene, L, start)
+        if line.cases[line_name] == case and "lost" not in line.cases.values():
+            return start
+    return ranked[0] if ranked else None
 
 
 class Landings(NamedTuple):
@@ -378,10 +393,3 @@ def landings(scene: Scene, L: float, K: int, seed: int) -> Landings:
         ends[name] = end[part][ok]
         distance[name] = landing_distance(scene, ends[name])
     return Landings(ends, cases, distance, time.perf_counter() - t0)
-
-
-def summarize_sweep(Ls: list[float], results: list[Landings]) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(Ls, share of each case among the two-sided lines per L, energy distance per kind of start per L)."""
-    shares = {c: np.array([np.mean([k == c for k in r.cases["two-sided"]]) for r in results]) for c in CASES}
-    errors = {name: np.array([r.distance[name] for r in results]) for name in ("two-sided", "forward-only")}
-    return np.asarray(Ls, dtype=float), shares, errors

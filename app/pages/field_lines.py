@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from app import background, exports, ui
-from app.compute import exact
+from app.compute import exact, large_l
 from app.editor import charge_editor
 from app.figures import common as fc
 from app.figures import exact as fe
@@ -19,6 +19,7 @@ scene, L, D, seed = ui.scene_page(
     "Follow the electric field from a P charge and you arrive on Q: that is how EFM carries P to Q.",
 )
 ss = st.session_state
+ui.glossary(["P and Q", "field line", "flux", "Theorem 3.1", "lost", "energy distance", "floor", "tent sampler", "S_D"])
 
 c1, c2, c3, c4, c5 = st.columns([3, 4, 2, 3, 3], vertical_alignment="bottom")
 with c1:
@@ -59,12 +60,15 @@ with right:
 ui.explain(
     "Every line leaves a red charge and ends on a blue one. **Front** lines (purple) go straight across. **Behind** lines "
     "(orange) slip through a gap between Q's charges, turn round and land on Q from behind. **Backward** lines (green) "
-    "leave P away from Q and loop round the outside. Press ▶ Play to move a point along every line. Change L: at L = 6 "
-    "most lines cross directly; at L = 30 the plates look like two point charges to each other and many lines loop.",
+    "leave P away from Q and loop round the outside. Press ▶ Play to move a point along every line. Change L: about "
+    "half of the flux leaves P backwards at every L; as L grows fewer lines pass behind Q, and the forward lines bulge "
+    "further out sideways before they reach it.",
     "EFM moves a sample of P along its field line and reads off where it lands on Q (Theorem 3.1). Lines that leave P "
     "on both sides, in proportion to the flux, land on Q's charges in proportion to their charge (Gauss's law): the "
-    "two-sided energy distance on the right stays near 0. A sampler that only moves forward (as a network trained "
-    "between the plates does) misses the backward flux; change L and watch how much that costs.",
+    "two-sided energy distance on the right stays at its floor. Forward-only starts drop the backward flux (about "
+    "half of it at every L on the paper's toy): they land worst near L = 6 and within noise at L = 30. What makes a "
+    "large L hard for a learned field is elsewhere: the lines bulge far outside where a network is taught (page "
+    "**Why large L is hard**).",
     [
         r"E(x) = \sum_i \frac{q_i\,(x - x_i)}{S_D\,\lVert x - x_i\rVert^{D+1}},\qquad q_i = +\tfrac1N \text{ on } P,\; -\tfrac1M \text{ on } Q",
         r"\frac{dx}{ds} = \frac{E(x)}{\lVert E(x)\rVert}\quad\text{(a field line, in arc length } s\text{)}",
@@ -107,15 +111,17 @@ def _waiting(done: int, total: int) -> None:
 
 def _landing(ready: list) -> None:
     land = ready[0][1]
-    st.markdown("**Energy distance of the landing points to Q's charges** (0: the same distribution)")
+    distance, floor = large_l.landing_distances(scene, land), large_l.landing_floor(scene, K, seed)
+    st.markdown(f"**Energy distance of the landing points to Q's charges** — floor {floor[0]:.3f}: the value for {K} points "
+                f"drawn from Q's charges themselves (95 % of such draws are below {floor[1]:.3f})")
     m1, m2 = st.columns(2)
     for col, name in ((m1, "two-sided"), (m2, "forward-only")):
-        ed = land.distance[name]
+        ed = distance[name]
         col.metric(
             f"{name} starts", "—" if np.isnan(ed) else f"{ed:.3f}",
-            help="Energy distance between the end points and Q's charges (unbiased estimate: it scatters around 0 "
-            "when the end points follow Q). Two-sided starts (the side drawn in proportion to the flux) reproduce Q; "
-            "forward-only starts do not.",
+            help="Energy distance (V-statistic, never negative) between the end points and Q's charges. At or below the "
+            "floor: indistinguishable from Q with this many lines. Two-sided starts (the side drawn in proportion to the flux) "
+            "reproduce Q at every L; forward-only starts drop the backward flux.",
         )
     if D == 2:
         ui.chart(fe.landing_scatter(scene.neg, land.ends), key="landing_fig")
@@ -123,8 +129,8 @@ def _landing(ready: list) -> None:
     lost = {k: v.count("lost") for k, v in land.cases.items()}
     st.caption(
         f"{K} lines of each kind from P's charges ({land.seconds:.1f} s): two-sided = directions uniform on the sphere "
-        f"(each carries the same flux), forward-only = the same directions turned towards Q. Lines that never reached Q are left out: "
-        f"two-sided {lost['two-sided']}, forward-only {lost['forward-only']}."
+        f"(each carries the same flux), forward-only = the same directions turned towards Q. **Lost** lines (the tracer gave up "
+        f"before they reached Q) are left out: two-sided {lost['two-sided']}, forward-only {lost['forward-only']}."
     )
     st.download_button(
         "Landing points (CSV)", lambda: exports.points_csv(land.ends), file_name="landing_points.csv", mime="text/csv",

@@ -21,6 +21,7 @@ ui.page_header(
     "Gaussian noise sits as positive charges on the plate z = 0, scikit-learn's 8×8 digits as negative charges on z = L. "
     "A network learned the direction of their field; each sample is a noise image moved along it to the digits' plate.",
 )
+ui.glossary(["P and Q", "z", "NFE", "bad lines", "f_min", "EMA", "flow matching"])
 source = ui.segmented("Model", "gen_model", list(SOURCES), SOURCES)
 model_picker.upload_box(source == "upload")
 
@@ -30,9 +31,9 @@ with c1:
 with c2:
     n = int(ui.number("Samples", "gen_n"))
 with c3:
-    solver = ui.select("Solver", "solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
+    solver = ui.select("Solver", "gen_solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
 with c4:
-    steps = int(ui.number("Solver steps", "solver_steps"))
+    steps = int(ui.number("Solver steps", "gen_solver_steps"))
 
 models = model_picker.uploaded() if source == "upload" else model_picker.shipped(PRETRAINED)  # label -> (cache key, checkpoint)
 if not models:
@@ -89,7 +90,7 @@ for col, (label, moved) in zip(cols, results.items(), strict=True):
         a, b, c = st.columns(3)
         a.metric("NFE", moved.nfe, help="Batched network evaluations the solver used (Euler: one per step, Heun: two, adaptive: as many as its error control needed).")
         b.metric("Time", f"{moved.seconds:.2f} s", help=f"Wall time to move all {n} samples from noise to data (cached: changing nothing reuses it).")
-        c.metric("Bad lines", moved.bad, help="Samples whose line turned back (f_z ≤ f_min, the slope was guarded) or went non-finite.")
+        c.metric("Bad lines", moved.bad, help="Samples whose line turned back (the learned slope f_z fell to f_min or below and was guarded) or went non-finite.")
         if moved.x.ndim == 4:
             _images(label, ckpt, moved)
         else:

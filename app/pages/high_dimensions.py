@@ -11,6 +11,7 @@ from app.figures import exact as fe
 from app.figures import learned as fl
 
 DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 3072)
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 FLOAT_RANGE = {"float32": (-45.8, 38.5), "float64": (-323.3, 308.3)}  # log10 of the smallest subnormal / largest finite
 
 st.title("High dimensions: why EFM learns a network")
@@ -19,6 +20,7 @@ st.caption(
     "(a 32 × 32 colour image). Same charges per plate, same gap L: only D changes. The red stars are real data: "
     "noise → scikit-learn's 8 × 8 digits (D = 64), as many charges, the same L."
 )
+ui.glossary(["S_D", "P and Q", "field line", "Theorem 3.1", "lost"])
 c1, c2, c3 = st.columns(3)
 with c1:
     shift = float(ui.slider("Shift between P and Q", "hd_shift", fmt="%.1f"))
@@ -26,6 +28,11 @@ with c2:
     n = int(ui.slider("Charges per plate", "hd_n"))
 with c3:
     L = float(ui.slider("Plate distance L", "hd_L", fmt="%.1f"))
+
+def superscript(n: int) -> str:
+    """An integer as Unicode superscript digits (chart annotations cannot render math)."""
+    return str(n).translate(SUPERSCRIPT)
+
 
 stats = None
 with ui.guard("Could not compute the high-dimension statistics"), st.spinner("Computing in 11 dimensions…"):
@@ -55,16 +62,16 @@ with a:
     fig.update_yaxes(range=[0, 1.02])
     ui.chart(fig, key="hd_share")
 with b:
-    st.markdown("**2. Direct arithmetic breaks.** log₁₀ of the weights r^−(D+1) (largest and smallest over all charges and points), against the range of float32 and float64.")
-    fig = fe.dimension_figure(dims, {"largest weight": stats.log10_w_max, "smallest weight": stats.log10_w_min}, "log₁₀ r^−(D+1)",
+    st.markdown("**2. Direct arithmetic breaks.** $\\log_{10}$ of the weights $r^{-(D+1)}$ (largest and smallest over all charges and points), against the range of float32 and float64.")
+    fig = fe.dimension_figure(dims, {"largest weight": stats.log10_w_max, "smallest weight": stats.log10_w_min}, "log₁₀ r⁻⁽ᴰ⁺¹⁾",
                                   extra=(DIGITS + ", smallest", dimensions.DIGITS_D, float(digits.log10_w_min[0]), None) if digits else None)
     for name, (lo, _hi) in FLOAT_RANGE.items():
-        fig.add_hline(y=lo, line={"dash": "dash", "color": "#d62728" if name == "float32" else "#1f77b4"}, annotation_text=f"smallest {name} (10^{lo:.0f})", annotation_position="bottom right")
+        fig.add_hline(y=lo, line={"dash": "dash", "color": "#d62728" if name == "float32" else "#1f77b4"}, annotation_text=f"smallest {name} (10{superscript(round(lo))})", annotation_position="bottom right")
     fig.update_yaxes(range=[-420, 40])
     ui.chart(fig, key="hd_weights")
     off = dims[stats.log10_w_max < -420]
     if off.size:
-        st.caption(f"Off the chart below: D ≥ {int(off[0])}, down to 10^{stats.log10_w_min[-1]:.0f} at D = {int(dims[-1])}.")
+        st.caption(f"Off the chart below: D ≥ {int(off[0])}, down to $10^{{{stats.log10_w_min[-1]:.0f}}}$ at D = {int(dims[-1])}.")
 
 c, d = st.columns(2)
 with c:
@@ -126,7 +133,7 @@ with ui.guard("Could not trace the exact lines at D = 64"), st.spinner("Tracing 
     )
 
 ui.explain(
-    "Four views of the same fact. Each charge's share of the field falls off like r^−D, so in high dimension the "
+    "Four views of the same fact. Each charge's share of the field falls off like $r^{-D}$, so in high dimension the "
     "slightly nearer charge outweighs all others by many orders of magnitude: the field is, in effect, the field of "
     "one charge (1). The weights themselves leave the range of floating point (2), so the sum must be computed in "
     "log space, subtracting the largest log-weight before exponentiating (3) — which is how efm_core works to "

@@ -4,10 +4,11 @@ stop / continue decision at z = L, presets showing each case, and a cached sweep
 import numpy as np
 import streamlit as st
 
-from app import background, ui
+from app import lesson, ui
 from app.compute import exact
 from app.figures import common as fc
 from app.figures import exact as fe
+from app.sweep import l_sweep
 from app.tools import start_picker
 
 CASE_NAMES = {"front": "Front", "behind": "Behind", "backward": "Backward"}
@@ -19,6 +20,8 @@ scene, L, D, seed = ui.scene_page(
     "ends on Q from the front or slips through and returns from behind; the backward line loops round the outside.",
 )
 ss = st.session_state
+st.markdown("**Theorem 3.1** (Kolesov et al.): " + lesson.GLOSSARY["Theorem 3.1"])
+ui.glossary(["Theorem 3.1", "flux", "plate rule", "asinh scale", "lost", "energy distance", "floor", "training region"])
 
 
 def _on_preset() -> None:
@@ -66,10 +69,13 @@ with left:
 with right:
     start_picker(scene, start)
     share = line.forward_flux
-    st.metric("Flux leaving this point forwards", f"{100 * share:.0f} %", help="E_z just above the plate over the jump of E_z across it: the share of this point's lines that start towards Q. The rest leave backwards.")
+    st.metric("Flux leaving this point forwards", f"{100 * share:.0f} %", help="The z component of E just above the plate over its jump across the plate: the share of this point's flux (its lines) that starts towards Q. The rest leaves backwards.")
     st.markdown(f"Forward line: **{line.cases['forward']}**. Backward line: **{line.cases['backward']}**.")
+    if "lost" in line.cases.values():
+        st.caption("**lost**: the tracer gave up on that line before it reached Q (it went beyond the region the tracer "
+                   "covers, or took too many steps). By Gauss's law it still ends on Q; pick another start to see where.")
 
-st.subheader(f"E_z⁺ and E_z⁻ along the {which} line")
+st.subheader(f"$E_z^+$ and $E_z^-$ along the {which} line")
 p1, p2 = st.columns([3, 2])
 with p1:
     s_cross = None
@@ -104,9 +110,9 @@ with p2:
 
 ui.explain(
     "The 3-D view shows the two lines that leave your start: the forward one (towards Q) and the backward one. The "
-    "chart follows one of them and plots the z components of P's field E⁺ and Q's field E⁻ on a sign-keeping "
-    "logarithmic (asinh) scale. E_z⁻ flips sign when the line crosses the Q plate, because Q's field always points "
-    "at Q; E_z⁺ does not.",
+    "chart follows one of them and plots the z components of P's field $E^+$ and Q's field $E^-$ on a sign-keeping "
+    "logarithmic (asinh) scale. $E_z^-$ flips sign when the line crosses the Q plate, because Q's field always points "
+    "at Q; $E_z^+$ does not.",
     "A sampler has to decide what to do when a line reaches z = L. The paper's rule: **stop if the field just in "
     "front of the plate and just behind it have opposite signs** (the plate absorbs the line there), **continue if "
     "they have the same sign** (the line passes through and returns from behind). Lines that continue, and lines "
@@ -120,29 +126,13 @@ ui.explain(
 
 # ------------------------------------------------------------------------------------------------ sweep over L
 st.subheader("Sweep over L: the cases, and what forward-only starts cost")
-K = int(ui.slider("Lines per L (each kind of start)", "sweep_lines"))
-jobs = {("sweep", scene.key, Li, K, seed): (exact.landings, (scene, Li, K, seed)) for Li in exact.SWEEP_LS}
-futures = list(background.submit("sweep", jobs).values())
-
-
-def _waiting(done: int, total: int) -> None:
-    st.progress(done / total, text=f"Tracing {K} lines of each kind at {total} values of L, in the background: {done} done.")
-
-
-def _sweep(ready: list) -> None:
-    Ls, shares, errors = exact.summarize_sweep([exact.SWEEP_LS[i] for i, _ in ready], [r for _, r in ready])
-    cases_fig, err_fig = fe.sweep_figures(Ls, shares, errors, current_L=L, L_max=max(exact.SWEEP_LS))
-    s1, s2 = st.columns(2)
-    ui.chart(cases_fig, s1, key="sweep_cases")
-    ui.chart(err_fig, s2, key="sweep_error")
-
-
-ui.background_panel(futures, 1.0, "The sweep", _waiting, _sweep, partial=True)
 st.markdown(
-    "Every L traces the same starts (P's charges, the same directions) along the exact field. Left: the share of each "
-    "case among the two-sided lines — as L grows, fewer lines pass behind Q and more end on it from the front. Right: "
-    "how far the end points are from Q's charges (energy distance, unbiased: it scatters around 0 when they follow "
-    "Q). Two-sided starts land on Q at every L. Forward-only starts drop the backward flux; the chart shows at which L "
-    "that distorts where they land, for these data. (The paper reports that its learned sampler, which only moves "
-    "forward, maps P to Q well at L = 6 and poorly at L = 30.)"
+    "Every L traces the same starts along the exact field of these charges. The cases (bottom): as L grows, fewer "
+    "lines pass behind Q and more end on it from the front. The energy distance (top left) compares where the lines "
+    "land with Q's charges; the grey band is its floor, the value for as many points drawn from Q itself. The bulge "
+    "(top right) is how far the forward lines swing out halfway between the plates, against where a tent sampler "
+    "puts its training points — which is what makes large L hard for a learned field (page **Why large L is hard**)."
 )
+K = int(ui.slider("Lines per L (each kind of start)", "sweep_lines"))
+l_sweep(scene, K, seed, ui.p_toy(), L, "thm_sweep", cases=True)
+st.page_link("app/pages/large_l.py", label="Why large L is hard: the shipped checkpoints at L = 6 and 30", icon=":material/arrow_forward:")

@@ -23,6 +23,7 @@ scene, L, D, seed = ui.scene_page(
     "same budget. Then both move fresh points of P to Q.",
 )
 
+ui.glossary(["tent sampler", "whole-space net", "flow matching", "EMA", "W2", "energy distance", "NFE", "bad lines", "f_min", "training region"])
 c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 3, 3], vertical_alignment="bottom")
 with c1:
     width = int(ui.select("Network width", "lab_width", WIDTHS))
@@ -31,18 +32,18 @@ with c2:
 with c3:
     lr = float(ui.select("Learning rate", "lab_lr", LRS, {v: f"{v:g}" for v in LRS}))
 with c4:
-    sigma = float(ui.slider("Noise σ (sampler)", "sigma"))
+    sigma = float(ui.slider("Noise σ (sampler)", "lab_sigma"))
 with c5:
     with_fm = ui.toggle("Flow matching too", "lab_fm")
 s1, s2, s3, s4 = st.columns([3, 2, 2, 4], vertical_alignment="bottom")
 with s1:
-    solver = ui.select("Solver", "solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
+    solver = ui.select("Solver", "lab_solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
 with s2:
-    solver_steps = int(ui.number("Solver steps", "solver_steps"))
+    solver_steps = int(ui.number("Solver steps", "lab_solver_steps"))
 with s3:
     two_sided = ui.toggle("Two-sided EFM", "lab_two_sided")
 with s4:
-    y_slice = float(ui.slider("Slice at x₂ = (error map)", "probe_y", fmt="%.1f")) if D == 2 else 0.0
+    y_slice = float(ui.slider("Slice at x₂ = (error map)", "lab_y", fmt="%.1f")) if D == 2 else 0.0
 
 settings = lab.LabSettings(scene.key, L, sigma, width, steps, lr, seed, bool(with_fm), bool(two_sided))
 training = controls(scene, settings, ui.p_toy())
@@ -59,11 +60,12 @@ ui.explain(
     "paths are.",
     "EFM replaces the exact field, whose lines memorise the charges in high dimensions and take seconds to trace, by "
     "a network that is cheap to evaluate and generalises. The network only learns the field where it is taught (the "
-    "training points below). The paper's solver follows it forwards in z only, so it misses the flux that leaves P "
-    "backwards (close to half of it at large L) and maps a large L poorly, as the paper reports. **Two-sided EFM** "
-    "teaches the network the field in the whole space and moves points by Theorem 3.1's map: the side of P chosen by "
-    "the flux there, lines round the outside, the plate rule on Q. On the shipped toys it meets the 2× W2 bar at "
-    "L = 30 as well as at L = 6 (docs/pretrained.md).",
+    "training points below). The paper's solver follows it forwards in z only. At a large L that is hard to learn: "
+    "the exact lines bulge far outside where the tent sampler puts its training points, the network must guess the "
+    "field there, and the z-solver meets $f_z \\le f_{\\min}$ (page **Why large L is hard** measures it and shows the "
+    "shipped checkpoints at L = 6 and 30). **Two-sided EFM** teaches the network the field in the whole space and "
+    "moves points by Theorem 3.1's map: the side of P chosen by the flux there, lines round the outside, the plate "
+    "rule on Q.",
     [
         r"\min_\theta\; \mathbb{E}_{t,\,x_P,\,x_Q,\,\varepsilon}\,\Big\| f_\theta(\tilde x) - \frac{E(\tilde x)}{\lVert E(\tilde x)\rVert}\Big\|^2,"
         r"\qquad \tilde x = \big((1-t)\,x_P + t\,x_Q + \varepsilon,\; tL\big)",

@@ -24,13 +24,14 @@ ui.page_header(
     "backwards turns a 3 into a 2. Flow matching, trained on the same data for the same number of steps, is shown beside.",
 )
 
+ui.glossary(["P and Q", "z", "NFE", "bad lines", "minibatch OT plan", "flow matching"])
 c1, c2, c3, c4 = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
 with c1:
     direction = ui.segmented("Direction", "tr_dir", list(DIRECTIONS), DIRECTION_LABELS)
 with c2:
-    solver = ui.select("Solver", "solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
+    solver = ui.select("Solver", "tr_solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
 with c3:
-    steps = int(ui.number("Solver steps", "solver_steps"))
+    steps = int(ui.number("Solver steps", "tr_solver_steps"))
 with c4:
     gallery_seed = int(ui.number("Gallery seed", "tr_seed"))
 source, target = DIRECTIONS[direction]
