@@ -14,7 +14,7 @@ from learning_testing import tiny_checkpoint, tiny_checkpoints
 from torch import nn
 
 from app.compute import exact, lab, learned, loading
-from app.figures.learned import image_grid, to_rgb
+from app.figures.learned import MIN_TILE_PX, image_grid, label_band, to_rgb
 from app.state import WIDGETS
 from efm_core import generate, make_plates, plate_field_at
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
@@ -237,7 +237,7 @@ def test_generation_page_shows_the_cli_samples(tmp_path, monkeypatch):
     assert shown.x.shape == cli.shape == (16, 1, 8, 8)
     np.testing.assert_allclose(shown.x, cli, rtol=0, atol=1e-5)
     grid = [f for f in _image_figs(at) if len(f["layout"].get("annotations", [])) == 16][0]  # the EFM grid comes first
-    assert np.abs(_image(grid).astype(int) - image_grid(cli, 8, band=2).astype(int)).max() <= 1
+    assert np.abs(_image(grid).astype(int) - image_grid(cli, 6, band=label_band(8, 8, MIN_TILE_PX)).astype(int)).max() <= 1
 
 
 def test_generation_restores_its_settings_from_the_url(pretrained):

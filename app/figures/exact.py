@@ -67,7 +67,7 @@ def field_lines_figure(
     marks: dict[str, np.ndarray] | None = None,
     box: Box | None = None,
     n_frames: int = 24,
-    height: int = 540,
+    height: int = 500,
 ) -> go.Figure:
     """Both plates, their charges, and field lines coloured by case; 3-D for D = 2, 2-D for D = 1.
 
@@ -204,8 +204,8 @@ def _layout_scene(fig: go.Figure, box: Box, three_d: bool, height: int) -> None:
                 "zaxis": {"title": {"text": "x₂"}, "range": list(ranges[2]), "nticks": 4},
                 "aspectmode": "manual",
                 "aspectratio": {"x": 1.5, "y": 1.0, "z": float(np.clip(box.halves[1] / box.halves[0], 0.5, 1.0))},
-                # seen from the front left and a little above, far enough that every axis title stays inside the view
-                "camera": {"eye": {"x": -0.6, "y": -1.9, "z": 1.0}, "center": {"x": 0.0, "y": 0.0, "z": -0.2}},
+                # seen from the front right and above: x2 ticks on the left, x1 ticks on the right (they never overlap)
+                "camera": {"eye": {"x": 1.0, "y": -2.1, "z": 0.9}, "center": {"x": 0.0, "y": 0.0, "z": -0.1}},
                 "domain": {"x": [0.06, 1.0], "y": [0.0, 1.0]},
                 "uirevision": "scene",
             },

@@ -272,6 +272,17 @@ def label_band(H: int, W: int, tile_px: int) -> int:
     return max(2, int(np.ceil(LABEL_PX * (W + 1) / max(tile_px, MIN_TILE_PX))))
 
 
+def _fit_labels(labels: Sequence[str] | None, tile_px: int) -> tuple[list[str] | None, int]:
+    """Captions that fit a tile of ``tile_px`` screen pixels at ``LABEL_FONT``, and their number of lines: a caption
+    too wide for one line is broken at its " · " into two."""
+    if not labels:
+        return None, 1
+    fits = max(len(t) for t in labels) * 0.6 * LABEL_FONT <= tile_px - 4
+    if fits or not any(" · " in t for t in labels):
+        return list(labels), 1
+    return [t.replace(" · ", "<br>") for t in labels], 2
+
+
 def images_figure(
     images: np.ndarray, cols: int, *, labels: Sequence[str] | None = None, selected: Sequence[int] = (), clickable: bool = False,
     tile_px: int = MIN_TILE_PX, x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None, x_title: str = "",
@@ -285,7 +296,8 @@ def images_figure(
     """
     n, _, H, W = images.shape
     tile_px = max(tile_px, MIN_TILE_PX)
-    band = label_band(H, W, tile_px) if labels else 0
+    labels, lines = _fit_labels(labels, tile_px)
+    band = lines * label_band(H, W, tile_px) if labels else 0
     grid = Grid.of(n, cols, (H, W), band=band)
     fig = go.Figure(go.Image(z=image_grid(images, grid.cols, band=band), hoverinfo="skip"))
     centres = grid.centres(n)
