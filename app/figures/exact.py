@@ -324,7 +324,7 @@ def plate_editor_figure(pos: np.ndarray, neg: np.ndarray, grid: np.ndarray, heig
     """
     D = pos.shape[1] - 1
     fig = new_figure(
-        go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click to add", marker={"size": 5, "color": "#cccccc", "opacity": 0.5}, hovertemplate="add at (%{x:.2f}, %{y:.2f})<extra></extra>")
+        go.Scatter(x=compact(grid[:, 0]), y=compact(grid[:, 1]), mode="markers", name="click to add", marker={"size": 5, "color": "#cccccc", "opacity": 0.5}, hovertemplate="add at (%{x:.2f}, %{y:.2f})<extra></extra>")
     )
     for rows, color, name, level in ((pos, POS_COLOR, "P charges (+)", 0.0), (neg, NEG_COLOR, "Q charges (−)", 1.0)):
         y = rows[:, 1] if D == 2 else np.full(len(rows), level)
@@ -351,8 +351,8 @@ def start_picker_figure(pos: np.ndarray, grid: np.ndarray, start: np.ndarray | N
     """
     D = pos.shape[1]
     py = pos[:, 1] if D == 2 else np.zeros(len(pos))
-    fig = new_figure(go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click to start here", marker={"size": 6, "color": "#cccccc", "opacity": 0.4}, hovertemplate="start at (%{x:.2f}, %{y:.2f})<extra></extra>"))
-    fig.add_trace(go.Scatter(x=pos[:, 0], y=py, mode="markers", name="P charges", marker={"color": POS_COLOR, "size": 5}, hoverinfo="skip"))
+    fig = new_figure(go.Scatter(x=compact(grid[:, 0]), y=compact(grid[:, 1]), mode="markers", name="click to start here", marker={"size": 6, "color": "#cccccc", "opacity": 0.4}, hovertemplate="start at (%{x:.2f}, %{y:.2f})<extra></extra>"))
+    fig.add_trace(go.Scatter(x=compact(pos[:, 0]), y=compact(py), mode="markers", name="P charges", marker={"color": POS_COLOR, "size": MIN_MARKER}, hoverinfo="skip"))
     if start is not None:
         sy = float(start[1]) if D == 2 else 0.0
         fig.add_trace(go.Scatter(x=[float(start[0])], y=[sy], mode="markers", name="start", marker={"symbol": "x", "size": 14, "color": PROBE_COLOR}))
