@@ -28,7 +28,7 @@ def test_template_puts_the_legend_below_and_keeps_the_top_band_free():
 
 def test_no_figure_overrides_the_shared_legend_or_squeezes_the_margins():
     rng = np.random.default_rng(0)
-    pos, neg = rng.standard_normal((40, 2)), rng.standard_normal((40, 2)) + [8, 0]
+    neg = rng.standard_normal((40, 2)) + [8, 0]
     figs = [
         fe.landing_scatter(neg, {"two-sided": neg + 0.1}), fe.landing_histogram(neg, {"two-sided": neg}),
         fe.dimension_figure(np.array([2, 4, 8, 16]), {"a": np.array([1e-3, 1e-2, 0.1, 1.0])}, "share", log_y=True),

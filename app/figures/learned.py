@@ -21,10 +21,10 @@ from plotly.subplots import make_subplots
 
 from app.figures.common import (
     CASE_STYLE,
+    MIN_MARKER,
     MODEL_COLOR,
     NEG_COLOR,
     POS_COLOR,
-    MIN_MARKER,
     TEMPLATE,
     TOOLBAR_BAND,
     Box,
