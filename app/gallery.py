@@ -23,9 +23,9 @@ def pick_inputs(images: np.ndarray, cols: int, max_picks: int) -> list[int]:
     valid = [int(i) for i in ss.get("tr_pick", WIDGETS["tr_pick"].default) if 0 <= int(i) < n_items][:max_picks]
     if valid != ss.get("tr_pick"):  # a smaller gallery (the other direction) or a hand-edited link
         ss["tr_pick"] = valid
-    gallery_event = st.plotly_chart(
-        fl.images_figure(images, cols, labels=[f"#{i}" for i in range(n_items)], selected=valid, clickable=True, tile_px=44), width="content",
-        key=ui.chart_key("tr_gallery"), on_select="rerun", selection_mode="points", theme=None, config={"displayModeBar": False},
+    gallery_event = ui.chart(
+        fl.images_figure(images, cols, labels=[f"#{i}" for i in range(n_items)], selected=valid, clickable=True), width="content",
+        key=ui.chart_key("tr_gallery"), on_select="rerun", selection_mode="points",
     )
 
     def _toggle(selection: dict) -> bool:

@@ -65,10 +65,7 @@ def start_picker(scene: exact.Scene, start: tuple[float, ...]) -> None:
     st.markdown("**Pick the start** (click a grey dot on P, seen face on):")
     lo, hi = scene.pos.min(0) - 1.0, scene.pos.max(0) + 1.0
     grid = fc.site_grid(lo, hi, 25) if D == 2 else np.stack([np.linspace(lo[0], hi[0], 41), np.zeros(41)], axis=1)
-    event = st.plotly_chart(
-        fe.start_picker_figure(scene.pos, grid, np.asarray(start)), key=ui.chart_key("thm_picker"), on_select="rerun",
-        selection_mode="points", theme=None,
-    )
+    event = ui.chart(fe.start_picker_figure(scene.pos, grid, np.asarray(start)), key=ui.chart_key("thm_picker"), on_select="rerun", selection_mode="points")
 
     def _pick(selection: dict) -> bool:
         p = selection["points"][0]

@@ -8,16 +8,18 @@ mirror it in the URL (``bind="query-params"``; values equal to the default are l
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from app import state
 from app.compute import exact
-from app.figures.common import PLOT_CONFIG
+from app.figures.common import CLICK_CONFIG, PLOT_CONFIG
 from app.lesson import GLOSSARY
 from app.state import CUSTOM_KEYS, PRESET_LABELS, TOY_LABELS, WIDGETS
 
@@ -227,8 +229,25 @@ def tex_number(v: float) -> str:
 
 def chart(fig: Any, where: Any = None, **kw: Any) -> Any:
     """``st.plotly_chart`` (in ``where``, a column say, else the page) with the app's one plot config and no
-    Streamlit theme (every figure carries its own template). Returns the chart's selection event."""
-    return (where or st).plotly_chart(fig, theme=None, config=PLOT_CONFIG, **kw)
+    Streamlit theme (every figure carries its own template). A chart that is clicked (``on_select``) or a picture of
+    images gets no toolbar, so that the toolbar never covers a click target or a tile. Returns the selection event."""
+    bare = "on_select" in kw or (len(fig.data) and fig.data[0].type == "image")
+    return (where or st).plotly_chart(fig, theme=None, config=CLICK_CONFIG if bare else PLOT_CONFIG, **kw)
+
+
+def model_card(card: dict) -> None:
+    """A checkpoint's JSON model card as a table of (field, value), nested fields dotted ("config.net.width")."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            rows.append((prefix, value if isinstance(value, str) else json.dumps(value)))
+
+    walk("", {k: v for k, v in card.items() if k != "tensors"})
+    st.dataframe(pd.DataFrame(rows, columns=["field", "value"]), hide_index=True, width="stretch")
 
 
 def chart_key(key: str) -> str:

@@ -14,7 +14,7 @@ from learning_testing import tiny_checkpoint, tiny_checkpoints
 from torch import nn
 
 from app.compute import exact, lab, learned, loading
-from app.figures.learned import image_grid, to_rgb
+from app.figures.learned import MIN_TILE_PX, image_grid, label_band, to_rgb
 from app.state import WIDGETS
 from efm_core import generate, make_plates, plate_field_at
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
@@ -204,7 +204,7 @@ def test_generation_respects_seed_and_count(pretrained):
     grids = [f for f in _image_figs(at) if len(f["layout"].get("annotations", [])) == 5]
     assert len(grids) == 2  # EFM and flow matching, 5 captioned tiles each
     img = _image(grids[0])
-    assert img.shape == (8 + 2, 5 * 9 - 1, 3)  # one row of 5 tiles of 8x8 under a caption band of 2 pixels
+    assert img.shape == (8 + label_band(8, 8, MIN_TILE_PX), 5 * 9 - 1, 3)  # one row of 5 tiles of 8x8 under a caption band
     captions = [a["text"] for a in grids[0]["layout"]["annotations"]]
     assert all(c.split(" · ")[0].isdigit() for c in captions)  # the classifier's digit, then its probability
     assert _metric(at, "NFE") == ["8", "8"]
@@ -236,8 +236,8 @@ def test_generation_page_shows_the_cli_samples(tmp_path, monkeypatch):
     shown = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 16, 0, WIDGETS["gen_solver"].default, WIDGETS["gen_solver_steps"].default, 8)
     assert shown.x.shape == cli.shape == (16, 1, 8, 8)
     np.testing.assert_allclose(shown.x, cli, rtol=0, atol=1e-5)
-    grid = [f for f in _image_figs(at) if len(f["layout"].get("annotations", [])) == 16][0]  # the EFM grid comes first
-    assert np.abs(_image(grid).astype(int) - image_grid(cli, 8, band=2).astype(int)).max() <= 1
+    grid = [f for f in _image_figs(at) if len(f["layout"].get("annotations", [])) == 16][0]  # the EFM grid comes first (captions on two lines)
+    assert np.abs(_image(grid).astype(int) - image_grid(cli, 6, band=2 * label_band(8, 8, MIN_TILE_PX)).astype(int)).max() <= 1
 
 
 def test_generation_restores_its_settings_from_the_url(pretrained):

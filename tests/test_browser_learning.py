@@ -93,7 +93,7 @@ def test_translation_page_picks_a_gallery_image_by_click(server, page, tmp_path)
     gallery.scroll_into_view_if_needed()
     box = gallery.locator(".nsewdrag").first.bounding_box()
     n = len(learned.gallery(2, 0)[0])
-    grid = Grid.of(n, 12, (8, 8), band=2)
+    grid = Grid.of(n, 8, (8, 8), band=fl.label_band(8, 8, fl.MIN_TILE_PX))
     height, width = grid.shape
     cx, cy = grid.centres(n)[5]
     x, y = box["x"] + (cx + 0.5) / width * box["width"], box["y"] + (cy + 0.5) / height * box["height"]

@@ -135,7 +135,7 @@ def test_landing_views_share_bins_and_name_the_kinds():
     neg = rng.standard_normal((50, 2))
     ends = {"two-sided": rng.standard_normal((30, 2)), "forward-only": rng.standard_normal((20, 2))}
     scatter = fe.landing_scatter(neg, ends).to_dict()
-    assert names(scatter) == ["Q charges", "two-sided ends (30)", "forward-only ends (20)"]
+    assert names(scatter) == ["two-sided ends (30)", "forward-only ends (20)", "Q charges"]  # Q drawn over the ends
     hist = fe.landing_histogram(neg, ends).to_dict()
     assert [t["type"] for t in hist["data"]] == ["histogram"] * 3
     assert len({str(t["xbins"]) for t in hist["data"]}) == 1

@@ -49,7 +49,7 @@ def test_images_figure_click_targets_outlines_and_captions():
     x = _images(10)
     fig = fl.images_figure(x, 4, labels=[f"#{i}" for i in range(10)], selected=[2, 9], clickable=True).to_dict()
     img = decode(fig["data"][0]["z"])
-    grid = fl.Grid.of(10, 4, (8, 8), band=2)
+    grid = fl.Grid.of(10, 4, (8, 8), band=fl.label_band(8, 8, fl.MIN_TILE_PX))
     assert img.shape == (*grid.shape, 3)
     tx, ty = decode(fig["data"][1]["x"]), decode(fig["data"][1]["y"])
     assert np.allclose(np.stack([tx, ty], 1), grid.centres(10))  # a click target on every tile centre

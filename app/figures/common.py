@@ -17,22 +17,45 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}  # every chart's toolbar
+# every chart's toolbar: a few buttons, shown on hover in the top band of the figure (``TOOLBAR_BAND``), which holds
+# nothing else; a chart that is clicked (``on_select``) gets no toolbar at all (``ui.chart``)
+PLOT_CONFIG = {
+    "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian",
+                               "hoverClosest3d", "orbitRotation", "tableRotation", "resetCameraLastSave3d"],
+}
+CLICK_CONFIG = {**PLOT_CONFIG, "displayModeBar": False}
 MODEL_COLOR = {"EFM": "#111111", "flow matching": "#8c564b"}
 POS_COLOR = "#d62728"
 NEG_COLOR = "#1f77b4"
 PROBE_COLOR = "#111111"
 GRID = "#e5e9f0"
+MAX_LINE_POINTS = 120  # points drawn per field line (``thin_path``)
+TOOLBAR_BAND = 34  # px at the top of every figure where Plotly's toolbar appears on hover: nothing is drawn there
+MIN_MARKER = 5  # px: the smallest marker of a 2-D picture (3-D markers are drawn smaller by WebGL: ``MIN_MARKER_3D``)
+MIN_MARKER_3D = 3
+COORD_DTYPE = np.float32  # coordinates are sent to the browser as float32 (7 digits: far below a pixel)
 _AXIS = {"gridcolor": GRID, "zerolinecolor": GRID, "linecolor": GRID}
-# a small template of our own: Plotly's "plotly_white" costs ~12 ms to apply to every figure (its full validation)
+_AXIS_2D = {**_AXIS, "automargin": True, "title": {"standoff": 6}, "ticks": "outside", "ticklen": 3, "tickcolor": GRID}
+# a small template of our own: Plotly's "plotly_white" costs ~12 ms to apply to every figure (its full validation).
+# Its layout rules hold for every figure: tick labels and axis titles make room for themselves (automargin), the
+# legend lies below everything, in the figure's own bottom band (yref "container": it pushes the plot up, never
+# onto the axis title), the top band is left to the toolbar, and thin side margins keep the 3-D axis titles inside.
 TEMPLATE = go.layout.Template(
     layout={
-        "paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#262730"}, "hovermode": "closest",
-        "xaxis": {**_AXIS, "automargin": True}, "yaxis": {**_AXIS, "automargin": True},
+        "paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#262730", "size": 13}, "hovermode": "closest",
+        "xaxis": _AXIS_2D, "yaxis": _AXIS_2D,
         "scene": {k: {**_AXIS, "backgroundcolor": "white", "showbackground": True} for k in ("xaxis", "yaxis", "zaxis")},
         "colorway": ["#7b3294", "#ff7f0e", "#2ca02c", "#333333"],
+        "margin": {"l": 8, "r": 8, "t": TOOLBAR_BAND, "b": 6},
+        "legend": {"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0.0, "xanchor": "left", "font": {"size": 12}},
     }
 )
+
+
+def compact(values: np.ndarray) -> np.ndarray:
+    """Coordinates as sent to the browser: float32 (half the bytes of float64; NaN gaps are kept)."""
+    return np.asarray(values, dtype=COORD_DTYPE)
 
 
 def new_figure(*traces: go.BaseTraceType) -> go.Figure:
@@ -138,15 +161,47 @@ def resample_path(path: np.ndarray, n: int) -> np.ndarray:
 
 
 
-def add_slice_overlay(fig: go.Figure, L: float, charges: dict[str, np.ndarray], label_at: str) -> None:
-    """On a slice picture (z horizontal, x1 vertical): both plates as vertical lines (labels at ``label_at``) and the
-    charges near the slice, {"pos": (n, 2), "neg": (m, 2)} points (z, x1), one trace per plate."""
-    for z, color, name in ((0.0, POS_COLOR, "plate P"), (L, NEG_COLOR, "plate Q")):
-        fig.add_vline(x=z, line={"color": color, "width": 3}, annotation_text=name, annotation_position=label_at)
+def thin_path(path: np.ndarray, limit: int = MAX_LINE_POINTS) -> np.ndarray:
+    """``path`` (T, D+1) as drawn: at most ``limit`` points, spread evenly in arc length (the tracer's fine steps near
+    the charges are far below a pixel); a short path is returned as it is."""
+    return path if len(path) <= limit or not np.isfinite(path).all() else resample_path(path, limit)
+
+
+def square_view(points: np.ndarray, pad: float = 0.15, widest: float = 1.6) -> tuple[list[float], list[float]]:
+    """x and y ranges around ``points`` (n, 2) for a picture with equal scales: ``pad`` of the size on each side, and
+    the narrow direction widened until the box is at most ``widest`` : 1 (a flat cloud is not drawn as a thin strip)."""
+    lo, hi = np.nanmin(points, axis=0), np.nanmax(points, axis=0)
+    centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2 * (1 + 2 * pad), 0.5)
+    half = np.maximum(half, half.max() / widest)
+    return [float(centre[0] - half[0]), float(centre[0] + half[0])], [float(centre[1] - half[1]), float(centre[1] + half[1])]
+
+
+def log_ticks(lo: float, hi: float, most: int = 6) -> dict:
+    """Tick settings of a log axis over the data range [lo, hi] (both > 0): labelled powers of ten when the range spans
+    two decades or more, else the 1-2-5 values inside it, every label a plain number (never Plotly's bare digits)."""
+    lo, hi = max(lo, 1e-300), max(hi, lo * 1.0001)
+    k0, k1 = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    for mantissas in ((1.0,), (1.0, 5.0), (1.0, 2.0, 5.0)) if k1 - k0 >= 2 else ((1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)):
+        vals = [m * 10.0**k for k in range(k0, k1 + 1) for m in mantissas if lo <= m * 10.0**k <= hi]
+        if len(vals) >= 2 or mantissas == (1.0, 1.5, 2.0, 3.0, 5.0, 7.0):
+            break
+    if len(vals) > most:
+        vals = vals[:: -(-len(vals) // most)]
+    return {"type": "log", "tickmode": "array", "tickvals": vals, "ticktext": [f"{v:g}" for v in vals], "minor": {"showgrid": False}}
+
+
+def add_slice_overlay(fig: go.Figure, L: float, charges: dict[str, np.ndarray]) -> None:
+    """On a slice picture (z horizontal, x1 vertical): both plates as vertical lines, each labelled at the bottom on
+    its outer side (P's left of z = 0, Q's right of z = L, so the two labels never meet), and the charges near the
+    slice, {"pos": (n, 2), "neg": (m, 2)} points (z, x1), one trace per plate."""
+    for z, color, name, side in ((0.0, POS_COLOR, "plate P", "bottom left"), (L, NEG_COLOR, "plate Q", "bottom right")):
+        fig.add_vline(x=z, line={"color": color, "width": 3}, annotation_text=name, annotation_position=side,
+                      annotation_bgcolor="rgba(255,255,255,0.85)", annotation_font={"color": color})
     for side, color in (("pos", POS_COLOR), ("neg", NEG_COLOR)):
         pts = charges.get(side)
         if pts is not None and len(pts):
-            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name="P charges" if side == "pos" else "Q charges", marker={"color": color, "size": 5}, hoverinfo="skip"))
+            fig.add_trace(go.Scatter(x=compact(pts[:, 0]), y=compact(pts[:, 1]), mode="markers", name="P charges" if side == "pos" else "Q charges",
+                                     marker={"color": color, "size": MIN_MARKER, "line": {"width": 0.5, "color": "white"}}, hoverinfo="skip"))
 
 
 def site_grid(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:

@@ -12,25 +12,32 @@ import plotly.graph_objects as go
 
 from app.figures.common import (
     CASE_STYLE,
+    MIN_MARKER,
+    MIN_MARKER_3D,
     NEG_COLOR,
     POS_COLOR,
     PROBE_COLOR,
+    TOOLBAR_BAND,
     VARIANT_STYLE,
     Box,
     add_slice_overlay,
     clip_to_box,
+    compact,
     join_paths,
+    log_ticks,
     new_figure,
     resample_path,
+    square_view,
+    thin_path,
     view_box,
 )
 
 
 def _axes(points: np.ndarray) -> dict[str, np.ndarray]:
     """Plot coordinates of points (n, D+1): x = z, y = x1 (and z = x2 in 3-D)."""
-    out = {"x": points[:, -1], "y": points[:, 0]}
+    out = {"x": compact(points[:, -1]), "y": compact(points[:, 0])}
     if points.shape[1] == 3:
-        out["z"] = points[:, 1]
+        out["z"] = compact(points[:, 1])
     return out
 
 
@@ -60,7 +67,7 @@ def field_lines_figure(
     marks: dict[str, np.ndarray] | None = None,
     box: Box | None = None,
     n_frames: int = 24,
-    height: int = 620,
+    height: int = 500,
 ) -> go.Figure:
     """Both plates, their charges, and field lines coloured by case; 3-D for D = 2, 2-D for D = 1.
 
@@ -94,7 +101,7 @@ def field_lines_figure(
         size = _marker_sizes(w, len(charges), base)
         shown = clip_to_box(_lift(charges, z), box)
         fig.add_trace(Scatter(**_axes(shown), mode="markers", name=name, marker={"color": color, "size": size}, hoverinfo="skip"))
-    clipped = [clip_to_box(p, box) for p in paths]
+    clipped = [clip_to_box(thin_path(p), box) for p in paths]
     for case, style in CASE_STYLE.items():
         members = [c for c, k in zip(clipped, cases, strict=True) if k == case]
         if not members:
@@ -110,7 +117,7 @@ def field_lines_figure(
         fig.add_trace(_cone_trace(clipped, box, three_d))
     if cloud is not None and len(cloud):
         fig.add_trace(
-            Scatter(**_axes(cloud), mode="markers", name=f"training points ({len(cloud)})", marker={"color": "#555555", "size": 1.5 if three_d else 3, "opacity": 0.5}, hoverinfo="skip")
+            Scatter(**_axes(cloud), mode="markers", name=f"training points ({len(cloud)})", marker={"color": "#555555", "size": MIN_MARKER_3D if three_d else MIN_MARKER, "opacity": 0.6}, hoverinfo="skip")
         )
     for name, point in (marks or {}).items():
         fig.add_trace(Scatter(**_axes(np.asarray(point, dtype=float)[None]), mode="markers", name=name, marker={"symbol": "x", "size": 6 if three_d else 12, "color": PROBE_COLOR}))
@@ -177,7 +184,7 @@ def _add_animation(fig: go.Figure, paths: list[np.ndarray], box: Box, n_frames: 
     fig.update_layout(
         updatemenus=[
             {
-                "type": "buttons", "direction": "left", "x": 0.0, "y": 1.08, "xanchor": "left", "showactive": False,
+                "type": "buttons", "direction": "left", "x": 0.0, "y": 1.0, "xanchor": "left", "yanchor": "bottom", "pad": {"b": 2}, "showactive": False,
                 "buttons": [
                     {"label": "▶ Play", "method": "animate", "args": [None, {"frame": {"duration": 80, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}]},
                     {"label": "❚❚ Pause", "method": "animate", "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]},
@@ -189,16 +196,17 @@ def _add_animation(fig: go.Figure, paths: list[np.ndarray], box: Box, n_frames: 
 
 def _layout_scene(fig: go.Figure, box: Box, three_d: bool, height: int) -> None:
     ranges = box.ranges()
-    legend = {"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0.0}
     if three_d:
         fig.update_layout(
             scene={
                 "xaxis": {"title": {"text": "z"}, "range": list(ranges[0]), "nticks": 6},
-                "yaxis": {"title": {"text": "x₁"}, "range": list(ranges[1]), "nticks": 5},
-                "zaxis": {"title": {"text": "x₂"}, "range": list(ranges[2]), "nticks": 5},
+                "yaxis": {"title": {"text": "x₁"}, "range": list(ranges[1]), "nticks": 4},
+                "zaxis": {"title": {"text": "x₂"}, "range": list(ranges[2]), "nticks": 4},
                 "aspectmode": "manual",
                 "aspectratio": {"x": 1.5, "y": 1.0, "z": float(np.clip(box.halves[1] / box.halves[0], 0.5, 1.0))},
-                "camera": {"eye": {"x": -0.45, "y": -1.9, "z": 0.5}, "center": {"x": 0.0, "y": 0.0, "z": -0.1}},
+                # seen from the front right and above: x2 ticks on the left, x1 ticks on the right (they never overlap)
+                "camera": {"eye": {"x": 1.0, "y": -2.1, "z": 0.9}, "center": {"x": 0.0, "y": 0.0, "z": -0.1}},
+                "domain": {"x": [0.06, 1.0], "y": [0.0, 1.0]},
                 "uirevision": "scene",
             },
         )
@@ -207,20 +215,27 @@ def _layout_scene(fig: go.Figure, box: Box, three_d: bool, height: int) -> None:
             xaxis={"title": {"text": "z"}, "range": list(ranges[0])},
             yaxis={"title": {"text": "x₁"}, "range": list(ranges[1]), "scaleanchor": "x", "scaleratio": 1},
         )
-    fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 30, "b": 0}, legend=legend, uirevision="field-lines")
+    fig.update_layout(height=height, uirevision="field-lines")
 
 
 # -------------------------------------------------------------------------------------------------- landing views
-def landing_scatter(neg: np.ndarray, ends: dict[str, np.ndarray], height: int = 360) -> go.Figure:
-    """Where lines land on the Q plate (D = 2): Q's charges (blue) and each variant's end points (name -> (K, 2))."""
-    fig = new_figure(go.Scatter(x=neg[:, 0], y=neg[:, 1], mode="markers", name="Q charges", marker={"color": NEG_COLOR, "size": 4, "opacity": 0.35}))
+def landing_scatter(neg: np.ndarray, ends: dict[str, np.ndarray], height: int = 400) -> go.Figure:
+    """Where lines land on the Q plate (D = 2): each variant's end points (name -> (K, 2)) and, drawn over them, Q's
+    charges (blue, outlined in white so that they stay visible). Equal scales, the view ``square_view`` of all points.
+
+    Traces: one per variant, then "Q charges"."""
+    fig = new_figure()
     for name, pts in ends.items():
         color, symbol = VARIANT_STYLE.get(name, ("#333333", "circle"))
-        fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=f"{name} ends ({len(pts)})", marker={"color": color, "symbol": symbol, "size": 6}))
+        fig.add_trace(go.Scatter(x=compact(pts[:, 0]), y=compact(pts[:, 1]), mode="markers", name=f"{name} ends ({len(pts)})",
+                                 marker={"color": color, "symbol": symbol, "size": 7, "opacity": 0.7}))
+    fig.add_trace(go.Scatter(x=compact(neg[:, 0]), y=compact(neg[:, 1]), mode="markers", name="Q charges",
+                             marker={"color": NEG_COLOR, "size": MIN_MARKER, "line": {"width": 0.8, "color": "white"}}))
+    xr, yr = square_view(np.concatenate([neg, *ends.values()]))
     fig.update_layout(
-        height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, uirevision="landing",
-        xaxis={"title": {"text": "x₁"}}, yaxis={"title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1},
-        legend={"orientation": "h", "y": -0.15},
+        height=height, uirevision="landing",
+        xaxis={"title": {"text": "x₁"}, "range": xr, "constrain": "domain"},
+        yaxis={"title": {"text": "x₂"}, "range": yr, "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
     )
     return fig
 
@@ -236,8 +251,8 @@ def landing_histogram(neg: np.ndarray, ends: dict[str, np.ndarray], height: int 
         color, _ = VARIANT_STYLE.get(name, ("#333333", "circle"))
         fig.add_trace(go.Histogram(x=pts[:, 0], name=f"{name} ends", histnorm="probability density", xbins=xbins, marker={"color": color}, opacity=0.55))
     fig.update_layout(
-        barmode="overlay", height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, uirevision="hist",
-        xaxis={"title": {"text": "x₁ on the Q plate"}}, yaxis={"title": {"text": "density"}}, legend={"orientation": "h", "y": -0.3},
+        barmode="overlay", height=height, uirevision="hist",
+        xaxis={"title": {"text": "x₁ on the Q plate"}}, yaxis={"title": {"text": "density"}},
     )
     return fig
 
@@ -266,13 +281,13 @@ def slice_figure(
     """
     zz, xx = np.meshgrid(z_grid, x_grid)
     fig = new_figure(
-        go.Heatmap(x=z_grid, y=x_grid, z=log10_norm, colorscale="Viridis", colorbar={"title": {"text": "log₁₀|E|"}, "len": 0.8}, hoverinfo="skip")
+        go.Heatmap(x=compact(z_grid), y=compact(x_grid), z=compact(log10_norm), colorscale="Viridis", colorbar={"title": {"text": "log₁₀|E|"}, "len": 0.8}, hoverinfo="skip")
     )
     # the grid carries hover and click (a heat map is not selectable); hoverinfo must not be "skip", or clicks are lost
     fig.add_trace(
         go.Scatter(
-            x=zz.ravel(), y=xx.ravel(), mode="markers", name="click to probe", marker={"size": 8, "opacity": 0.0, "color": "#ffffff"},
-            customdata=log10_norm.ravel(), hovertemplate="z=%{x:.2f}<br>x₁=%{y:.2f}<br>log₁₀|E|=%{customdata:.2f}<extra>click to probe</extra>",
+            x=compact(zz.ravel()), y=compact(xx.ravel()), mode="markers", name="click to probe", marker={"size": 8, "opacity": 0.0, "color": "#ffffff"},
+            customdata=compact(log10_norm.ravel()), hovertemplate="z=%{x:.2f}<br>x₁=%{y:.2f}<br>log₁₀|E|=%{customdata:.2f}<extra>click to probe</extra>",
             showlegend=False,
         )
     )
@@ -281,18 +296,17 @@ def slice_figure(
     angle = np.degrees(np.arctan2(direction[sub][..., 0], direction[sub][..., 1]))
     fig.add_trace(
         go.Scatter(
-            x=zz[sub].ravel(), y=xx[sub].ravel(), mode="markers", name="direction of E", hoverinfo="skip",
-            marker={"symbol": "arrow", "angle": angle.ravel(), "size": 8, "color": "rgba(255,255,255,0.8)", "line": {"width": 0}},
+            x=compact(zz[sub].ravel()), y=compact(xx[sub].ravel()), mode="markers", name="direction of E", hoverinfo="skip",
+            marker={"symbol": "arrow", "angle": np.round(angle.ravel()).astype(np.int16), "size": 8, "color": "rgba(255,255,255,0.8)", "line": {"width": 0}},
         )
     )
-    add_slice_overlay(fig, L, charges, "bottom right")
+    add_slice_overlay(fig, L, charges)
     if probe is not None:
         fig.add_trace(go.Scatter(x=[probe[0]], y=[probe[1]], mode="markers", name="probe", marker={"symbol": "x", "size": 14, "color": "#ffffff", "line": {"color": PROBE_COLOR, "width": 2}}))
     fig.update_layout(
-        height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="slice", clickmode="event+select",
-        dragmode=False, xaxis={"title": {"text": "z"}, "range": [float(z_grid[0]), float(z_grid[-1])]},
-        yaxis={"title": {"text": "x₁"}, "range": [float(x_grid[0]), float(x_grid[-1])], "scaleanchor": "x", "scaleratio": 1},
-        legend={"orientation": "h", "y": -0.15},
+        height=height, uirevision="slice", clickmode="event+select",
+        dragmode=False, xaxis={"title": {"text": "z"}, "range": [float(z_grid[0]), float(z_grid[-1])], "constrain": "domain"},
+        yaxis={"title": {"text": "x₁"}, "range": [float(x_grid[0]), float(x_grid[-1])], "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
     )
     return fig
 
@@ -310,7 +324,7 @@ def plate_editor_figure(pos: np.ndarray, neg: np.ndarray, grid: np.ndarray, heig
     """
     D = pos.shape[1] - 1
     fig = new_figure(
-        go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click to add", marker={"size": 5, "color": "#cccccc", "opacity": 0.5}, hovertemplate="add at (%{x:.2f}, %{y:.2f})<extra></extra>")
+        go.Scatter(x=compact(grid[:, 0]), y=compact(grid[:, 1]), mode="markers", name="click to add", marker={"size": 5, "color": "#cccccc", "opacity": 0.5}, hovertemplate="add at (%{x:.2f}, %{y:.2f})<extra></extra>")
     )
     for rows, color, name, level in ((pos, POS_COLOR, "P charges (+)", 0.0), (neg, NEG_COLOR, "Q charges (−)", 1.0)):
         y = rows[:, 1] if D == 2 else np.full(len(rows), level)
@@ -323,8 +337,8 @@ def plate_editor_figure(pos: np.ndarray, neg: np.ndarray, grid: np.ndarray, heig
         )
     yaxis = {"title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1} if D == 2 else {"tickvals": [0, 1], "ticktext": ["P (z = 0)", "Q (z = L)"], "range": [-0.5, 1.5]}
     fig.update_layout(
-        height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, uirevision="editor", clickmode="event+select",
-        dragmode="select", xaxis={"title": {"text": "x₁"}}, yaxis=yaxis, legend={"orientation": "h", "y": -0.15},
+        height=height, uirevision="editor", clickmode="event+select",
+        dragmode="select", xaxis={"title": {"text": "x₁"}}, yaxis=yaxis,
     )
     return fig
 
@@ -337,17 +351,25 @@ def start_picker_figure(pos: np.ndarray, grid: np.ndarray, start: np.ndarray | N
     """
     D = pos.shape[1]
     py = pos[:, 1] if D == 2 else np.zeros(len(pos))
-    fig = new_figure(go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click to start here", marker={"size": 6, "color": "#cccccc", "opacity": 0.4}, hovertemplate="start at (%{x:.2f}, %{y:.2f})<extra></extra>"))
-    fig.add_trace(go.Scatter(x=pos[:, 0], y=py, mode="markers", name="P charges", marker={"color": POS_COLOR, "size": 5}, hoverinfo="skip"))
+    fig = new_figure(go.Scatter(x=compact(grid[:, 0]), y=compact(grid[:, 1]), mode="markers", name="click to start here", marker={"size": 6, "color": "#cccccc", "opacity": 0.4}, hovertemplate="start at (%{x:.2f}, %{y:.2f})<extra></extra>"))
+    fig.add_trace(go.Scatter(x=compact(pos[:, 0]), y=compact(py), mode="markers", name="P charges", marker={"color": POS_COLOR, "size": MIN_MARKER}, hoverinfo="skip"))
     if start is not None:
         sy = float(start[1]) if D == 2 else 0.0
         fig.add_trace(go.Scatter(x=[float(start[0])], y=[sy], mode="markers", name="start", marker={"symbol": "x", "size": 14, "color": PROBE_COLOR}))
     yaxis = {"title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1} if D == 2 else {"visible": False, "range": [-1, 1]}
     fig.update_layout(
-        height=height if D == 2 else 160, margin={"l": 0, "r": 0, "t": 10, "b": 0}, uirevision="picker",
-        clickmode="event+select", dragmode=False, xaxis={"title": {"text": "x₁"}}, yaxis=yaxis, legend={"orientation": "h", "y": -0.2},
+        height=height if D == 2 else 160, uirevision="picker",
+        clickmode="event+select", dragmode=False, xaxis={"title": {"text": "x₁"}}, yaxis=yaxis,
     )
     return fig
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power(k: int) -> str:
+    """10^k as a tick label: "1", "10", "10⁻³"."""
+    return {0: "1", 1: "10"}.get(k, "10" + str(k).translate(_SUPERSCRIPT))
 
 
 def _asinh_axis(values: np.ndarray) -> tuple[float, list[float], list[str]]:
@@ -362,7 +384,7 @@ def _asinh_axis(values: np.ndarray) -> tuple[float, list[float], list[str]]:
         a = float(np.arcsinh(v / e0))
         if 0.3 < a <= top + 1:
             ticks += [a, -a]
-            labels += [f"{v:.0e}", f"−{v:.0e}"]
+            labels += [_power(k), "−" + _power(k)]
     return e0, ticks, labels
 
 
@@ -383,14 +405,13 @@ def ez_profile_figure(
     fig.add_trace(go.Scatter(x=s, y=f(ez_pos + ez_neg), name="E_z = E_z⁺ + E_z⁻", line={"color": "#333333", "dash": "dot"}))
     fig.add_trace(go.Scatter(x=s, y=z, name="height z of the line", yaxis="y2", line={"color": "#999999", "width": 1}))
     if s_cross is not None:
-        fig.add_vline(x=s_cross, line={"color": "#000000", "dash": "dash"}, annotation_text="meets Q", annotation_position="top left")
+        fig.add_vline(x=s_cross, line={"color": "#000000", "dash": "dash"}, annotation_text="meets Q", annotation_position="top")  # above the plot
     fig.add_hline(y=0, line={"color": "#bbbbbb", "width": 1})
     fig.update_layout(
-        height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="profile",
+        height=height, uirevision="profile", margin={"t": TOOLBAR_BAND + 16},
         xaxis={"title": {"text": "arc length s along the line"}},
         yaxis={"title": {"text": f"E_z (asinh scale, E₀ = {e0:.2g})"}, "tickvals": ticks, "ticktext": labels},
-        yaxis2={"title": {"text": "z"}, "overlaying": "y", "side": "right", "showgrid": False, "range": [min(0.0, float(np.min(z))) - 0.5, max(L, float(np.max(z))) + 0.5]},
-        legend={"orientation": "h", "y": -0.25},
+        yaxis2={"title": {"text": "z"}, "overlaying": "y", "side": "right", "showgrid": False, "tickmode": "auto", "nticks": 6, "automargin": True, "range": [min(0.0, float(np.min(z))) - 0.5, max(L, float(np.max(z))) + 0.5]},
     )
     return fig
 
@@ -418,14 +439,19 @@ def sweep_figures(
         if current_L is not None:
             fig.add_trace(go.Scatter(x=[current_L, current_L], y=[lo, hi], mode="lines", name="current L", line={"color": "#000000", "dash": "dot", "width": 1}))
         fig.update_layout(
-            height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision=title,
+            height=height, uirevision=title,
             xaxis={"title": {"text": "L"}, "range": [0.0, float(L_max or max(Ls)) * 1.03]}, yaxis={"title": {"text": title}, "range": [lo, hi if hi > lo else lo + 1]},
-            legend={"orientation": "h", "y": -0.25},
         )
     return cases, err
 
 
 # ---------------------------------------------------------------------------------------------- high dimensions
+def _positive_range(series: dict[str, np.ndarray]) -> tuple[float, float]:
+    values = np.concatenate([np.asarray(v, dtype=float).ravel() for v in series.values()])
+    values = values[np.isfinite(values) & (values > 0)]
+    return (float(values.min()), float(values.max())) if values.size else (1.0, 10.0)
+
+
 def dimension_figure(
     dims: np.ndarray, series: dict[str, np.ndarray], y_title: str, *, log_y: bool = False, bands: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     height: int = 300, extra: tuple[str, float, float, tuple[float, float] | None] | None = None,
@@ -446,8 +472,8 @@ def dimension_figure(
         fig.add_trace(go.Scatter(x=[D], y=[value], name=name, mode="markers", error_y=error,
                                  marker={"symbol": "star", "size": 14, "color": "#d62728", "line": {"width": 1, "color": "white"}}))
     fig.update_layout(
-        height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision=y_title,
-        xaxis={"title": {"text": "data dimension D"}, "type": "log"}, yaxis={"title": {"text": y_title}, "type": "log" if log_y else "linear"},
-        legend={"orientation": "h", "y": -0.25},
+        height=height, uirevision=y_title,
+        xaxis={"title": {"text": "data dimension D"}, "type": "log", "tickmode": "array", "tickvals": list(dims[::2]), "ticktext": [f"{int(d)}" for d in dims[::2]]},
+        yaxis={"title": {"text": y_title}, **(log_ticks(*_positive_range(series)) if log_y else {})},
     )
     return fig

@@ -21,18 +21,24 @@ from plotly.subplots import make_subplots
 
 from app.figures.common import (
     CASE_STYLE,
+    MIN_MARKER,
     MODEL_COLOR,
     NEG_COLOR,
     POS_COLOR,
     TEMPLATE,
+    TOOLBAR_BAND,
     Box,
     add_slice_overlay,
     clip_to_box,
+    compact,
     join_paths,
+    log_ticks,
+    square_view,
+    thin_path,
 )
 
 PAD_WHITE = 255  # the gaps between image tiles and the caption bands are white, like the page
-MAX_CURVE_POINTS = 800  # a loss curve is thinned to at most this many points for drawing
+MAX_CURVE_POINTS = 400  # a loss curve is thinned to at most this many points for drawing
 
 
 # ----------------------------------------------------------------------------------------------------- training lab
@@ -41,6 +47,9 @@ def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CURVE_POINTS) -> tuple[
         return x, y
     idx = np.unique(np.linspace(0, len(x) - 1, limit).astype(int))
     return x[idx], y[idx]
+
+
+SUBPLOT_TITLE_BAND = 26  # px under the toolbar's band for the titles of side-by-side panels
 
 
 def smooth(y: np.ndarray, span: int = 25) -> np.ndarray:
@@ -70,12 +79,13 @@ def loss_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], total_steps: i
         steps, loss = curves[name]
         color = MODEL_COLOR.get(name, "#333333")
         xs, ys = _thin(steps, loss)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{name} loss", line={"color": color, "width": 1}, opacity=0.35), row=1, col=col)
+        fig.add_trace(go.Scatter(x=compact(xs), y=compact(ys), mode="lines", name=f"{name} loss", line={"color": color, "width": 1}, opacity=0.35), row=1, col=col)
         xs, ys = _thin(steps, smooth(loss)) if len(loss) else (steps, loss)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{name} (average)", line={"color": color, "width": 2.5}), row=1, col=col)
+        fig.add_trace(go.Scatter(x=compact(xs), y=compact(ys), mode="lines", name=f"{name} (average)", line={"color": color, "width": 2.5}), row=1, col=col)
         fig.update_xaxes(title_text="training step", range=[0, max(total_steps, 1)], row=1, col=col)
-        fig.update_yaxes(type="log", row=1, col=col)
-    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 30, "b": 0}, showlegend=False, uirevision="loss")
+        positive = loss[np.isfinite(loss) & (loss > 0)]
+        fig.update_yaxes(**(log_ticks(float(positive.min()), float(positive.max()), most=5) if positive.size else {"type": "log"}), row=1, col=col)
+    fig.update_layout(template=TEMPLATE, height=height, showlegend=False, uirevision="loss", margin={"t": TOOLBAR_BAND + SUBPLOT_TITLE_BAND})
     return fig
 
 
@@ -94,12 +104,11 @@ def error_map_figure(z: np.ndarray, x: np.ndarray, angle: np.ndarray, L: float, 
             hovertemplate="z=%{x:.2f}<br>x₁=%{y:.2f}<br>angle=%{z:.1f}°<br>cos=%{customdata:.3f}<extra></extra>",
         )
     )
-    add_slice_overlay(fig, L, charges, "top")
+    add_slice_overlay(fig, L, charges)
     pad = 0.04 * L
     fig.update_layout(
-        template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="error-map",
+        template=TEMPLATE, height=height, uirevision="error-map",
         xaxis={"title": {"text": "z"}, "range": [-pad, L + pad]}, yaxis={"title": {"text": "x₁"}, "range": [float(x[0]), float(x[-1])]},
-        legend={"orientation": "h", "y": -0.15},
     )
     return fig
 
@@ -136,7 +145,7 @@ def lines_panels_figure(
     for col, title in enumerate(titles, start=1):
         paths, colouring = panels[title]
         _plates_and_charges(fig, pos, neg, L, box, 1, col, legend=col == 1)
-        clipped = [clip_to_box(p, box) for p in paths]
+        clipped = [clip_to_box(thin_path(p), box) for p in paths]
         if isinstance(colouring, str):
             groups = [(title, colouring, clipped)]
         else:
@@ -148,7 +157,7 @@ def lines_panels_figure(
             legend = isinstance(colouring, str) or name not in shown_cases
             shown_cases.add(name)
             fig.add_trace(
-                go.Scatter(x=joined[:, -1], y=joined[:, 0], mode="lines", name=f"{name} ({len(members)})" if not isinstance(colouring, str) else name,
+                go.Scatter(x=compact(joined[:, -1]), y=compact(joined[:, 0]), mode="lines", name=f"{name} ({len(members)})" if not isinstance(colouring, str) else name,
                            legendgroup=name, showlegend=legend, line={"color": color, "width": 1.3}, hoverinfo="skip"),
                 row=1, col=col,
             )
@@ -157,7 +166,7 @@ def lines_panels_figure(
     fig.update_xaxes(title_text="z", range=[lo, hi])
     fig.update_yaxes(range=list(xr))
     fig.update_yaxes(title_text="x₁", col=1)
-    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 30, "b": 0}, legend={"orientation": "h", "y": -0.18}, uirevision="lab-lines")
+    fig.update_layout(template=TEMPLATE, height=height, uirevision="lab-lines", margin={"t": TOOLBAR_BAND + SUBPLOT_TITLE_BAND})
     return fig
 
 
@@ -184,13 +193,16 @@ def sampler_figure(
                    marker={"symbol": "arrow", "angle": angle, "size": 7, "color": "#444444"})
     )
     fig.add_trace(
-        go.Scatter(x=points[:, -1], y=points[:, 0], mode="markers", name=f"training points ({len(points)})", marker={"color": "#7b3294", "size": 4},
+        go.Scatter(x=points[:, -1], y=points[:, 0], mode="markers", name=f"training points ({len(points)})", marker={"color": "#7b3294", "size": MIN_MARKER},
                    customdata=directions[:, [-1, 0]], hovertemplate="z=%{x:.2f}, x₁=%{y:.2f}<br>target (z, x₁) = (%{customdata[0]:.2f}, %{customdata[1]:.2f})<extra></extra>")
     )
     zr = box.ranges()[0]
     lo, hi = zr if outside else (max(zr[0], -0.15 * L), min(zr[1], 1.15 * L))
+    inside = (points[:, -1] >= lo) & (points[:, -1] <= hi)
+    if inside.any():  # every drawn arrow whole, with room for its head
+        lo, hi = min(lo, float(tips[inside, -1].min()) - length), max(hi, float(tips[inside, -1].max()) + length)
     fig.update_layout(
-        template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 20, "b": 0}, uirevision="sampler", legend={"orientation": "h", "y": -0.15},
+        template=TEMPLATE, height=height, uirevision="sampler",
         xaxis={"title": {"text": "z"}, "range": [lo, hi]}, yaxis={"title": {"text": "x₁"}, "range": list(box.ranges()[1])},
     )
     return fig
@@ -249,11 +261,33 @@ def image_grid(images: np.ndarray, cols: int, pad: int = 1, band: int = 0) -> np
     return out
 
 
+MIN_TILE_PX = 64  # screen pixels of the smallest image tile (an 8 x 8 digit at 8 screen pixels per image pixel)
+LABEL_PX = 20  # screen pixels of the caption band above a labelled tile
+LABEL_FONT = 13
+
+
+def label_band(H: int, W: int, tile_px: int) -> int:
+    """Image pixels of the caption band above each tile of an ``images_figure`` with labels: at least ``LABEL_PX``
+    screen pixels at ``tile_px`` screen pixels per tile of H x W pixels."""
+    return max(2, int(np.ceil(LABEL_PX * (W + 1) / max(tile_px, MIN_TILE_PX))))
+
+
+def _fit_labels(labels: Sequence[str] | None, tile_px: int) -> tuple[list[str] | None, int]:
+    """Captions that fit a tile of ``tile_px`` screen pixels at ``LABEL_FONT``, and their number of lines: a caption
+    too wide for one line is broken at its " · " into two."""
+    if not labels:
+        return None, 1
+    fits = max(len(t) for t in labels) * 0.6 * LABEL_FONT <= tile_px - 4
+    if fits or not any(" · " in t for t in labels):
+        return list(labels), 1
+    return [t.replace(" · ", "<br>") for t in labels], 2
+
+
 def images_figure(
     images: np.ndarray, cols: int, *, labels: Sequence[str] | None = None, selected: Sequence[int] = (), clickable: bool = False,
-    tile_px: int = 44, x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None, x_title: str = "",
+    tile_px: int = MIN_TILE_PX, x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None, x_title: str = "",
 ) -> go.Figure:
-    """A grid of images as one ``go.Image`` (trace 0), ``tile_px`` screen pixels per tile.
+    """A grid of images as one ``go.Image`` (trace 0), ``tile_px`` (at least ``MIN_TILE_PX``) screen pixels per tile.
 
     labels: a caption per tile (in a band above it). selected: tiles outlined in the theme colour. clickable: add
     trace 1, invisible markers on the tile centres whose selection events give the tile index (``point_index``).
@@ -261,7 +295,9 @@ def images_figure(
     the column axis (e.g. "z").
     """
     n, _, H, W = images.shape
-    band = max(2, H // 3) if labels else 0
+    tile_px = max(tile_px, MIN_TILE_PX)
+    labels, lines = _fit_labels(labels, tile_px)
+    band = lines * label_band(H, W, tile_px) if labels else 0
     grid = Grid.of(n, cols, (H, W), band=band)
     fig = go.Figure(go.Image(z=image_grid(images, grid.cols, band=band), hoverinfo="skip"))
     centres = grid.centres(n)
@@ -276,7 +312,7 @@ def images_figure(
         for i in selected if 0 <= i < n
     ]
     annotations = [
-        {"x": centres[i, 0], "y": centres[i, 1] - H / 2 - band / 2, "text": text, "showarrow": False, "font": {"size": 11, "color": "#222222"}, "yanchor": "middle"}
+        {"x": centres[i, 0], "y": centres[i, 1] - H / 2 - band / 2, "text": text, "showarrow": False, "font": {"size": LABEL_FONT, "color": "#222222"}, "yanchor": "middle"}
         for i, text in enumerate(labels or []) if i < n
     ]
     height_px, width_px = grid.shape
@@ -288,10 +324,11 @@ def images_figure(
     if y_labels is not None:
         yaxis.update(tickmode="array", tickvals=[grid.centres(n)[r * grid.cols, 1] for r in range(min(len(y_labels), grid.rows))], ticktext=list(y_labels))
     scale = tile_px / (W + grid.pad)
-    top = (44 if x_title else 26) if x_labels is not None else 2
+    top = (48 if x_title else 28) if x_labels is not None else 2
+    left = 12 + 8 * max(len(t) for t in y_labels) if y_labels else 2
     fig.update_layout(
-        template=TEMPLATE, height=int(height_px * scale) + top + 4, width=int(width_px * scale) + (48 if y_labels is not None else 0) + 4,
-        margin={"l": 44 if y_labels is not None else 2, "r": 2, "t": top, "b": 2}, xaxis=xaxis, yaxis=yaxis, shapes=shapes,
+        template=TEMPLATE, height=int(height_px * scale) + top + 4, width=int(width_px * scale) + left + 4,
+        margin={"l": left, "r": 2, "t": top, "b": 2}, xaxis={**xaxis, "automargin": False}, yaxis={**yaxis, "automargin": False}, shapes=shapes,
         annotations=annotations, dragmode=False, clickmode="event+select", showlegend=False, plot_bgcolor="white",
     )
     return fig
@@ -302,11 +339,28 @@ def strip_images(path: np.ndarray, rows: Sequence[int]) -> np.ndarray:
     return np.concatenate([path[:, i] for i in rows], axis=0)
 
 
-def strip_figure(path: np.ndarray, levels: np.ndarray, rows: Sequence[int], x_title: str, tile_px: int = 44) -> go.Figure:
+def strip_figure(path: np.ndarray, levels: np.ndarray, rows: Sequence[int], x_title: str, tile_px: int = MIN_TILE_PX) -> go.Figure:
     """A trajectory strip: the chosen items (rows, labelled #i) of a trajectory (K, n, C, H, W) at its K heights
     ``levels`` (columns, labelled by z), ``x_title`` naming the column axis."""
     return images_figure(strip_images(path, rows), len(levels), x_labels=[f"{z:.2g}" for z in levels], x_title=x_title,
                          y_labels=[f"#{i}" for i in rows], tile_px=tile_px)
+
+
+def nearest_figure(samples: np.ndarray, nearest: np.ndarray, dist: np.ndarray, cols: int, tile_px: int = MIN_TILE_PX) -> go.Figure:
+    """Each sample (n, C, H, W) above its nearest training image (n, C, H, W): rows of ``cols`` samples, each followed
+    by a row of their nearest training images, named on the left; captions: the sample's index and the L2 distance
+    ``dist`` (n,) to its neighbour."""
+    n = len(samples)
+    chunks = [slice(i, min(i + cols, n)) for i in range(0, n, cols)]
+    width = min(cols, n)
+    blank = np.ones((1, *samples.shape[1:]), dtype=np.float32)  # white: no tile
+    tiles, labels = [], []
+    for c in chunks:
+        pad = width - (c.stop - c.start)
+        tiles += [samples[c], *[blank] * pad, nearest[c], *[blank] * pad]
+        labels += [f"#{i}" for i in range(c.start, c.stop)] + [""] * pad + [f"d = {d:.2f}" for d in dist[c]] + [""] * pad
+    names = ["sample", "nearest"] * len(chunks)
+    return images_figure(np.concatenate(tiles), width, labels=labels, y_labels=names, tile_px=tile_px)
 
 
 def _hue_colour(h: float) -> str:
@@ -344,7 +398,7 @@ def hue_figure(hue_in: np.ndarray, hue_out: dict[str, np.ndarray], picked: Seque
             )
         )
     fig.update_layout(
-        template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, uirevision="hue", legend={"orientation": "h", "y": -0.2},
+        template=TEMPLATE, height=height, uirevision="hue",
         xaxis={"title": {"text": "hue of the input (°)"}, "range": [0, 360], "dtick": 60, "constrain": "domain"},
         yaxis={"title": {"text": "hue of the output (°)"}, "range": [0, 360], "dtick": 60, "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
     )
@@ -369,15 +423,15 @@ def points_figure(samples: dict[str, np.ndarray], reference: np.ndarray | None =
     else:
         lo = hi = None
         if reference is not None:
-            fig.add_trace(go.Scatter(x=reference[:, 0], y=reference[:, 1], mode="markers", name=reference_name, marker={"color": NEG_COLOR, "size": 4, "opacity": 0.35}))
-            centre, half = (reference.min(0) + reference.max(0)) / 2, np.maximum((reference.max(0) - reference.min(0)) / 2, 1.0)
-            lo, hi = centre - 1.5 * half, centre + 1.5 * half
+            fig.add_trace(go.Scatter(x=compact(reference[:, 0]), y=compact(reference[:, 1]), mode="markers", name=reference_name, marker={"color": NEG_COLOR, "size": MIN_MARKER, "opacity": 0.45}))
+            (x0, x1), (y0, y1) = square_view(reference, pad=0.25)
+            lo, hi = np.array([x0, y0]), np.array([x1, y1])
         for name, pts in samples.items():
             outside = 0 if lo is None else int((~np.all((pts >= lo) & (pts <= hi), axis=1)).sum())
             label = name + (f" ({outside} outside the view)" if outside else "")
-            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=label, marker={"color": MODEL_COLOR.get(name, "#333333"), "size": 5}))
+            fig.add_trace(go.Scatter(x=compact(pts[:, 0]), y=compact(pts[:, 1]), mode="markers", name=label, marker={"color": MODEL_COLOR.get(name, "#333333"), "size": MIN_MARKER, "opacity": 0.75}))
         fig.update_layout(xaxis={"title": {"text": "x₁"}}, yaxis={"title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1})
         if lo is not None:
             fig.update_layout(xaxis={"range": [lo[0], hi[0]], "constrain": "domain"}, yaxis={"range": [lo[1], hi[1]], "constrain": "domain"})
-    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend={"orientation": "h", "y": -0.15}, uirevision="points")
+    fig.update_layout(template=TEMPLATE, height=height, uirevision="points")
     return fig

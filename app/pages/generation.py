@@ -14,7 +14,8 @@ PRETRAINED = {"EFM": "digits-gen", "flow matching": "fm-digits-gen"}
 SOURCES = {"pretrained": "Shipped checkpoints", "upload": "Your checkpoint"}
 STRIP_LEVELS = 8
 STRIP_ROWS = 6
-COLS = 8
+COLS = 6  # tiles per row: 6 x 64 px fit the page's half width
+NEAREST_COLS = 6
 
 ui.page_header(
     "Generation: from noise to digits",
@@ -57,11 +58,11 @@ def _images(label: str, ckpt: Checkpoint, moved: learned.Moved) -> None:
     if _is_digits(ckpt):
         digits, probs = learned.readings(moved.x)
         labels = [f"{d} · {p:.0%}" for d, p in zip(digits, probs, strict=True)]
-    ui.chart(fl.images_figure(moved.x, COLS, labels=labels, tile_px=52), width="content", key=f"gen_grid_{label}")
+    ui.chart(fl.images_figure(moved.x, COLS, labels=labels), width="content", key=f"gen_grid_{label}")
     rows = list(range(min(STRIP_ROWS, moved.x.shape[0])))
     st.markdown("**Trajectory strip**: the first samples on their way")
     ui.chart(
-        fl.strip_figure(moved.path, moved.levels, rows, "z, from the noise plate to the data plate", tile_px=40), width="content",
+        fl.strip_figure(moved.path, moved.levels, rows, "z, from the noise plate to the data plate"), width="content",
         key=f"gen_strip_{label}",
     )
 
@@ -71,10 +72,7 @@ def _nearest(label: str, ckpt: Checkpoint, moved: learned.Moved) -> None:
     if found is None:
         return
     samples, nearest, dist = found
-    pairs = np.empty((2 * len(dist), *nearest.shape[1:]), dtype=np.float32)
-    pairs[0::2], pairs[1::2] = samples, nearest
-    labels = [t for i, d in enumerate(dist) for t in (f"#{i}", f"d = {d:.2f}")]
-    ui.chart(fl.images_figure(pairs, COLS, labels=labels, tile_px=44), width="content", key=f"gen_nearest_{label}")
+    ui.chart(fl.nearest_figure(samples, nearest, dist, NEAREST_COLS), width="content", key=f"gen_nearest_{label}")
     a, b = st.columns(2)
     a.metric("Median distance", f"{np.median(dist):.2f}", help="Median L2 distance (pixels in [-1, 1]) from a sample to its nearest training image. Held-out real digits lie 0.94 or more, median 2.05, from theirs.")
     b.metric("Near-copies", f"{np.mean(dist < 0.5):.0%}", help="Share of samples closer than 0.5 to a training image: memorised rather than generated.")
@@ -86,7 +84,7 @@ for col, (label, moved) in zip(cols, results.items(), strict=True):
     with col:
         st.markdown(f"**{label}** · {loading.describe(ckpt)}")
         with st.expander("Model card"):
-            st.json({k: v for k, v in ckpt.card.items() if k != "tensors"}, expanded=1)
+            ui.model_card(ckpt.card)
         a, b, c = st.columns(3)
         a.metric("NFE", moved.nfe, help="Batched network evaluations the solver used (Euler: one per step, Heun: two, adaptive: as many as its error control needed).")
         b.metric("Time", f"{moved.seconds:.2f} s", help=f"Wall time to move all {n} samples from noise to data (cached: changing nothing reuses it).")

@@ -15,7 +15,7 @@ DIRECTIONS = {"2to3": (2, 3), "3to2": (3, 2)}
 DIRECTION_LABELS = {"2to3": "2 → 3", "3to2": "3 → 2"}
 STRIP_LEVELS = 7
 MAX_PICKS = 8
-COLS = 12
+COLS = 8  # gallery tiles per row: 8 x 64 px fit the page at 1000 px
 
 ui.page_header(
     "Translation: coloured digits from one class to another",
@@ -117,7 +117,7 @@ with m_right:
 with st.expander("All outputs", expanded=False):
     for label, moved in results.items():
         st.markdown(f"**{label}**")
-        ui.chart(fl.images_figure(moved.x, COLS, tile_px=36), width="content", key=f"tr_all_{label}")
+        ui.chart(fl.images_figure(moved.x, COLS), width="content", key=f"tr_all_{label}")
 
 ui.explain(
     f"Each row of a strip is one input carried from its plate to the other, shown at {STRIP_LEVELS} heights z. The "
