@@ -4,13 +4,17 @@ silently wrong values."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 
+import numpy as np
 import pytest
 from app_testing import app_test, no_errors, wait_for
 
-from app.compute import exact, lab
+from app import state
+from app.compute import exact, lab, loading
+from efm_core.checkpoints import checkpoint_paths
 
 LAB = "app/pages/training_lab.py"
 
@@ -97,3 +101,59 @@ def test_rapid_stop_continue_in_the_page():
     no_errors(at)
     _consistent(run)
     assert run.step_count == 300
+
+
+# ------------------------------------------------------------------------------ 5. no silent resets of the link
+@pytest.mark.parametrize(("key", "value"), [("n_charges", "1.5"), ("L", "1e9"), ("seed", "abc"), ("p_toy", "nonsense"), ("L", "nan")])
+def test_bad_link_values_are_replaced_with_a_warning(key, value):
+    at = app_test(**{key: value})
+    assert not at.exception
+    warned = [w.value for w in at.warning if f"{key} = " in w.value]
+    assert warned and "replaced" in warned[0], [w.value for w in at.warning]
+    assert str(at.session_state[key]) != value
+
+
+def test_good_link_values_give_no_warning():
+    at = app_test(n_charges="64", L="30", p_toy="Two moons")
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.session_state["L"] == 30.0 and at.session_state["p_toy"] == "two_moons"
+
+
+# ------------------------------------------------------------------------------------- uploads of point clouds
+def test_a_million_row_csv_is_refused_before_it_is_parsed():
+    data = b"x,y\n" + b"1.0,2.0\n" * 1_000_000
+    t0 = time.process_time()
+    with pytest.raises(ValueError, match="at most 4096"):
+        state.parse_upload("big.csv", data[: state.MAX_UPLOAD_BYTES], 2)
+    assert time.process_time() - t0 < 1.0  # far less than parsing it (seconds): refused on a count of lines
+
+
+@pytest.mark.parametrize(("name", "data", "match"), [
+    ("long.csv", b"1," + b"9" * 200_000 + b"\n", "CSV"),
+    ("a.npy", None, "npz"),
+])
+def test_odd_point_files_give_a_clear_message(name, data, match, tmp_path):
+    if data is None:  # an .npz archive renamed .npy
+        np.savez(tmp_path / "a.npz", x=np.zeros((3, 2)))
+        data = (tmp_path / "a.npz").read_bytes()
+    with pytest.raises(ValueError, match=match):
+        state.parse_upload(name, data, 2)
+
+
+# ------------------------------------------------------------------------------------- 3. uploads of checkpoints
+@pytest.mark.parametrize("card_name", ["..json", "../../evil.json", "a/b.json", "x" * 300 + ".json"])
+def test_uploaded_checkpoints_stay_in_their_own_temporary_folder(card_name, tmp_path, monkeypatch):
+    """The pair is written under names the app chooses inside its own temporary folder, and removed afterwards,
+    whatever the upload's names (``..json`` once wrote it next to that folder and never deleted it)."""
+    from learning_testing import tiny_checkpoint
+
+    (tmp_path / "src").mkdir()
+    base = tiny_checkpoint(tmp_path / "src", "digits-gen")
+    st_bytes, js_bytes = (p.read_bytes() for p in checkpoint_paths(base))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    upload = loading.read_upload([("weights.safetensors", st_bytes), (card_name, js_bytes)])
+    ckpt = loading.load_uploaded(*upload)
+    assert ckpt.net is not None
+    assert list(scratch.iterdir()) == []  # nothing left behind, nothing next to the folder
