@@ -4,6 +4,7 @@ silently wrong values."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import tempfile
 import threading
 import time
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from app_testing import app_test, no_errors, wait_for
 
-from app import state
+from app import background, state
 from app.compute import exact, lab, loading
 from efm_core.checkpoints import checkpoint_paths
 
@@ -157,3 +158,36 @@ def test_uploaded_checkpoints_stay_in_their_own_temporary_folder(card_name, tmp_
     ckpt = loading.load_uploaded(*upload)
     assert ckpt.net is not None
     assert list(scratch.iterdir()) == []  # nothing left behind, nothing next to the folder
+
+
+# ------------------------------------------------------------------------------------ 4. fair background work
+def _slow(value, seconds=0.2):
+    time.sleep(seconds)
+    return value
+
+
+def test_a_new_request_cancels_only_its_own_sessions_stale_jobs():
+    pool = background._Pool()
+    a = pool.submit("A", "g", {("a", i): (_slow, (i,)) for i in range(4)})
+    b = pool.submit("B", "g", {("b", 0): (_slow, ("b",))})
+    pool.submit("A", "g", {("a", 9): (_slow, (9,))})  # A moved on: its waiting jobs go, B's stays
+    assert b[("b", 0)].result(timeout=30) == "b"
+    assert sum(f.cancelled() for f in a.values()) >= 2
+    c = pool.submit("C", "g", {("b", 0): (_slow, ("b",))})  # the same key: the same (finished) job, shared
+    assert c[("b", 0)] is b[("b", 0)]
+
+
+def test_sessions_take_turns():
+    """Session A queues six jobs, then B one: B's runs after at most WORKERS + 1 of A's, not after all six."""
+    pool = background._Pool()
+    order: list[str] = []
+
+    def job(name):
+        time.sleep(0.05)
+        order.append(name)
+
+    a = pool.submit("A", "g", {i: (job, (f"a{i}",)) for i in range(6)})
+    b = pool.submit("B", "g", {"b": (job, ("b",))})
+    concurrent.futures.wait([*a.values(), *b.values()], timeout=60)
+    assert order.index("b") <= background.WORKERS + 1, order
+    assert all(f.done() and not f.cancelled() for f in a.values())
