@@ -19,8 +19,10 @@ from app.figures import learned as fl
 
 TICK = 1.0  # seconds between the live panel's reruns while training (it draws; the run trains on its own thread)
 EVAL_EVERY = 2.0  # at least this many seconds between re-evaluations of the pictures while training ...
-# measured in the page on the project's 2-core machine (docs/performance_app_learning.md, "Live training in the page")
-TIME_NOTE = "On a quiet 2-core machine 2000 steps of EFM take about 15 s of wall time here, about 30 s with flow matching beside it."
+# measured by benchmarks/bench_app_learning.py on a quiet 2-core machine (docs/performance_app_learning.md); the live
+# rate of this page against that bare rate: benchmarks/bench_load.py (docs/performance_load.md)
+TIME_NOTE = ("On a quiet 2-core machine 2000 steps of EFM at width 128 took 12 s of training (23 s with flow matching "
+             "beside it); the bar below shows the rate this run really gets, in steps per wall-clock second.")
 EVAL_SHARE = 0.2  # ... and at most this share of the wall time spent evaluating (the evaluation competes with training)
 
 
