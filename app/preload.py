@@ -17,11 +17,11 @@ import app.compute.exact  # noqa: F401
 import app.compute.lab  # noqa: F401
 import app.compute.learned  # noqa: F401
 import app.compute.loading  # noqa: F401
+import app.editor  # noqa: F401
+import app.exports  # noqa: F401
 import app.figures.common  # noqa: F401
 import app.figures.exact  # noqa: F401
 import app.figures.learned  # noqa: F401
-import app.editor  # noqa: F401
-import app.exports  # noqa: F401
 import app.gallery  # noqa: F401
 import app.model_picker  # noqa: F401
 import app.tools  # noqa: F401

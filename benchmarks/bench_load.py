@@ -116,7 +116,7 @@ async def training(browser, url: str, steps: int, timeout: float) -> Outcome:
         if not await _settled(page, "Start training", timeout):
             return await _outcome(page, 0.0, False)
         t0 = time.monotonic()
-        await page.get_by_role("button", name="Start training").click()
+        await page.get_by_role("button", name="Start training").first.click(timeout=timeout * 1000)
         return await _outcome(page, t0, await _settled(page, f"step {steps} / {steps}", timeout))
     finally:
         await context.close()
@@ -128,7 +128,8 @@ async def scenario(url: str, make, n: int) -> list[Outcome]:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            return list(await asyncio.gather(*(make(browser, i) for i in range(n))))
+            done = await asyncio.gather(*(make(browser, i) for i in range(n)), return_exceptions=True)
+            return [o if isinstance(o, Outcome) else Outcome(None, errors=[f"the session failed: {type(o).__name__}: {str(o)[:160]}"]) for o in done]
         finally:
             await browser.close()
 
