@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_browser import CHROMIUM, CHROMIUM_ARGS, STATUS, VIEWPORT, Server  # noqa: E402
 
 SMALL = "n_charges=128&n_lines=32&land_k=128"
+FIRST_VIEW = "Export"  # a heading below the page's main chart: the first view is drawn
 LANDED = "Energy distance of the landing points"
 ERROR_JS = """() => ({
   exceptions: document.querySelectorAll('[data-testid="stException"]').length,
@@ -97,13 +98,14 @@ async def _outcome(page, t0: float, ok: bool) -> Outcome:
     return Outcome(seconds, found["exceptions"], found["errors"], found["traceback"])
 
 
-async def field_lines(browser, url: str, seed: int, timeout: float) -> Outcome:
+async def field_lines(browser, url: str, seed: int, timeout: float, until: str = LANDED) -> Outcome:
+    """Open Field lines with ``seed``; settled when ``until`` is on the page (default: the landing check's result)."""
     context = await browser.new_context(viewport=VIEWPORT)
     try:
         page = await context.new_page()
         t0 = time.monotonic()
         await page.goto(f"{url}/?{SMALL}&seed={seed}", timeout=timeout * 1000)
-        return await _outcome(page, t0, await _settled(page, LANDED, timeout))
+        return await _outcome(page, t0, await _settled(page, until, timeout))
     finally:
         await context.close()
 
