@@ -188,9 +188,10 @@ def run(lines: int, trainings: int, steps: int, timeout: float) -> str:
                     page_rate = steps / base
                     rows.append(f"| live rate alone (page, wall clock) vs bare `LabRun.advance` | 1 | {page_rate:.0f} vs {bare:.0f} steps/s | "
                                 f"{bare / page_rate:.2f}× slower | ≤ 1.5× | | | |")
+                print("\n".join(rows[-2:]), file=sys.stderr, flush=True)  # as it goes: a long run shows its rows early
                 for o in alone + many:
                     for e in o.errors:
-                        print("page error:", e, file=sys.stderr)
+                        print("page error:", e, file=sys.stderr, flush=True)
         finally:
             peak = memory.stop()
             server.stop()
