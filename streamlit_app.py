@@ -11,6 +11,7 @@ import os
 import streamlit as st
 import torch
 
+import app.preload  # noqa: F401  (first: every heavy import done once, under the import lock; see its docstring)
 from app import state
 
 st.set_page_config(page_title="Field Matching Lab", page_icon="⚡", layout="wide")

@@ -290,6 +290,8 @@ def parse_upload(name: str, data: bytes, D: int) -> np.ndarray:
             arr = np.load(io.BytesIO(data), allow_pickle=False)
         except Exception as err:  # numpy raises ValueError/OSError/EOFError/UnpicklingError for bad files
             raise ValueError(f"{label}: not a valid .npy array file ({type(err).__name__}: {err}).") from None
+        if not isinstance(arr, np.ndarray):  # an .npz archive renamed .npy
+            raise ValueError(f"{label}: this is an .npz archive, not one .npy array; save a single array with numpy.save.")
         if arr.dtype.kind not in "fiu":
             raise ValueError(f"{label}: the array holds {arr.dtype} values; it must hold numbers.")
         return check_charges(arr, D, label)
@@ -303,17 +305,26 @@ def _read_csv(label: str, data: bytes) -> list[list[float]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValueError(f"{label}: not a text file (a CSV must be UTF-8 text).") from None
+    too_many = f"{label}: more than {MAX_CHARGES} rows, but the app takes at most {MAX_CHARGES} charges per plate. Subsample the file and upload it again."
+    if text.count("\n") > 2 * MAX_CHARGES + 1:  # refused before parsing (blank lines and a header allowed)
+        raise ValueError(too_many)
     rows: list[list[float]] = []
-    for i, record in enumerate(csv.reader(io.StringIO(text))):
-        cells = [c.strip() for c in record if c.strip() != ""]
-        if not cells:
-            continue
-        try:
-            rows.append([float(c) for c in cells])
-        except ValueError:
-            if i == 0 and not rows:
-                continue  # a header line
-            raise ValueError(f"{label}: line {i + 1} has a value that is not a number: {record}.") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for i, record in enumerate(reader):
+            cells = [c.strip() for c in record if c.strip() != ""]
+            if not cells:
+                continue
+            if len(rows) >= MAX_CHARGES:
+                raise ValueError(too_many)
+            try:
+                rows.append([float(c) for c in cells])
+            except ValueError:
+                if i == 0 and not rows:
+                    continue  # a header line
+                raise ValueError(f"{label}: line {i + 1} has a value that is not a number: {', '.join(cells)[:80]!r}.") from None
+    except csv.Error as err:  # e.g. a field longer than the csv module's limit
+        raise ValueError(f"{label}: not a CSV table the app can read ({err}); one charge per line, values separated by commas.") from None
     if not rows:
         raise ValueError(f"{label}: no numeric rows found.")
     widths = {len(r) for r in rows}
@@ -395,10 +406,40 @@ def decode_point(text: str, size: int) -> tuple[float, ...]:
     return values
 
 
+def check_url_values(query: Mapping[str, str]) -> dict[str, str]:
+    """The link's widget values that Streamlit would replace or round silently, each with a warning: a number that is
+    not a number, outside its widget's bounds, or not a whole number where one is needed (``n_charges=1.5``), and a
+    toy, preset or D that does not exist (a choice may be written as its key or its label)."""
+    toys = {*TOY_LABELS, *TOY_LABELS.values()}
+    choices = {"preset": {*PRESETS, *(p.label for p in PRESETS.values())}, "p_toy": toys, "q_toy": toys, "D": {"1", "2"}}
+    bad = {}
+    for key, text in query.items():
+        w = WIDGETS.get(key)
+        if w is None:
+            continue
+        problem = None
+        if key in choices:
+            problem = None if str(text) in choices[key] else "is not one of the choices"
+        elif w.lo is not None and w.hi is not None:
+            try:
+                value = float(text)
+            except ValueError:
+                value, problem = None, "is not a number"
+            if value is not None and (not np.isfinite(value) or not w.lo <= value <= w.hi):
+                problem = f"is outside {w.lo:g} … {w.hi:g}"
+            elif value is not None and isinstance(w.default, int) and value != int(value):
+                problem = "is not a whole number"
+        if problem is not None:
+            bad[key] = (f"The link's {key} = {str(text)[:40]!r} {problem}, so the app replaced it by a valid value (the "
+                        f"default is {w.default!r}): check that control before you rely on the picture.")
+    return bad
+
+
 def init_session(ss: MutableMapping[str, Any], query: Mapping[str, str]) -> list[str]:
     """Once per session: hand-built charges and clicked points from the URL (validated), else empty.
 
-    Returns warnings about parts of the link that were ignored. Widget values are restored by Streamlit itself.
+    Returns warnings about parts of the link that were ignored or replaced. Widget values are restored by Streamlit
+    itself, which replaces invalid ones without a word: ``check_url_values`` says so.
     """
     if ss.get("_session_ready"):
         return []
@@ -407,7 +448,9 @@ def init_session(ss: MutableMapping[str, Any], query: Mapping[str, str]) -> list
     except ValueError:
         D = WIDGETS["D"].default
     D = D if D in (1, 2) else WIDGETS["D"].default
+    bad = check_url_values(query)
     found, warnings = read_custom_from_url(query, D)
+    warnings = list(bad.values()) + warnings
     for side, key in CUSTOM_KEYS.items():
         ss[key] = found.get(side)
     for key, size in (("probe", D + 1), ("thm_start", D)):

@@ -1,6 +1,6 @@
 """The Training lab's live run in the page: the Start / Continue / Stop buttons, and the panel (a fragment) that
-trains in time-boxed chunks and draws the loss, the learned lines beside the exact ones, the angle to E on a slice,
-where the moved points land, the metrics and the downloads.
+polls the run (which trains on its own worker thread, ``LabRun.resume``) and draws the loss, the learned lines beside
+the exact ones, the angle to E on a slice, where the moved points land, the metrics and the downloads.
 
 Streamlit code; the run itself is ``app.compute.lab.LabRun`` (kept in the session state under ``lab_run``) and its
 evaluation ``app.compute.lab.lab_view``.
@@ -17,9 +17,13 @@ from app.compute import exact, lab
 from app.figures import common as fc
 from app.figures import learned as fl
 
-TICK = 0.5  # seconds between the live panel's reruns while training
-CHUNK = 0.4  # seconds of training per rerun of the live panel
-EVAL_EVERY = 1.5  # seconds of training between re-evaluations of the pictures while training
+TICK = 1.0  # seconds between the live panel's reruns while training (it draws; the run trains on its own thread)
+EVAL_EVERY = 2.0  # at least this many seconds between re-evaluations of the pictures while training ...
+# measured by benchmarks/bench_app_learning.py on a quiet 2-core machine (docs/performance_app_learning.md); the live
+# rate of this page against that bare rate: benchmarks/bench_load.py (docs/performance_load.md)
+TIME_NOTE = ("On a quiet 2-core machine 2000 steps of EFM at width 128 took 12 s of training (23 s with flow matching "
+             "beside it); the bar below shows the rate this run really gets, in steps per wall-clock second.")
+EVAL_SHARE = 0.2  # ... and at most this share of the wall time spent evaluating (the evaluation competes with training)
 
 
 def controls(scene: exact.Scene, settings: lab.LabSettings, p_toy: str | None) -> bool:
@@ -31,25 +35,27 @@ def controls(scene: exact.Scene, settings: lab.LabSettings, p_toy: str | None) -
     run: lab.LabRun | None = ss.get("lab_run")
     stale = run is not None and run.settings != settings
     if stale and run.running:
-        run.running = False
+        run.pause()
 
     def _start() -> None:
         current = ss.get("lab_run")
         if current is not None and current.settings == settings and not current.done and current.error is None:
-            current.running = True  # continue a paused run
+            current.resume()  # continue a paused run (a no-op if it is training already)
             return
+        if current is not None:
+            current.pause()
         try:
             new = lab.LabRun(scene, settings, p_toy)
         except ValueError as err:
             ss["_lab_error"] = f"Could not set up training: {err}"
             return
-        new.running = True
         ss["lab_run"] = new
         ss.pop("_lab_view", None)
+        new.resume()
 
     def _stop() -> None:
         if ss.get("lab_run") is not None:
-            ss["lab_run"].running = False
+            ss["lab_run"].pause()
 
     paused = run is not None and not stale and not run.done and not run.running and run.error is None
     b1, b2, b3 = st.columns([2, 2, 6], vertical_alignment="center")
@@ -67,23 +73,21 @@ def controls(scene: exact.Scene, settings: lab.LabSettings, p_toy: str | None) -
 
 
 def live_panel(training: bool, solver: str, solver_steps: int, y_slice: float) -> None:
-    """The run's panel, rerun every ``TICK`` seconds while ``training``: one chunk of training, then the pictures."""
+    """The run's panel, rerun every ``TICK`` seconds while ``training``: the run's progress, then the pictures."""
 
     @st.fragment(run_every=TICK if training else None)
     def live() -> None:
         run: lab.LabRun | None = st.session_state.get("lab_run")
         if run is None:
-            st.info("Press **Start training**. 2000 steps take well under a minute on a laptop; the pictures update as it learns.")
+            st.info(f"Press **Start training**. {TIME_NOTE} The pictures update as it learns.")
             return
-        if run.running:
-            run.advance(CHUNK)
-            if run.done or not run.running:
-                run.running = False
-                st.rerun()  # a full rerun: the buttons change and this panel's timer stops
+        run.touch()
+        if training and not run.running:
+            st.rerun()  # it finished or stopped: a full rerun, so that the buttons change and this panel's timer stops
         if run.error:
             st.error(run.error)
         total = run.settings.steps
-        st.progress(min(run.step_count / total, 1.0), text=f"step {run.step_count} / {total} · {run.steps_per_second():.0f} steps/s (EFM)"
+        st.progress(min(run.step_count / total, 1.0), text=f"step {run.step_count} / {total} · {run.steps_per_second():.0f} steps/s (wall clock)"
                     + (" · training…" if run.running else (" · done" if run.done else " · paused")))
         curves = run.losses()
         ui.chart(fl.loss_figure(curves, total), key="lab_loss")
@@ -101,13 +105,16 @@ def _view(run: lab.LabRun, solver: str, solver_steps: int, y_slice: float) -> la
     view: lab.LabView | None = ss.get("_lab_view")
     key = (id(run), run.step_count, solver, solver_steps, y_slice)
     due = view is None or ss.get("_lab_view_key") != key
-    if run.running and view is not None and time.perf_counter() - ss.get("_lab_view_time", 0.0) < EVAL_EVERY:
+    wait = max(EVAL_EVERY, ss.get("_lab_view_cost", 0.0) * (1 - EVAL_SHARE) / EVAL_SHARE)
+    if run.running and view is not None and time.perf_counter() - ss.get("_lab_view_time", 0.0) < wait:
         due = False
     if due:
         run_box = fc.view_box(run.scene.pos, run.scene.neg, run.settings.L)
         with ui.guard("Could not evaluate the learned fields"):
+            t0 = time.perf_counter()
             view = lab.lab_view(run, solver, solver_steps, y_slice, run_box.ranges()[1])
-            ss["_lab_view"], ss["_lab_view_key"], ss["_lab_view_time"] = view, key, time.perf_counter()
+            ss["_lab_view"], ss["_lab_view_key"], ss["_lab_view_time"] = view, (id(run), view.step, *key[2:]), time.perf_counter()
+            ss["_lab_view_cost"] = ss["_lab_view_time"] - t0
     return view
 
 

@@ -3,15 +3,28 @@ the page shows about it (the moved fresh points of P, W2 and energy distance to 
 slice, the exact lines from the same starts, the sampler's points with their target arrows).
 
 No drawing and no widgets here; Streamlit only for caching. A run (``LabRun``) belongs to one browser session and
-lives in its session state; ``lab_view`` evaluates its current EMA weights.
+lives in its session state; ``lab_view`` evaluates a copy of its current EMA weights.
+
+One owner per run: a run trains on its own worker thread (``resume`` / ``pause``, idempotent under any click rate),
+and every access to its trainers holds the run's lock, so a rerun of the page never trains or reads a model while
+another thread is inside a training step. The live runs of all sessions take turns at ``TRAIN_SLOTS`` training slots
+(first come, first served, ``TURN_SECONDS`` of training per turn), so that they share the cores fairly.
 """
 
 from __future__ import annotations
 
+import atexit
+import collections
+import contextlib
+import copy
+import logging
 import math
 import os
 import tempfile
+import threading
 import time
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -32,6 +45,41 @@ LAB_DEPTH = 3  # residual blocks of the lab's MLP
 LAB_TURN = 4  # steps each model takes before the other one's turn (keeps them in lockstep)
 LAB_POINTS = 256  # fresh points of P moved along the learned fields for the metrics (the first LAB_DRAWN are drawn)
 LAB_DRAWN = 48
+TRAIN_SLOTS = max(1, (os.cpu_count() or 2) // 2)  # live runs of this process that train at the same moment
+TURN_SECONDS = 0.1  # training per turn at a slot before the next waiting run's turn
+ORPHAN_SECONDS = 30.0  # a run whose page has not looked at it for this long pauses (its browser tab was closed)
+log = logging.getLogger(__name__)
+
+
+class _Turns:
+    """Training slots shared by every live run of the process, handed out in order of arrival (FIFO): a run that
+    has just trained queues up behind the runs that were waiting, so N runs each get about 1/N of a slot."""
+
+    def __init__(self, slots: int) -> None:
+        self._cond = threading.Condition()
+        self._waiting: collections.deque[object] = collections.deque()
+        self._free = slots
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        me = object()
+        with self._cond:
+            self._waiting.append(me)
+            while not (self._free > 0 and self._waiting[0] is me):
+                self._cond.wait()
+            self._waiting.popleft()
+            self._free -= 1
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += 1
+                self._cond.notify_all()
+
+
+TURNS = _Turns(TRAIN_SLOTS)
+_RUNS: weakref.WeakSet[LabRun] = weakref.WeakSet()
 
 
 def charge_rows(x: np.ndarray, w: np.ndarray, min_rows: int = LAB_MIN_ROWS) -> np.ndarray:
@@ -85,10 +133,12 @@ class LabRun:
     """One live training session: EFM, and flow matching at the same budget if asked, on the scene's charges.
 
     The target of every EFM step is the exact field of all the scene's charges (``charge_rows``), so the learned field
-    can be compared with the exact field the other pages draw. ``advance`` trains in time-boxed chunks, both models in
-    lockstep. ``p_toy``: P's toy distribution (None for hand-built charges), for fresh points of P. Attributes:
-    ``scene``, ``settings``, ``starts`` (``LAB_POINTS`` fresh points of P that the models move, (K, D)), ``trainers``
-    (model name -> ``efm_core.train.Trainer``), ``running``, ``error`` (message of a failed step, or None).
+    can be compared with the exact field the other pages draw. ``resume`` trains on the run's own worker thread
+    until ``pause``, the last step or an error; ``advance`` trains a time-boxed chunk on the caller's thread; both
+    models in lockstep, and only one thread at a time inside a step (the run's lock). ``p_toy``: P's toy distribution
+    (None for hand-built charges), for fresh points of P. Attributes: ``scene``, ``settings``, ``starts``
+    (``LAB_POINTS`` fresh points of P that the models move, (K, D)), ``trainers`` (model name ->
+    ``efm_core.train.Trainer``), ``running`` (asked to train), ``error`` (message of a failed step, or None).
     """
 
     def __init__(self, scene: exact.Scene, settings: LabSettings, p_toy: str | None = None) -> None:
@@ -106,6 +156,56 @@ class LabRun:
                     self.trainers[name] = Trainer(lab_config(objective, settings, p_path, q_path, n_charges), device="cpu")
         self.running = False
         self.error: str | None = None
+        self._lock = threading.Lock()  # held by whoever is inside a training step or copies the weights
+        self._state = threading.Lock()  # guards running, the worker and the wall clock
+        self._worker: threading.Thread | None = None
+        self._wall, self._since, self._seen = 0.0, 0.0, time.monotonic()
+        _RUNS.add(self)
+
+    def resume(self) -> None:
+        """Train on the run's worker thread (started if none is); a no-op when done, failed or already training."""
+        with self._state:
+            self._seen = time.monotonic()
+            if self.done or self.error is not None:
+                return
+            self.running = True
+            if self._worker is None:
+                self._since = time.perf_counter()
+                self._worker = threading.Thread(target=self._work, name="efm-lab-run", daemon=True)
+                self._worker.start()
+
+    def pause(self) -> None:
+        """Stop training after the current turn (at most ``TURN_SECONDS``); a no-op when not training."""
+        with self._state:
+            self.running = False
+
+    def touch(self) -> None:
+        """The page is looking at this run: it keeps training (see ``ORPHAN_SECONDS``)."""
+        self._seen = time.monotonic()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until the worker thread (if any) has stopped."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._state:
+                orphan = time.monotonic() - self._seen > ORPHAN_SECONDS
+                if not self.running or self.done or self.error is not None or orphan:
+                    self.running = False
+                    self._wall += time.perf_counter() - self._since
+                    self._worker = None
+                    return
+            with TURNS.turn():
+                self._train(TURN_SECONDS)
+
+    @property
+    def wall_seconds(self) -> float:
+        """Wall-clock seconds the run has spent training (waiting for its turns included)."""
+        with self._state:
+            return self._wall + (time.perf_counter() - self._since if self._worker is not None else 0.0)
 
     @property
     def step_count(self) -> int:
@@ -116,32 +216,66 @@ class LabRun:
         return all(t.done for t in self.trainers.values())
 
     def advance(self, budget: float) -> int:
-        """Train every model ``LAB_TURN`` steps at a time until ``budget`` seconds passed (at least one turn) or the
-        run is done; returns the steps each model took. A non-finite loss stops the run and sets ``error``."""
-        t0, taken = time.perf_counter(), 0
-        try:
-            while not self.done:
-                for trainer in self.trainers.values():
-                    trainer.step(LAB_TURN)
-                taken += LAB_TURN
-                if time.perf_counter() - t0 >= budget:
-                    break
-        except FloatingPointError as err:
-            self.error = f"{err} Training stopped."
-            self.running = False
+        """Train on the caller's thread for ``budget`` seconds (see ``_train``), its wall time counted in the rate
+        unless the worker is training too; returns the steps each model took."""
+        t0 = time.perf_counter()
+        taken = self._train(budget)
+        with self._state:
+            if self._worker is None:
+                self._wall += time.perf_counter() - t0
         return taken
 
+    def _train(self, budget: float) -> int:
+        """Train every model ``LAB_TURN`` steps at a time until ``budget`` seconds passed (at least one turn) or the
+        run is done, holding the run's lock; returns the steps each model took. A failed step stops the run and sets
+        ``error``."""
+        taken = 0
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                while not self.done and self.error is None:
+                    for trainer in self.trainers.values():
+                        trainer.step(LAB_TURN)
+                    taken += LAB_TURN
+                    if time.perf_counter() - t0 >= budget:
+                        break
+            except FloatingPointError as err:
+                self.error = f"{err} Training stopped."
+                self.running = False
+            except Exception as err:  # never a traceback in the page: the message, and the log keeps the rest
+                log.exception("lab training step failed")
+                self.error = f"Training stopped: {type(err).__name__}: {err}"
+                self.running = False
+        return taken
+
+    def snapshot(self) -> tuple[int, dict[str, tuple[nn.Module, ExperimentConfig]]]:
+        """(step, model name -> (a copy of its EMA net, its config)), taken between two training steps."""
+        with self._lock:
+            return self.step_count, {name: (copy.deepcopy(t.ema), t.config) for name, t in self.trainers.items()}
+
     def steps_per_second(self) -> float:
-        """Training steps per second of the EFM model (its own compute time only)."""
-        t = self.trainers[MODEL_NAMES[0]]
-        return t.step_count / t.seconds if t.seconds > 0 else 0.0
+        """Training steps (of each model) per wall-clock second spent training."""
+        wall = self.wall_seconds
+        return self.step_count / wall if wall > 0 else 0.0
 
     def losses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Model name -> (steps (k,), losses (k,))."""
-        return {
-            name: (np.array([r["step"] for r in t.history], dtype=float), np.array([r["loss"] for r in t.history], dtype=float))
-            for name, t in self.trainers.items()
-        }
+        out = {}
+        for name, t in self.trainers.items():
+            history = t.history[:]  # the worker appends while we read
+            out[name] = (np.array([r["step"] for r in history], dtype=float), np.array([r["loss"] for r in history], dtype=float))
+        return out
+
+
+@atexit.register
+def stop_all(timeout: float = 30.0) -> None:
+    """Pause every live run of the process and wait for their workers (tests, shutdown: a thread killed inside a
+    torch step aborts the process)."""
+    runs = list(_RUNS)
+    for run in runs:
+        run.pause()
+    for run in runs:
+        run.join(timeout)
 
 
 class ErrorMap(NamedTuple):
@@ -237,14 +371,14 @@ def lab_view(run: LabRun, solver: str, steps: int, y: float, x_range: tuple[floa
     chosen solver (24 snapshots; a two-sided model with ``move_two_sided``), the metrics of the end points against Q, and the angle to E on the slice x2 = y."""
     scene, s = run.scene, run.settings
     moved, metrics, errors = {}, {}, {}
-    for name, trainer in run.trainers.items():
-        objective = trainer.config.objective
+    step, nets = run.snapshot()  # copies: the run may go on training meanwhile
+    for name, (ema, config) in nets.items():
         starts = torch.from_numpy(run.starts).float()
-        if trainer.config.solver.get("kind") == ARC:
-            m = move_two_sided(trainer.ema, s.L, starts, s.seed)
+        if config.solver.get("kind") == ARC:
+            m = move_two_sided(ema, s.L, starts, s.seed)
         else:
-            m = move(trainer.ema, objective, s.L, starts, solver=solver, steps=steps, snapshots=24)
-        errors[name] = direction_error(trainer.ema, objective, scene, s.L, y, x_range)
+            m = move(ema, config.objective, s.L, starts, solver=solver, steps=steps, snapshots=24)
+        errors[name] = direction_error(ema, config.objective, scene, s.L, y, x_range)
         moved[name] = m
         metrics[name] = {**point_metrics(m.x.astype(np.float64), scene, s.seed), "nfe": float(m.nfe), "bad": float(m.bad), "angle": errors[name].median}
-    return LabView(run.step_count, moved, metrics, errors)
+    return LabView(step, moved, metrics, errors)

@@ -68,6 +68,7 @@ def missing_message(name: str) -> str:
 
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+UPLOAD_NAME = "upload"  # the name an uploaded pair is written under, inside its own temporary folder
 UPLOAD_SOURCES = ("toy", "gaussian", "digits", "coloured_digits")  # data the app can rebuild without reading files
 MAX_ITEM_SIZE = 3 * 64 * 64  # numbers per data item
 NET_LIMITS = {"width": 4096, "depth": 32, "channels": 512, "blocks": 8, "emb_features": 1024}
@@ -130,6 +131,8 @@ def load_uploaded(digest: str, base: str, _st_bytes: bytes, _js_bytes: bytes) ->
         card = json.loads(_js_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{base}.json is not a valid JSON model card: {err}.") from None
+    except RecursionError:
+        raise CheckpointError(f"{base}.json is nested too deeply to be a model card.") from None
     if not isinstance(card, dict) or not isinstance(card.get("config"), dict):
         raise CheckpointError(f"{base}.json is not a Field Matching Lab model card (it has no 'config').")
     try:
@@ -137,11 +140,11 @@ def load_uploaded(digest: str, base: str, _st_bytes: bytes, _js_bytes: bytes) ->
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{base}.json: its config is not valid: {err}") from None
     _check_upload_config(config, f"{base}.json")
-    with tempfile.TemporaryDirectory() as folder:
-        st_path, js_path = checkpoint_paths(Path(folder) / base)
+    with tempfile.TemporaryDirectory() as folder:  # the pair under names the app chooses, never the upload's own
+        st_path, js_path = checkpoint_paths(Path(folder) / UPLOAD_NAME)
         st_path.write_bytes(_st_bytes)
         js_path.write_bytes(_js_bytes)
-        return load_checkpoint(Path(folder) / base)
+        return load_checkpoint(Path(folder) / UPLOAD_NAME)
 
 
 def describe(ckpt: Checkpoint) -> str:
