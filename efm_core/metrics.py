@@ -56,20 +56,54 @@ def _row_step(m: int, budget: int = 2**24) -> int:
 # --- point clouds --------------------------------------------------------------------------------------------------
 
 
-def w2_exact(a: object, b: object) -> float:
-    """Exact 2-Wasserstein distance between two equally weighted clouds a (n, D) and b (n, D), same n <= 2000.
+def _pot():
+    """POT's ``ot`` module, or None when the optional dependency is missing."""
+    try:
+        import ot
+    except ImportError:
+        return None
+    return ot
 
-    W2 = sqrt(min over permutations s of mean_i |a_i - b_s(i)|^2), solved exactly by scipy's Hungarian algorithm
-    (``linear_sum_assignment``) on the squared distances; O(n^3), about 1 s at n = 1000. Returns W2 in data units.
+
+W2_BACKENDS = ("auto", "pot", "scipy")
+
+
+def _weights(name: str, w: object, n: int) -> np.ndarray | None:
+    if w is None:
+        return None
+    arr = np.asarray(w.detach().cpu() if isinstance(w, Tensor) else w, dtype=np.float64).reshape(-1)
+    if arr.shape[0] != n or not np.all(np.isfinite(arr)) or np.any(arr < 0) or arr.sum() <= 0:
+        raise ValueError(f"{name} must be {n} finite weights >= 0 with a positive sum (one per point).")
+    return arr / arr.sum()
+
+
+def w2_exact(a: object, b: object, a_weights: object = None, b_weights: object = None, backend: str = "auto") -> float:
+    """Exact 2-Wasserstein distance between clouds a (n, D) and b (m, D), at most 2000 points each: W2 in data units.
+
+    W2 = sqrt(min over transport plans pi of sum_ij pi_ij |a_i - b_j|^2), pi with marginals ``a_weights`` (n,) and
+    ``b_weights`` (m,) (normalised; default uniform). ``backend``: 'pot' (POT's network simplex ``ot.emd2``: any n, m
+    and weights), 'scipy' (the Hungarian algorithm ``linear_sum_assignment``: equal n = m and uniform weights only;
+    with those the optimal plan is a permutation and both give the same value), 'auto' (POT if installed, else scipy).
     """
+    if backend not in W2_BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(W2_BACKENDS)}; got {backend!r}.")
     x, y = _points("a", a), _points("b", b)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"a and b must have the same dimension; got {x.shape[1]} and {y.shape[1]}.")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"w2_exact needs equally many points in a and b; got {x.shape[0]} and {y.shape[0]}. Subsample the larger one.")
-    if x.shape[0] > W2_MAX_POINTS:
-        raise ValueError(f"w2_exact is O(n^3): at most {W2_MAX_POINTS} points; got {x.shape[0]}. Subsample, or use energy_distance.")
+    if max(x.shape[0], y.shape[0]) > W2_MAX_POINTS:
+        raise ValueError(f"w2_exact is O(n^3): at most {W2_MAX_POINTS} points; got {max(x.shape[0], y.shape[0])}. Subsample, or use energy_distance.")
+    wa, wb = _weights("a_weights", a_weights, x.shape[0]), _weights("b_weights", b_weights, y.shape[0])
     cost = (_cdist(x, y) ** 2).numpy()
+    ot = _pot() if backend != "scipy" else None
+    if backend == "pot" and ot is None:
+        raise ValueError("backend 'pot' needs the POT package: pip install pot.")
+    if ot is not None:
+        n, m = cost.shape
+        wa = np.full(n, 1.0 / n) if wa is None else wa
+        wb = np.full(m, 1.0 / m) if wb is None else wb
+        return math.sqrt(max(float(ot.emd2(wa, wb, cost, numItermax=100 * (n + m) ** 2)), 0.0))
+    if x.shape[0] != y.shape[0] or wa is not None or wb is not None:
+        raise ValueError("without POT, w2_exact needs equally many points and no weights; pip install pot, or subsample.")
     rows, cols = linear_sum_assignment(cost)
     return math.sqrt(float(cost[rows, cols].mean()))
 

@@ -64,7 +64,6 @@ def test_w2_equals_brute_force_over_permutations() -> None:
 @pytest.mark.parametrize(
     ("a", "b", "message"),
     [
-        (np.zeros((3, 2)), np.zeros((4, 2)), "equally many"),
         (np.zeros((3, 2)), np.zeros((3, 3)), "same dimension"),
         (np.zeros((2001, 1)), np.zeros((2001, 1)), "at most 2000"),
         (np.array([[0.0], [np.nan]]), np.zeros((2, 1)), "NaN"),
@@ -74,6 +73,37 @@ def test_w2_equals_brute_force_over_permutations() -> None:
 def test_w2_rejects_bad_input(a: np.ndarray, b: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         w2_exact(a, b)
+
+
+def test_w2_by_pot_and_by_scipy_agree() -> None:
+    """Equal sizes and uniform weights: POT's network simplex and scipy's assignment find the same optimum."""
+    g = np.random.default_rng(3)
+    a, b = g.normal(size=(300, 2)), 2 * g.normal(size=(300, 2)) + 0.5
+    assert w2_exact(a, b, backend="pot") == pytest.approx(w2_exact(a, b, backend="scipy"), rel=1e-10)
+
+
+def test_w2_with_weights_and_unequal_sizes() -> None:
+    """A point repeated k times is the point with weight k; a cloud against its own weighted merge is 0 apart."""
+    g = np.random.default_rng(4)
+    a, b = g.normal(size=(40, 2)), g.normal(size=(25, 2))
+    counts = g.integers(1, 4, size=25)
+    repeated = np.repeat(b, counts, axis=0)
+    assert w2_exact(a, b, b_weights=counts) == pytest.approx(w2_exact(a, repeated), rel=1e-9)
+    assert w2_exact(repeated, b, b_weights=counts) == pytest.approx(0.0, abs=1e-7)
+    with pytest.raises(ValueError, match="weights"):
+        w2_exact(a, b, b_weights=-counts)
+
+
+def test_w2_falls_back_to_scipy_without_pot(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = np.random.default_rng(5)
+    a, b = g.normal(size=(50, 2)), g.normal(size=(50, 2))
+    expected = w2_exact(a, b, backend="scipy")
+    monkeypatch.setattr(metrics, "_pot", lambda: None)
+    assert w2_exact(a, b) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="pip install pot"):
+        w2_exact(a, b[:40])
+    with pytest.raises(ValueError, match="pip install pot"):
+        w2_exact(a, b, backend="pot")
 
 
 # --- energy distance ---------------------------------------------------------------------------------------------------
