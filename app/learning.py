@@ -41,13 +41,12 @@ from efm_core import (
     select_classes,
     w2_exact,
 )
-from efm_core.baselines import pfgm_prior
 from efm_core.checkpoints import Checkpoint, CheckpointError, checkpoint_paths, load_checkpoint
 from efm_core.exact_transport import transport_trace
 from efm_core.lines import CASES, LOST
 from efm_core.presets import ARC, SOLVERS, ExperimentConfig, GaussianSource, make_source
 from efm_core.train import Trainer
-from efm_core.transport import learned_field, transport
+from efm_core.transport import generate, learned_field, transport
 from efm_core.two_sided import space_field, transport_two_sided
 
 PRETRAINED_ENV = "EFM_PRETRAINED_DIR"  # overrides the folder of the shipped checkpoints (tests, your own runs)
@@ -117,11 +116,22 @@ def generate_items(key: str, _ckpt: Checkpoint, n: int, seed: int, solver: str, 
     """``n`` samples of the checkpoint (``key`` identifies it for the cache): starts from ``start_points`` carried to
     the data plate, with ``snapshots`` heights recorded."""
     config = _ckpt.config
+    if config.one_plate:
+        return _generate_one_plate(_ckpt, n, seed)
     x0, far = start_points(config, n, seed)
     return move(
         _ckpt.net, config.objective, config.L, x0, reverse=far, solver=solver, steps=steps, f_min=config.solver.get("f_min", 0.05),
         snapshots=snapshots, clip=data_clip(config, far),
     )
+
+
+def _generate_one_plate(ckpt: Checkpoint, n: int, seed: int) -> Moved:
+    """PFGM / PFGM++ samples by their own samplers (``efm_core.transport.generate``): only the start and the end."""
+    t0 = time.perf_counter()
+    r = generate(ckpt.net, ckpt.config, n, seed)
+    x = r.x.clamp(*data_clip(ckpt.config)) if data_clip(ckpt.config) else r.x
+    path = torch.stack([torch.zeros_like(x), x])
+    return Moved(x.numpy(), np.array([ckpt.config.L, 0.0]), path.numpy(), r.nfe, int(r.bad.sum()), time.perf_counter() - t0)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -139,25 +149,22 @@ def _sample_seed(seed: int, i: int) -> int:
 
 
 def start_points(config: ExperimentConfig, n: int, seed: int) -> tuple[Tensor, bool]:
-    """``n`` start items for a noise -> data run of ``config`` and whether they start on the far plate (PFGM prior).
+    """``n`` start items for a noise -> data run of ``config`` and whether they start on the far plate (EFM models; PFGM
+    and PFGM++ sample with ``efm_core.transport.generate``, see ``generate_items``).
 
     Noise (a Gaussian P, or PFGM's prior) is drawn one item at a time from its own generator (seed, i), as EDM does,
     so the first k samples stay the same when n changes; other sources (a translation model's P) draw n at once.
     """
-    if config.objective == "pfgm":
-        shape = make_source(config.p).shape
-        draw: Callable[[torch.Generator], Tensor] = lambda g: pfgm_prior(1, shape, config.L, g)[0]  # noqa: E731
-    else:
-        source = make_source(config.p)
-        if not isinstance(source, GaussianSource):
-            return source.sample(n, torch.Generator().manual_seed(int(seed))), False
-        draw = lambda g: source.sample(1, g)[0]  # noqa: E731
-    return torch.stack([draw(torch.Generator().manual_seed(_sample_seed(seed, i))) for i in range(n)]), config.objective == "pfgm"
+    source = make_source(config.p)
+    if not isinstance(source, GaussianSource):
+        return source.sample(n, torch.Generator().manual_seed(int(seed))), False
+    draw: Callable[[torch.Generator], Tensor] = lambda g: source.sample(1, g)[0]  # noqa: E731
+    return torch.stack([draw(torch.Generator().manual_seed(_sample_seed(seed, i))) for i in range(n)]), False
 
 
 def data_clip(config: ExperimentConfig, reverse: bool = False) -> tuple[float, float] | None:
     """The value range of the data at the end of a run ((-1, 1) for images, None for points)."""
-    end = config.p if (reverse or config.objective == "pfgm") else config.q
+    end = config.p if (reverse or config.one_plate) else config.q
     return make_source(end).clip
 
 
@@ -286,7 +293,7 @@ def load_uploaded(digest: str, base: str, _st_bytes: bytes, _js_bytes: bytes) ->
 def describe(ckpt: Checkpoint) -> str:
     """One line about a checkpoint: objective, data, L, steps, training time."""
     c = ckpt.config
-    what = {"efm": "EFM", "fm": "flow matching", "pfgm": "PFGM-style"}[c.objective]
+    what = {"efm": "EFM", "fm": "flow matching", "pfgm": "PFGM", "pfgmpp": "PFGM++"}[c.objective]
     minutes = ckpt.card.get("cpu_minutes") or (ckpt.card.get("train_seconds") or 0) / 60
     q = "—" if c.q is None else c.q.get("kind")
     return f"{what}, {c.p.get('kind')} → {q}, L = {c.L:g}, {ckpt.card.get('steps')} steps, {minutes:.1f} min of training"

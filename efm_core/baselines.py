@@ -3,10 +3,7 @@
 * Conditional flow matching (Lipman et al. 2023; Tong et al. 2024 for the minibatch-OT pairing): t ~ U(0, 1),
   x_t = (1 - t) x_P + t x_Q (+ N(0, sigma^2) with the ``constant`` sampler), regress the net's f_x at (x_t, z = t L)
   onto the velocity v = x_Q - x_P. Sampling uses the same solvers with the field (v, L), i.e. dx/dz = v / L.
-* PFGM-style single-plate field (Xu et al. 2022): the data alone on z = 0, the target E+/|E+| of that plate
-  (``sampler.field_target(kind="single_plate")``), training points from PFGM's perturbation (sampler ``pfgm``).
-  It is an ``EFMObjective`` with those options (see ``train.make_objective``); its prior is ``pfgm_prior``: where
-  the field lines of the plate cross the far plane z = z_max when the data look like a point charge.
+* PFGM and PFGM++ (the Poisson-flow peers) live in ``efm_core.pfgm``.
 """
 
 from __future__ import annotations
@@ -45,15 +42,3 @@ class FlowMatchingObjective:
         f_x, _ = net(points.x, points.z)
         return (f_x - (q - p)).flatten(1).square().sum(1).mean()
 
-
-def pfgm_prior(n: int, shape: tuple[int, ...], z_max: float, generator: torch.Generator) -> Tensor:
-    """n points (n, *shape) float32 of PFGM's prior on the plane z = z_max: where the field lines of a unit point
-    charge at the origin of R^{D+1} cross that plane, flux-weighted.
-
-    That density is proportional to z_max / (|x|^2 + z_max^2)^{(D+1)/2}, a multivariate Cauchy distribution of scale
-    z_max, drawn exactly as z_max * g / |h| with g ~ N(0, I_D), h ~ N(0, 1) (PFGM draws the same radius through a
-    Beta(D/2, 1/2) variable).
-    """
-    g = torch.randn((n, *shape), generator=generator)
-    h = torch.randn((n,) + (1,) * len(shape), generator=generator).abs().clamp_min(1e-12)
-    return float(z_max) * g / h

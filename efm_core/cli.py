@@ -178,7 +178,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     ckpt = _load(args.checkpoint, args.device)
     result = generate(ckpt.net, ckpt.config, args.n, args.seed, **_solver_overrides(args))
-    spec = ckpt.config.p if ckpt.config.objective == "pfgm" else ckpt.config.q
+    spec = ckpt.config.p if ckpt.config.one_plate else ckpt.config.q
     _save_npy(args.out, _clip(result.x, spec))
     print(f"wrote {args.out}: {args.n} samples, NFE {result.nfe}, bad lines {int(result.bad.sum())}", file=sys.stderr)
     return 0

@@ -2,7 +2,8 @@
 
 Plate convention (as the paper): P on z = 0 (positive charges), Q on z = L (negative charges); generation puts noise
 on P and data on Q and moves forward along the field; translation moves P's data to Q's (``reverse`` goes back).
-The PFGM-style baseline is the exception: its data sit alone on z = 0 and its prior on the far plane z = L.
+PFGM and PFGM++ (``efm_core.pfgm``) are the exception: their data sit alone on z = 0 (``p``) and their lines start on
+a prior (PFGM: on the plane z = L; PFGM++: the kernel at sigma_max = L) and end on the data.
 
 Data source specs (dicts, stored in checkpoints):
 
@@ -33,10 +34,12 @@ from torch import Tensor
 from . import images
 from .data import TOYS
 from .nets import NET_KINDS
+from .pfgm import OBJECTIVES as ONE_PLATE_OBJECTIVES
+from .pfgm import PFGMOptions, PFGMppOptions, method_options, options_dict
 from .plates import check_gap
 from .sampler import TARGETS, SamplerConfig
 
-OBJECTIVES = ("efm", "fm", "pfgm")
+OBJECTIVES = ("efm", "fm", *ONE_PLATE_OBJECTIVES)
 LR_SCHEDULES = ("cosine", "constant")
 SOLVERS = ("euler", "heun", "rk45")  # solvers in z between the plates (transport.transport)
 ARC = "arc"  # the two-sided solver in arc length through the whole space (two_sided.transport_two_sided)
@@ -196,11 +199,12 @@ def _path(spec: dict) -> str:
 class ExperimentConfig:
     """Everything needed to train (and later rebuild) one model; JSON round trip with ``to_dict``/``from_dict``.
 
-    objective: 'efm' (the paper), 'fm' (conditional flow matching baseline) or 'pfgm' (single-plate PFGM-style
-        baseline; ``q`` must be None and ``L`` is the prior plane's height).
+    objective: 'efm' (the paper), 'fm' (conditional flow matching baseline), 'pfgm' or 'pfgmpp' (PFGM and PFGM++,
+        ``efm_core.pfgm``: ``q`` must be None; ``L`` is PFGM's z_max or PFGM++'s sigma_max).
     p, q: data source specs of the plates z = 0 and z = L.
     L: plate distance (data units). net: ``nets.build_net`` spec. sampler: ``sampler.SamplerConfig`` dict.
-    target: 'exact' (E/|E|), 'upstream' (per-plate surrogate, softened by ``gamma``) or 'single_plate' (PFGM).
+    target: 'exact' (E/|E|) or 'upstream' (per-plate surrogate, softened by ``gamma``).
+    method: the pfgm / pfgmpp options (``pfgm.PFGMOptions`` / ``PFGMppOptions`` fields; {} for efm and fm).
     n_charges: charges per plate per step (the target's large batch); n_queries: training points per step.
     steps, lr, warmup (linear warm-up steps), lr_schedule ('cosine' decays to ``min_lr_ratio`` * lr at ``steps``,
         'constant'), grad_clip (max grad norm, 0 = off), ema (decay of the weights used for sampling), seed.
@@ -229,6 +233,7 @@ class ExperimentConfig:
     seed: int = 0
     solver: dict = field(default_factory=lambda: {"kind": "heun", "steps": 50, "f_min": 0.05})
     description: str = ""
+    method: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -242,12 +247,15 @@ class ExperimentConfig:
         self.L = check_gap(self.L)
         for key in ("p", "q"):
             spec = getattr(self, key)
-            if spec is None and not (key == "q" and self.objective == "pfgm"):
+            if spec is None and not (key == "q" and self.one_plate):
                 raise ValueError(f"config {key!r} (the data on plate {'z = 0' if key == 'p' else 'z = L'}) is missing.")
             if spec is not None and (not isinstance(spec, dict) or spec.get("kind") not in SOURCE_KINDS):
                 raise ValueError(f"config {key!r} must be a data spec with 'kind' in {', '.join(SOURCE_KINDS)}; got {spec!r}.")
-        if self.objective == "pfgm" and self.q is not None:
-            raise ValueError("the pfgm objective has data on one plate only: set q to null.")
+        if self.one_plate and self.q is not None:
+            raise ValueError(f"the {self.objective} objective has data on one plate only: set q to null.")
+        method_options(self.objective, self.method)
+        if self.one_plate and self.sampler:
+            raise ValueError(f"{self.objective} draws its own training points: set sampler to {{}} (its options go in method).")
         if not isinstance(self.net, dict) or self.net.get("kind") not in NET_KINDS:
             raise ValueError(f"config net must be a dict with 'kind' in {', '.join(NET_KINDS)}; got {self.net!r}.")
         SamplerConfig.from_dict(self.sampler)
@@ -278,6 +286,15 @@ class ExperimentConfig:
         unknown = sorted(set(self.solver) - SOLVER_OPTIONS)
         if unknown:
             raise ValueError(f"unknown solver option(s) {unknown}; known: {sorted(SOLVER_OPTIONS)}.")
+
+    @property
+    def one_plate(self) -> bool:
+        """True for PFGM and PFGM++: data on z = 0 only, lines from a prior (``efm_core.pfgm``)."""
+        return self.objective in ONE_PLATE_OBJECTIVES
+
+    @property
+    def method_options(self) -> PFGMOptions | PFGMppOptions | None:
+        return method_options(self.objective, self.method)
 
     @property
     def sampler_config(self) -> SamplerConfig:
@@ -323,6 +340,7 @@ class ExperimentConfig:
 _TOY_NET = {"kind": "mlp", "width": 256, "depth": 3}
 _TOY_TARGETS = ("two_gaussians", "swiss_roll", "two_moons")
 _DIGITS_NET = {"kind": "mlp", "width": 512, "depth": 3}
+_TOY_RMS = {"two_gaussians": 5.7, "swiss_roll": 1.37, "two_moons": 1.4}  # RMS per coordinate of each toy (PFGM++'s sigma_data)
 
 
 def _toy(name: str, target: str, L: float, objective: str = "efm") -> ExperimentConfig:
@@ -352,15 +370,21 @@ def _toy_two_sided(name: str, target: str, L: float) -> ExperimentConfig:
     )
 
 
-def _pfgm_toy(name: str, target: str, z_max: float = 40.0) -> ExperimentConfig:
-    sigma, tau = 0.05, 0.03
-    M = math.log(z_max / sigma) / math.log1p(tau)  # the largest perturbation scale reaches the prior plane
+def _one_plate(name: str, objective: str, data: dict, net: dict, steps: int, n_charges: int, scale: float, D_aug: float) -> ExperimentConfig:
+    """PFGM (z_max = 40, upstream's CIFAR-10 options) or PFGM++ (EDM's options with sigma_data = ``scale``, the data's
+    RMS per coordinate, and P_mean shifted by log(scale / 0.5) so that training levels follow the data's scale)."""
+    if objective == "pfgm":
+        L, method = 40.0, options_dict(PFGMOptions())
+        solver = {"kind": "rk45", "steps": 20, "rtol": 1e-4, "atol": 1e-4, "f_min": 1e-4, "max_steps": 2000}
+    else:
+        L = 80.0
+        method = options_dict(PFGMppOptions(D_aug=D_aug, sigma_data=scale, P_mean=round(-1.2 + math.log(scale / 0.5), 3)))
+        solver = {"kind": "heun", "steps": 18}
+    what = "PFGM" if objective == "pfgm" else f"PFGM++ (D_aug = {D_aug:g})"
     return ExperimentConfig(
-        name=name, objective="pfgm", p={"kind": "toy", "name": target, "D": 2}, q=None, L=z_max,
-        net=dict(_TOY_NET), sampler={"kind": "pfgm", "sigma": sigma, "tau": tau, "M": round(M, 2)},
-        target="single_plate", n_charges=1024, n_queries=256, steps=3000, lr=1e-3, warmup=200, ema=0.995,
-        solver={"kind": "heun", "steps": 50, "f_min": 0.05},
-        description=f"PFGM-style baseline: {target} alone on z = 0, prior plane z = {z_max:g}.",
+        name=name, objective=objective, p=data, q=None, L=L, net=dict(net), sampler={}, n_charges=n_charges,
+        n_queries=256, steps=steps, lr=1e-3, warmup=200, ema=0.995 if data["kind"] == "toy" else 0.999, solver=solver,
+        description=f"{what}: {data.get('name', data['kind'])} alone on z = 0.", method=method,
     )
 
 
@@ -403,9 +427,15 @@ def _build_presets() -> dict[str, ExperimentConfig]:
             presets[name] = _toy(name, target, float(L))
             presets[f"fm-{name}"] = _toy(f"fm-{name}", target, float(L), "fm")
             presets[f"{name}-two-sided"] = _toy_two_sided(f"{name}-two-sided", target, float(L))
-        presets[f"pfgm-{target}"] = _pfgm_toy(f"pfgm-{target}", target)
+        toy = {"kind": "toy", "name": target, "D": 2}
+        # D_aug = 2N for PFGM++ (N / D_aug = 1/2 on the toys and on the digits)
+        presets[f"pfgm-{target}"] = _one_plate(f"pfgm-{target}", "pfgm", toy, _TOY_NET, 3000, 1024, 1.0, 1.0)
+        presets[f"pfgmpp-{target}"] = _one_plate(f"pfgmpp-{target}", "pfgmpp", toy, _TOY_NET, 3000, 1024, _TOY_RMS[target], 4.0)
     presets["digits-gen"] = _digits_gen("digits-gen", "efm")
     presets["fm-digits-gen"] = _digits_gen("fm-digits-gen", "fm")
+    digits = {"kind": "digits", "classes": None, "split": "train"}
+    presets["pfgm-digits"] = _one_plate("pfgm-digits", "pfgm", digits, _DIGITS_NET, 6000, 2048, 1.0, 1.0)
+    presets["pfgmpp-digits"] = _one_plate("pfgmpp-digits", "pfgmpp", digits, _DIGITS_NET, 6000, 2048, 0.5, 128.0)
     presets["cdigits-2to3"] = _cdigits("cdigits-2to3", "efm")
     presets["fm-cdigits-2to3"] = _cdigits("fm-cdigits-2to3", "fm")
     return presets

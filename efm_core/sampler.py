@@ -11,7 +11,7 @@ Training points (model- and solver-agnostic, pure functions of tensors and a ``t
   ``constant`` uses s = sigma, ``none`` s = 0.
 * ``pfgm``: upstream's ``Gaussian_mixing`` (PFGM's perturbation) around the z = 0 plate only: z = |N(0, sigma^2)|
   (1 + tau)^m, m ~ U[0, M], x = p + u |N(0, sigma^2 I_D)| (1 + tau)^m with u a random unit vector. Unlike upstream,
-  z is clamped to [eps, L - eps] (upstream lets it pass the far plate). Used by the PFGM baseline.
+  z is clamped to [eps, L - eps] (upstream lets it pass the far plate). PFGM itself is ``efm_core.pfgm``.
 * ``pfgm_interp``: upstream's ``Uniform_mixing`` (their coloured-MNIST default): the same z as ``pfgm``, clamped,
   and x the linear interpolation at that height, no x-noise (mass concentrated near the P plate).
 * ``whole_space``: points in all of R^{D+1}, for a net that must know the field outside the slab too (two-sided
@@ -32,7 +32,6 @@ Targets at the points x~ = (x, z) in R^{D+1}, computed without gradients, in the
 * ``upstream``: upstream's per-plate surrogate sqrt(D+1) (d-/(|d-|+gamma) - d+/(|d+|+gamma)), d+- = softmax-weighted
   mean offset from x~ to each plate's charges with weights r^-(D+1) (labelled; its direction is the bisector of
   E+ and E-, not E's direction);
-* ``single_plate``: E+ / |E+|, the field of the P plate alone (the PFGM-style baseline).
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ WHOLE_SPACE_SHARES = (0.5, 0.2)  # whole_space: shares of tent points and of poi
 BEHIND_DEPTH = 0.25  # whole_space: std of the depth behind a plate, in units of L
 SHELL_RADII = (0.1, 100.0)  # whole_space: radii of the shells round the centre, in units of L
 PAIRINGS = ("independent", "ot")
-TARGETS = ("exact", "upstream", "single_plate")
+TARGETS = ("exact", "upstream")
 
 
 @dataclass(frozen=True)
@@ -228,7 +227,7 @@ def _whole_space_points(p: Tensor, q: Tensor, L: float, config: SamplerConfig, g
     return TrainingPoints(x, z, z / L)
 
 
-def _softmax_offset(points: Tensor, charges: Tensor, chunk: int) -> Tensor:
+def softmax_offset(points: Tensor, charges: Tensor, chunk: int) -> Tensor:
     """d = sum_i w_i (c_i - x~) with w = softmax(-(D+1) log r_i) over the charges c_i (N, D+1): (B, D+1)."""
     half_power = points.shape[1] / 2.0
     out = []
@@ -248,23 +247,20 @@ def field_target(
     """Regression target (B, D+1) at ``points`` (B, D+1, z last) for charges ``p`` (N, D) on z = 0 and ``q`` (M, D)
     on z = L (flattened data coordinates), computed in the dtype and on the device of ``points``.
 
-    ``exact`` and ``single_plate`` return unit vectors; ``upstream`` returns the surrogate with norm <= 2 sqrt(D+1)
+    ``exact`` returns unit vectors; ``upstream`` returns the surrogate with norm <= 2 sqrt(D+1)
     (``gamma`` softens it as upstream's ``training.gamma``).
     """
     if kind not in TARGETS:
         raise ValueError(f"target kind must be one of {', '.join(TARGETS)}; got {kind!r}.")
     p = p.to(points)
-    if kind == "single_plate":
-        plates = make_plates(p, p[:1], L)  # the dummy Q charge is computed separately and not used
-        return plate_field_at(points, plates, chunk_elements=chunk_elements).pos.direction
     if q is None:
         raise ValueError(f"the {kind!r} target needs charges on both plates.")
     q = q.to(points)
     if kind == "exact":
         return plate_field_at(points, make_plates(p, q, L), chunk_elements=chunk_elements).direction
     chunk = max(1, chunk_elements // max(p.shape[0], q.shape[0]))
-    d_pos = _softmax_offset(points, lift(p, 0.0), chunk)
-    d_neg = _softmax_offset(points, lift(q, check_gap(L)), chunk)
+    d_pos = softmax_offset(points, lift(p, 0.0), chunk)
+    d_neg = softmax_offset(points, lift(q, check_gap(L)), chunk)
     n_pos = torch.linalg.vector_norm(d_pos, dim=1, keepdim=True) + gamma
     n_neg = torch.linalg.vector_norm(d_neg, dim=1, keepdim=True) + gamma
     return math.sqrt(points.shape[1]) * (d_neg / n_neg - d_pos / n_pos)

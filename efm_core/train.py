@@ -3,9 +3,10 @@
 Each step draws ``n_charges`` fresh items of each plate's source (the large batch of charges), builds training
 points from the first ``n_queries`` pairs, and takes one Adam step on the objective:
 
-* ``EFMObjective`` (EFM and the PFGM-style baseline): |f(x~) - target(x~)|^2 with the target of
-  ``sampler.field_target`` (E/|E| of all the step's charges, computed without gradients in float32);
-* ``baselines.FlowMatchingObjective``: conditional flow matching on the same pairs.
+* ``EFMObjective`` (EFM): |f(x~) - target(x~)|^2 with the target of ``sampler.field_target`` (E/|E| of all the
+  step's charges, computed without gradients in float32);
+* ``baselines.FlowMatchingObjective``: conditional flow matching on the same pairs;
+* ``pfgm.PFGMObjective`` and ``pfgm.PFGMppObjective``: PFGM and PFGM++ on the data of P alone.
 
 The loop has a linear warm-up, optional cosine decay, gradient clipping, an exponential moving average of the
 weights (used for sampling), seeded generators (data on the CPU, training-point noise on the device; one stream per
@@ -38,6 +39,7 @@ from .checkpoints import (
     net_state,
     save_checkpoint,
 )
+from .pfgm import PFGMObjective, PFGMppObjective
 from .presets import ExperimentConfig, make_source
 from .sampler import SamplerConfig, field_target, first_pairs, sample_points
 from .transport import generate, translate
@@ -51,7 +53,7 @@ class EFMObjective:
     """Loss of Algorithm 1: the mean over training points of |f(x~) - target(x~)|^2 over all D+1 components.
 
     Training points: ``sampler.sample_points`` on the first ``n_queries`` items of the P and Q batches; target:
-    ``sampler.field_target`` of all charges in the batches (``kind`` exact, upstream or single_plate).
+    ``sampler.field_target`` of all charges in the batches (``kind`` exact or upstream).
     """
 
     def __init__(self, L: float, sampler: SamplerConfig, n_queries: int, target: str = "exact", gamma: float = 1e-7) -> None:
@@ -68,12 +70,14 @@ class EFMObjective:
 
 
 def make_objective(config: ExperimentConfig) -> Objective:
-    """The loss of ``config.objective`` (efm and pfgm: ``EFMObjective``; fm: ``FlowMatchingObjective``)."""
+    """The loss of ``config.objective`` (efm: ``EFMObjective``; fm: ``FlowMatchingObjective``; pfgm, pfgmpp: ``pfgm``)."""
     sampler = config.sampler_config
     if config.objective == "fm":
         return FlowMatchingObjective(config.L, sampler, config.n_queries)
-    if config.objective == "pfgm" and (config.target != "single_plate" or sampler.kind != "pfgm"):
-        raise ValueError("the pfgm objective needs target 'single_plate' and sampler kind 'pfgm'.")
+    if config.objective == "pfgm":
+        return PFGMObjective(config.method_options, config.L, config.n_queries)
+    if config.objective == "pfgmpp":
+        return PFGMppObjective(config.method_options, config.L, config.n_queries)
     return EFMObjective(config.L, sampler, config.n_queries, config.target, config.gamma)
 
 
@@ -317,10 +321,10 @@ def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int 
     """
     from . import metrics
 
-    target_spec = config.p if config.objective == "pfgm" else config.q
+    target_spec = config.p if config.one_plate else config.q
     target = make_source(target_spec)
     source = make_source(config.p)
-    translating = config.objective != "pfgm" and config.p["kind"] in ("digits", "coloured_digits")
+    translating = not config.one_plate and config.p["kind"] in ("digits", "coloured_digits")
     if translating:
         inputs = source.reference(n, seed)
         result = translate(net, config, inputs, **solver)

@@ -17,15 +17,16 @@ a trained net into one (for flow matching the velocity v = x1 - x0 becomes the f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from .baselines import pfgm_prior
 from .lines import CASES, LOST
 from .nets import FieldSpaceMLP
+from .pfgm import pfgm_field, pfgm_prior, pfgmpp_prior, pfgmpp_sample
 from .presets import ARC, SOLVERS, ExperimentConfig, make_source
 from .two_sided import space_field, transport_two_sided
 
@@ -303,7 +304,7 @@ def _two_sided(net: nn.Module, config: ExperimentConfig, x0: Tensor, z_start: fl
 def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **solver: object) -> TransportResult:
     """Draw ``n`` samples of P (seeded) and carry them to Q: result with x of shape (n, *shape) on the net's device.
 
-    For the PFGM-style baseline the start is its prior on the plane z = L and the lines run back to the data at z = 0.
+    PFGM and PFGM++ start on their prior and run back to the data on z = 0 (``one_plate_generate``).
     ``solver`` overrides the config's solver options (solver kind as ``kind``, steps, f_min, rtol, snapshots...).
     """
     if not (isinstance(n, int) and n >= 1):
@@ -312,9 +313,8 @@ def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **
     field = learned_field(net, config.objective, config.L)
     options = _solver_options(config, solver)
     device = next(net.parameters()).device
-    if config.objective == "pfgm":
-        x0 = pfgm_prior(n, make_source(config.p).shape, config.L, g)
-        return transport(field, x0.to(device), config.L, 0.0, **options)
+    if config.one_plate:
+        return one_plate_generate(net, config, n, g, options)
     x0 = make_source(config.p).sample(n, g)
     if options["solver"] == ARC:
         return _two_sided(net, config, x0.to(device), 0.0, config.L, seed, options)
@@ -323,8 +323,8 @@ def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **
 
 def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool = False, **solver: object) -> TransportResult:
     """Carry data ``x`` (n, *shape) from P (z = 0) to Q (z = L), or from Q back to P if ``reverse``."""
-    if config.objective == "pfgm":
-        raise ValueError("the PFGM-style baseline has data on one plate only; it generates but does not translate.")
+    if config.one_plate:
+        raise ValueError(f"{config.objective} has data on one plate only; it generates but does not translate.")
     shape = make_source(config.p).shape
     if not isinstance(x, Tensor) or tuple(x.shape[1:]) != tuple(shape) or x.shape[0] < 1:
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
@@ -336,3 +336,24 @@ def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool
     if options["solver"] == ARC:
         return _two_sided(net, config, x0, start, end, 0, options)
     return transport(field, x0, start, end, **options)
+
+
+def one_plate_generate(net: nn.Module, config: ExperimentConfig, n: int, g: torch.Generator, options: dict) -> TransportResult:
+    """PFGM: its prior on z = L carried along ``pfgm.pfgm_field`` in t = log z down to z_min (``transport``, the
+    config's solver, RK45 for the presets); the result's z is the end height z_min. PFGM++: its prior at
+    sigma_max = L carried by EDM's sampler (solver ``heun`` or ``euler`` with ``steps`` levels); z = 0."""
+    o = config.method_options
+    shape, device = make_source(config.p).shape, next(net.parameters()).device
+    if config.objective == "pfgm":
+        x0 = pfgm_prior(n, shape, config.L, o.radius, g).to(device)
+        result = transport(pfgm_field(net, o, config.L), x0, math.log(config.L), math.log(o.z_min), **options)
+        return result._replace(z=result.z.exp())
+    unknown = sorted(set(options) - {"solver", "steps"})
+    if options["solver"] not in ("heun", "euler") or unknown:
+        raise ValueError(f"the PFGM++ sampler is EDM's: solver 'heun' or 'euler' with 'steps' only; got {options}.")
+    x0 = pfgmpp_prior(n, shape, config.L, o.d_aug, g).to(device)
+    x, nfe = pfgmpp_sample(net, x0, o, config.L, int(options.get("steps", 18)), heun=options["solver"] == "heun")
+    ok = torch.isfinite(x.flatten(1)).all(1)
+    x = torch.where(ok.reshape(-1, *([1] * (x.ndim - 1))), x, torch.zeros_like(x))
+    none = torch.zeros_like(ok)
+    return TransportResult(x, torch.zeros(n, device=x.device), nfe, none, ~ok, None, None)

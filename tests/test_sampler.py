@@ -146,12 +146,3 @@ def test_upstream_surrogate_matches_its_formula_and_differs_from_E():
     exact = field_target(x, p, q, L, "exact")
     cos = (got * exact).sum(1) / torch.linalg.vector_norm(got, dim=1)
     assert float(cos.min()) < 0.999  # the bisector of E+ and E- is not E's direction
-
-
-def test_single_plate_target_is_the_field_of_P_alone():
-    p, _ = _batches(200, seed=11)
-    x = torch.tensor([[0.1, 0.2, 0.5], [3.0, -2.0, 10.0]], dtype=torch.float64)
-    got = field_target(x, p, None, 40.0, "single_plate")
-    ref = _coulomb(x, torch.cat([p, torch.zeros(200, 1, dtype=torch.float64)], 1), 2)
-    torch.testing.assert_close(got, ref / torch.linalg.vector_norm(ref, dim=1, keepdim=True), rtol=0, atol=1e-10)
-    assert bool((got[:, -1] > 0).all())  # above the plate the field leaves it

@@ -94,7 +94,7 @@ if not results:
 
 
 def _is_digits(ckpt: Checkpoint) -> bool:
-    end = ckpt.config.p if ckpt.config.objective == "pfgm" else ckpt.config.q
+    end = ckpt.config.p if ckpt.config.one_plate else ckpt.config.q
     return end.get("kind") in ("digits", "coloured_digits")
 
 
@@ -114,7 +114,7 @@ def _images(label: str, ckpt: Checkpoint, moved: learning.Moved) -> None:
 
 
 def _nearest(label: str, ckpt: Checkpoint, moved: learning.Moved) -> None:
-    end = ckpt.config.p if ckpt.config.objective == "pfgm" else ckpt.config.q
+    end = ckpt.config.p if ckpt.config.one_plate else ckpt.config.q
     train = make_source(end)
     if not isinstance(train, FiniteSource):
         return
