@@ -301,7 +301,11 @@ class ExperimentConfig:
         return SamplerConfig.from_dict(self.sampler)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-able dict; ``method`` only when it holds options (so the cards of EFM and flow matching are unchanged)."""
+        out = asdict(self)
+        if not out["method"]:
+            del out["method"]
+        return out
 
     @classmethod
     def from_dict(cls, spec: object) -> ExperimentConfig:
@@ -429,13 +433,13 @@ def _build_presets() -> dict[str, ExperimentConfig]:
             presets[f"{name}-two-sided"] = _toy_two_sided(f"{name}-two-sided", target, float(L))
         toy = {"kind": "toy", "name": target, "D": 2}
         # D_aug = 2N for PFGM++ (N / D_aug = 1/2 on the toys and on the digits)
-        presets[f"pfgm-{target}"] = _one_plate(f"pfgm-{target}", "pfgm", toy, _TOY_NET, 3000, 1024, 1.0, 1.0)
-        presets[f"pfgmpp-{target}"] = _one_plate(f"pfgmpp-{target}", "pfgmpp", toy, _TOY_NET, 3000, 1024, _TOY_RMS[target], 4.0)
+        presets[f"pfgm-{target}"] = _one_plate(f"pfgm-{target}", "pfgm", toy, _TOY_NET, 1500, 1024, 1.0, 1.0)
+        presets[f"pfgmpp-{target}"] = _one_plate(f"pfgmpp-{target}", "pfgmpp", toy, _TOY_NET, 1500, 1024, _TOY_RMS[target], 4.0)
     presets["digits-gen"] = _digits_gen("digits-gen", "efm")
     presets["fm-digits-gen"] = _digits_gen("fm-digits-gen", "fm")
     digits = {"kind": "digits", "classes": None, "split": "train"}
-    presets["pfgm-digits"] = _one_plate("pfgm-digits", "pfgm", digits, _DIGITS_NET, 6000, 2048, 1.0, 1.0)
-    presets["pfgmpp-digits"] = _one_plate("pfgmpp-digits", "pfgmpp", digits, _DIGITS_NET, 6000, 2048, 0.5, 128.0)
+    presets["pfgm-digits"] = _one_plate("pfgm-digits", "pfgm", digits, _DIGITS_NET, 2000, 2048, 1.0, 1.0)
+    presets["pfgmpp-digits"] = _one_plate("pfgmpp-digits", "pfgmpp", digits, _DIGITS_NET, 2000, 2048, 0.5, 128.0)
     presets["cdigits-2to3"] = _cdigits("cdigits-2to3", "efm")
     presets["fm-cdigits-2to3"] = _cdigits("fm-cdigits-2to3", "fm")
     return presets

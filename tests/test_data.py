@@ -104,12 +104,13 @@ def test_two_moons_lie_on_two_centred_half_circles():
     assert off.mean() < 0.3 and off.max() < 1.5
 
 
-def test_swiss_roll_radius_grows_along_the_roll():
+def test_swiss_roll_is_the_authors_scale():
     x = sample_toy("swiss_roll", N, seed=7)
     r = x.norm(dim=1)
-    # t in [1.5 pi, 4.5 pi], radius 0.4 t (+ noise sd 0.32): about [1.9, 5.7]
-    assert r.quantile(0.01) > 1.2 and r.quantile(0.99) < 6.5 and 3.0 < r.mean() < 4.5
-    assert x.abs().max() < 7.5
+    # make_swiss_roll(noise=0.8)[:, [0, 2]] / 5: t in [1.5 pi, 4.5 pi], radius 0.2 t (+ noise sd 0.16): about [0.94, 2.8]
+    assert r.quantile(0.01) > 0.6 and r.quantile(0.99) < 3.25 and 1.5 < r.mean() < 2.25
+    assert x.abs().max() < 3.75
+    assert x.std(0).tolist() == pytest.approx([1.34, 1.39], abs=0.05)  # the authors' toy (issue 15)
 
 
 @pytest.mark.parametrize("D", [1, 2])
