@@ -20,7 +20,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from .classifier import DigitsCNN, as_digit_batch, classifier_outputs
@@ -70,6 +69,8 @@ def w2_exact(a: object, b: object) -> float:
     if x.shape[0] > W2_MAX_POINTS:
         raise ValueError(f"w2_exact is O(n^3): at most {W2_MAX_POINTS} points; got {x.shape[0]}. Subsample, or use energy_distance.")
     cost = (_cdist(x, y) ** 2).numpy()
+    from scipy.optimize import linear_sum_assignment  # here, not at the top: importing scipy.optimize takes seconds
+
     rows, cols = linear_sum_assignment(cost)
     return math.sqrt(float(cost[rows, cols].mean()))
 
