@@ -34,13 +34,13 @@ def probe_tool(scene: exact.Scene, L: float, box: fc.Box) -> None:
         if sl is not None:
             near = exact.near_slice(scene, L, y_slice)
             slice_fig = fe.slice_figure(sl.z, sl.x, sl.log10_norm, sl.direction, L, near, (probe_point[-1], probe_point[0]))
-            event = ui.chart(slice_fig, key=ui.chart_key("probe_fig"), on_select="rerun", selection_mode="points")
 
             def _move_probe(selection: dict) -> bool:
                 p = selection["points"][0]
                 ss["probe"] = (float(p["y"]),) + ((y_slice,) if D == 2 else ()) + (float(p["x"]),)
                 return True
 
+            event = ui.chart(slice_fig, key=ui.chart_key("probe_fig"), on_select=ui.on_selection("probe_fig", _move_probe), selection_mode="points")
             ui.consume_selection("probe_fig", event, _move_probe)
     with pc2:
         with ui.guard("Could not evaluate the field at the probe"):
@@ -65,14 +65,14 @@ def start_picker(scene: exact.Scene, start: tuple[float, ...]) -> None:
     st.markdown("**Pick the start** (click a grey dot on P, seen face on):")
     lo, hi = scene.pos.min(0) - 1.0, scene.pos.max(0) + 1.0
     grid = fc.site_grid(lo, hi, 25) if D == 2 else np.stack([np.linspace(lo[0], hi[0], 41), np.zeros(41)], axis=1)
-    event = st.plotly_chart(
-        fe.start_picker_figure(scene.pos, grid, np.asarray(start)), key=ui.chart_key("thm_picker"), on_select="rerun",
-        selection_mode="points", theme=None,
-    )
 
     def _pick(selection: dict) -> bool:
         p = selection["points"][0]
         st.session_state["thm_start"] = (float(p["x"]), float(p["y"])) if D == 2 else (float(p["x"]),)
         return True
 
+    event = st.plotly_chart(
+        fe.start_picker_figure(scene.pos, grid, np.asarray(start)), key=ui.chart_key("thm_picker"),
+        on_select=ui.on_selection("thm_picker", _pick), selection_mode="points", theme=None,
+    )
     ui.consume_selection("thm_picker", event, _pick)

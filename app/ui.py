@@ -224,14 +224,26 @@ def chart_key(key: str) -> str:
     return f"{key}_{st.session_state.get(f'_{key}_version', 0)}"
 
 
-def consume_selection(key: str, event: Any, handler: Callable[[dict], bool]) -> None:
-    """Act once on the selection returned by ``st.plotly_chart(..., key=chart_key(key), on_select="rerun")``.
-
-    The selection is read dict-style; ``handler(selection)`` returns True when it changed the app's state, and then
-    the chart's key version is bumped (so the same click is not applied twice) and the app reruns.
-    """
+def _apply_selection(key: str, event: Any, handler: Callable[[dict], bool]) -> bool:
+    """``handler(selection)`` on a chart's selection event (read dict-style); when it changed the app's state, bump
+    the chart's key version (so the same click is not applied twice). Returns whether it did."""
     selection = event.get("selection", {}) if isinstance(event, dict) or hasattr(event, "get") else {}
     if selection and selection.get("points") and handler(selection):
         version = f"_{key}_version"
         st.session_state[version] = st.session_state.get(version, 0) + 1
+        return True
+    return False
+
+
+def on_selection(key: str, handler: Callable[[dict], bool]) -> Callable[[], None]:
+    """The ``on_select`` callback of ``st.plotly_chart(..., key=chart_key(key))``: it applies ``handler`` to the
+    click before the rerun that the click starts, so that one run (not two) draws its effect."""
+    widget = chart_key(key)
+    return lambda: _apply_selection(key, st.session_state.get(widget), handler)
+
+
+def consume_selection(key: str, event: Any, handler: Callable[[dict], bool]) -> None:
+    """Act once on a selection that reached the run without the ``on_selection`` callback (set in session state
+    directly, as AppTest does): apply ``handler`` as that callback would, then rerun the app."""
+    if _apply_selection(key, event, handler):
         st.rerun()
