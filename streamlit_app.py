@@ -11,7 +11,7 @@ import os
 import streamlit as st
 import torch
 
-from app import state
+from app import state, ui
 
 st.set_page_config(page_title="Field Matching Lab", page_icon="⚡", layout="wide")
 # One intra-op thread per Python thread: the app's tensors are small (a few thousand rows), and a rerun always runs
@@ -43,9 +43,4 @@ except Exception as err:  # st.rerun / st.stop are BaseExceptions and pass throu
     logging.getLogger(__name__).exception("page %s failed", page.title)
     st.error(f"Something went wrong on this page ({type(err).__name__}: {err}). Your settings are kept; change one and try again.")
 
-for name, value in state.url_extras(st.session_state).items():
-    if value is None:
-        if name in st.query_params:
-            del st.query_params[name]
-    elif st.query_params.get(name) != value:
-        st.query_params[name] = value
+ui.sync_url()

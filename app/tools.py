@@ -18,7 +18,18 @@ from app.figures import exact as fe
 
 
 def probe_tool(scene: exact.Scene, L: float, box: fc.Box) -> None:
-    """The slice x2 = (a slider) through ``box`` with the probe on it, and the field at the probe."""
+    """The slice x2 = (a slider) through ``box`` with the probe on it, and the field at the probe: a fragment, so a
+    click on the slice or a new slice reruns only this tool (and writes the probe into the link), not the page."""
+
+    @st.fragment
+    def tool() -> None:
+        _probe(scene, L, box)
+        ui.sync_url()
+
+    tool()
+
+
+def _probe(scene: exact.Scene, L: float, box: fc.Box) -> None:
     ss, D = st.session_state, scene.D
     y_slice = float(ui.slider("Slice at x₂ =", "probe_y", fmt="%.1f")) if D == 2 else 0.0
     probe_point = ss.get("probe")

@@ -184,6 +184,17 @@ def background_panel(
     panel()
 
 
+def sync_url() -> None:
+    """Write the non-widget state (``state.url_extras``) into the address bar: at the end of every full run (the
+    router) and of a fragment run that changes it (widgets keep their own URL parameters)."""
+    for name, value in state.url_extras(st.session_state).items():
+        if value is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
 # --------------------------------------------------------------------------------------------------- messages
 @contextlib.contextmanager
 def guard(what: str) -> Iterator[None]:
