@@ -62,7 +62,8 @@ def _probe(scene: exact.Scene, L: float, box: fc.Box) -> None:
                 {label: list(v) + [float(np.linalg.norm(v))] for label, v in (("E (total)", pr.E), ("E₊ (P)", pr.E_pos), ("E₋ (Q)", pr.E_neg))},
                 index=[f"{n} component" for n in names] + ["norm |·|"],
             )
-            st.dataframe(table.style.format("{:.3e}"), width="stretch")
+            # a column format, not a pandas Styler: importing the Styler (jinja2) costs a second on the first page
+            st.dataframe(table, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3e") for c in table.columns})
             verdict = "towards Q (+z)" if pr.E[-1] > 0 else "away from Q (−z)"
             st.markdown(
                 f"log₁₀|E| = {pr.log10_norm:.2f}. The z components: E_z⁺ = {pr.E_pos[-1]:.3e} (P pushes), "
