@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 
 import app.preload  # noqa: F401  (first: every heavy import done once, under the import lock; see its docstring)
-from app import state
+from app import state, ui
 
 st.set_page_config(page_title="Field Matching Lab", page_icon="⚡", layout="wide")
 # One intra-op thread per Python thread: the app's tensors are small (a few thousand rows), and a rerun always runs
@@ -46,15 +46,11 @@ for warning in state.init_session(st.session_state, st.query_params):
     st.warning(warning)
 
 page = st.navigation(PAGES, position="top")
+ui.set_current_page(STEM[page.title], STEM[page.title] in SCENE_PAGES)
 try:
     page.run()
 except Exception as err:  # st.rerun / st.stop are BaseExceptions and pass through
     logging.getLogger(__name__).exception("page %s failed", page.title)
     st.error(f"Something went wrong on this page ({type(err).__name__}: {err}). Your settings are kept; change one and try again.")
 
-for name, value in state.url_extras(st.session_state, STEM[page.title], STEM[page.title] in SCENE_PAGES).items():
-    if value is None:
-        if name in st.query_params:
-            del st.query_params[name]
-    elif st.query_params.get(name) != value:
-        st.query_params[name] = value
+ui.sync_url()

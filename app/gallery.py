@@ -23,10 +23,6 @@ def pick_inputs(images: np.ndarray, cols: int, max_picks: int) -> list[int]:
     valid = [int(i) for i in ss.get("tr_pick", WIDGETS["tr_pick"].default) if 0 <= int(i) < n_items][:max_picks]
     if valid != ss.get("tr_pick"):  # a smaller gallery (the other direction) or a hand-edited link
         ss["tr_pick"] = valid
-    gallery_event = ui.chart(
-        fl.images_figure(images, cols, labels=[f"#{i}" for i in range(n_items)], selected=valid, clickable=True), width="content",
-        key=ui.chart_key("tr_gallery"), on_select="rerun", selection_mode="points",
-    )
 
     def _toggle(selection: dict) -> bool:
         picks = list(ss.get("tr_pick", []))
@@ -37,6 +33,10 @@ def pick_inputs(images: np.ndarray, cols: int, max_picks: int) -> list[int]:
         ss["tr_pick"] = sorted(picks)
         return True
 
+    gallery_event = ui.chart(
+        fl.images_figure(images, cols, labels=[f"#{i}" for i in range(n_items)], selected=valid, clickable=True), width="content",
+        key=ui.chart_key("tr_gallery"), on_select=ui.on_selection("tr_gallery", _toggle), selection_mode="points",
+    )
     ui.consume_selection("tr_gallery", gallery_event, _toggle)
     p1, p2 = st.columns([8, 2], vertical_alignment="bottom")
     with p1:

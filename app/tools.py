@@ -18,7 +18,18 @@ from app.figures import exact as fe
 
 
 def probe_tool(scene: exact.Scene, L: float, box: fc.Box) -> None:
-    """The slice x2 = (a slider) through ``box`` with the probe on it, and the field at the probe."""
+    """The slice x2 = (a slider) through ``box`` with the probe on it, and the field at the probe: a fragment, so a
+    click on the slice or a new slice reruns only this tool (and writes the probe into the link), not the page."""
+
+    @st.fragment
+    def tool() -> None:
+        _probe(scene, L, box)
+        ui.sync_url()
+
+    tool()
+
+
+def _probe(scene: exact.Scene, L: float, box: fc.Box) -> None:
     ss, D = st.session_state, scene.D
     y_slice = float(ui.slider("Slice at x₂ =", "probe_y", fmt="%.1f")) if D == 2 else 0.0
     probe_point = ss.get("probe")
@@ -34,13 +45,13 @@ def probe_tool(scene: exact.Scene, L: float, box: fc.Box) -> None:
         if sl is not None:
             near = exact.near_slice(scene, L, y_slice)
             slice_fig = fe.slice_figure(sl.z, sl.x, sl.log10_norm, sl.direction, L, near, (probe_point[-1], probe_point[0]))
-            event = ui.chart(slice_fig, key=ui.chart_key("probe_fig"), on_select="rerun", selection_mode="points")
 
             def _move_probe(selection: dict) -> bool:
                 p = selection["points"][0]
                 ss["probe"] = (float(p["y"]),) + ((y_slice,) if D == 2 else ()) + (float(p["x"]),)
                 return True
 
+            event = ui.chart(slice_fig, key=ui.chart_key("probe_fig"), on_select=ui.on_selection("probe_fig", _move_probe), selection_mode="points")
             ui.consume_selection("probe_fig", event, _move_probe)
     with pc2:
         with ui.guard("Could not evaluate the field at the probe"):
@@ -51,7 +62,8 @@ def probe_tool(scene: exact.Scene, L: float, box: fc.Box) -> None:
                 {label: list(v) + [float(np.linalg.norm(v))] for label, v in (("E (total)", pr.E), ("E₊ (P)", pr.E_pos), ("E₋ (Q)", pr.E_neg))},
                 index=[f"{n} component" for n in names] + ["norm |·|"],
             )
-            st.dataframe(table.style.format("{:.3e}"), width="stretch")
+            # a column format, not a pandas Styler: importing the Styler (jinja2) costs a second on the first page
+            st.dataframe(table, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3e") for c in table.columns})
             verdict = "towards Q (+z)" if pr.E[-1] > 0 else "away from Q (−z)"
             st.markdown(
                 f"$\\log_{{10}}|E| = {pr.log10_norm:.2f}$. The z components: ${ui.tex_number(pr.E_pos[-1])}$ from P "
@@ -65,11 +77,14 @@ def start_picker(scene: exact.Scene, start: tuple[float, ...]) -> None:
     st.markdown("**Pick the start** (click a grey dot on P, seen face on):")
     lo, hi = scene.pos.min(0) - 1.0, scene.pos.max(0) + 1.0
     grid = fc.site_grid(lo, hi, 25) if D == 2 else np.stack([np.linspace(lo[0], hi[0], 41), np.zeros(41)], axis=1)
-    event = ui.chart(fe.start_picker_figure(scene.pos, grid, np.asarray(start)), key=ui.chart_key("thm_picker"), on_select="rerun", selection_mode="points")
 
     def _pick(selection: dict) -> bool:
         p = selection["points"][0]
         st.session_state["thm_start"] = (float(p["x"]), float(p["y"])) if D == 2 else (float(p["x"]),)
         return True
 
+    event = ui.chart(
+        fe.start_picker_figure(scene.pos, grid, np.asarray(start)), key=ui.chart_key("thm_picker"),
+        on_select=ui.on_selection("thm_picker", _pick), selection_mode="points",
+    )
     ui.consume_selection("thm_picker", event, _pick)

@@ -192,6 +192,23 @@ def background_panel(
     panel()
 
 
+def set_current_page(stem: str, scene_page: bool) -> None:
+    """Record, for ``sync_url``, which page runs (its script stem) and whether it has the scene sidebar."""
+    st.session_state["_page_stem"] = (stem, scene_page)
+
+
+def sync_url() -> None:
+    """Write the non-widget state of the current page (``state.url_extras``) into the address bar: at the end of
+    every full run (the router) and of a fragment run that changes it (widgets keep their own URL parameters)."""
+    stem, scene_page = st.session_state.get("_page_stem", ("", False))
+    for name, value in state.url_extras(st.session_state, stem, scene_page).items():
+        if value is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
 # --------------------------------------------------------------------------------------------------- messages
 @contextlib.contextmanager
 def guard(what: str) -> Iterator[None]:
@@ -255,14 +272,26 @@ def chart_key(key: str) -> str:
     return f"{key}_{st.session_state.get(f'_{key}_version', 0)}"
 
 
-def consume_selection(key: str, event: Any, handler: Callable[[dict], bool]) -> None:
-    """Act once on the selection returned by ``st.plotly_chart(..., key=chart_key(key), on_select="rerun")``.
-
-    The selection is read dict-style; ``handler(selection)`` returns True when it changed the app's state, and then
-    the chart's key version is bumped (so the same click is not applied twice) and the app reruns.
-    """
+def _apply_selection(key: str, event: Any, handler: Callable[[dict], bool]) -> bool:
+    """``handler(selection)`` on a chart's selection event (read dict-style); when it changed the app's state, bump
+    the chart's key version (so the same click is not applied twice). Returns whether it did."""
     selection = event.get("selection", {}) if isinstance(event, dict) or hasattr(event, "get") else {}
     if selection and selection.get("points") and handler(selection):
         version = f"_{key}_version"
         st.session_state[version] = st.session_state.get(version, 0) + 1
+        return True
+    return False
+
+
+def on_selection(key: str, handler: Callable[[dict], bool]) -> Callable[[], None]:
+    """The ``on_select`` callback of ``st.plotly_chart(..., key=chart_key(key))``: it applies ``handler`` to the
+    click before the rerun that the click starts, so that one run (not two) draws its effect."""
+    widget = chart_key(key)
+    return lambda: _apply_selection(key, st.session_state.get(widget), handler)
+
+
+def consume_selection(key: str, event: Any, handler: Callable[[dict], bool]) -> None:
+    """Act once on a selection that reached the run without the ``on_selection`` callback (set in session state
+    directly, as AppTest does): apply ``handler`` as that callback would, then rerun the app."""
+    if _apply_selection(key, event, handler):
         st.rerun()

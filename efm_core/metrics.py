@@ -20,7 +20,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from .classifier import DigitsCNN, FashionCNN, as_digit_batch, as_fashion_batch, classifier_outputs, fashion_outputs
@@ -104,6 +103,8 @@ def w2_exact(a: object, b: object, a_weights: object = None, b_weights: object =
         return math.sqrt(max(float(ot.emd2(wa, wb, cost, numItermax=100 * (n + m) ** 2)), 0.0))
     if x.shape[0] != y.shape[0] or wa is not None or wb is not None:
         raise ValueError("without POT, w2_exact needs equally many points and no weights; pip install pot, or subsample.")
+    from scipy.optimize import linear_sum_assignment  # here, not at the top: importing scipy.optimize takes seconds
+
     rows, cols = linear_sum_assignment(cost)
     return math.sqrt(float(cost[rows, cols].mean()))
 

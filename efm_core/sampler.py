@@ -36,7 +36,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from .field import plate_field_at
@@ -105,6 +104,8 @@ def ot_pairing(p: Tensor, q: Tensor) -> Tensor:
     if p.shape[0] != q.shape[0]:
         raise ValueError(f"OT pairing needs as many P as Q samples; got {p.shape[0]} and {q.shape[0]}.")
     cost = torch.cdist(p.flatten(1).double(), q.flatten(1).double()).square().cpu().numpy()
+    from scipy.optimize import linear_sum_assignment  # here, not at the top: importing scipy.optimize takes seconds
+
     rows, cols = linear_sum_assignment(cost)
     order = np.empty_like(cols)
     order[rows] = cols

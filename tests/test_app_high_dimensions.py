@@ -2,12 +2,24 @@
 claims (collapse onto one charge, direct arithmetic breaking where log space does not)."""
 
 import numpy as np
+import pytest
 import torch
-from app_testing import app_test, chart, charts, decode, no_errors, trace
+from app_testing import app_test, chart, charts, decode, no_errors, trace, wait_for
 
+from app import background
 from app.compute import dimensions, learned, loading
 
 PAGE = "app/pages/high_dimensions.py"
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_background_work():
+    yield
+    background.cancel_pending()
+
+
+def _has_images(at) -> bool:
+    return any(f["data"][0]["type"] == "image" for f in charts(at))
 
 
 def test_page_shows_collapse_and_underflow():
@@ -41,6 +53,7 @@ def test_real_digits_sit_beside_the_gaussians_and_the_exact_map_memorises():
     """A red star per chart at D = 64 for noise -> digits, and the exact map's lines end on training digits
     (distance 0 to the nearest one) while the learned field's images are new (when digits-gen is shipped)."""
     at = app_test(PAGE)
+    wait_for(at, _has_images)  # the memorisation check arrives from the background
     no_errors(at)
     star = trace(chart(at, "noise → digits"), "noise → digits (D = 64)")
     assert decode(star["x"]).tolist() == [64] and 0 < decode(star["y"])[0] <= 1
@@ -54,3 +67,18 @@ def test_real_digits_sit_beside_the_gaussians_and_the_exact_map_memorises():
     if ckpt is not None:
         moved = learned.move(ckpt.net, "efm", ckpt.config.L, torch.from_numpy(mem.starts).float().reshape(-1, 1, 8, 8), clip=(-1.0, 1.0))
         assert dimensions.nearest_training_digit(moved.x.reshape(len(mem.starts), -1)).min() > 0.5
+
+
+def test_the_memorisation_check_runs_in_the_background_and_matches_the_cached_map():
+    """The page's four charts do not wait for the D = 64 tracing: it is a background job (``memorisation_check``)
+    whose exact part is the cached ``digits_memorisation``, drawn in place when it arrives."""
+    check = dimensions.memorisation_check(32, 7.0, None)
+    mem = dimensions.digits_memorisation(32, 7.0)
+    assert np.array_equal(check.mem.ends, mem.ends) and check.mem.cases == mem.cases and check.learned is None
+    at = app_test(PAGE, hd_L="7.0")
+    no_errors(at)
+    assert len(charts(at)) >= 4
+    if not _has_images(at):  # still tracing: the page says so
+        assert any("in the background" in i.value for i in at.info)
+    wait_for(at, _has_images)
+    no_errors(at)

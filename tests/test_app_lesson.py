@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-
 from app_testing import app_test, case_counts, chart, charts, decode, no_errors, trace, wait_for
 
 NUMBER = r"(\d+(?:\.\d+)?)"

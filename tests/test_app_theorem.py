@@ -78,3 +78,23 @@ def test_d1_theorem_page():
     select(at, "thm_picker_0", [{"x": 1.0, "y": 0.0, "curve_number": 0, "point_index": 0}])
     no_errors(at)
     assert at.session_state["thm_start"] == (1.0,)
+
+
+def test_a_click_is_applied_once_by_the_selection_callback(monkeypatch):
+    """In the browser the click reaches ``ui.on_selection``'s callback before its rerun: the handler runs once and
+    the chart's key version moves on, so the run that follows (``consume_selection``) finds no selection to apply
+    again and draws the click's effect in one run, not two."""
+    from app import ui
+
+    state = {"thm_picker_0": {"selection": {"points": [{"x": 1.0, "y": 2.0}]}}}
+    monkeypatch.setattr(ui.st, "session_state", state)
+    calls = []
+
+    def handler(selection: dict) -> bool:
+        calls.append(selection["points"][0]["x"])
+        return True
+
+    ui.on_selection("thm_picker", handler)()
+    assert calls == [1.0] and ui.chart_key("thm_picker") == "thm_picker_1"
+    ui.consume_selection("thm_picker", state.get(ui.chart_key("thm_picker")), handler)  # the next run: a fresh key, no rerun
+    assert calls == [1.0]

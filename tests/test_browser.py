@@ -185,7 +185,9 @@ def test_high_dimensions_page(server, page, tmp_path):
     _idle(page)
     assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')][1].data[0].y") != first
     assert "Following the exact field memorises" in _text(page)
-    assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.data[0].type === 'image')")
+    images = "() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.data[0].type === 'image')"
+    page.wait_for_function(images, timeout=180_000)  # the memorisation check arrives from a background job
+    assert page.evaluate(images)
     page.set_viewport_size({"width": 1400, "height": 2100})  # down to the digits of section 5
     _idle(page)
     _shot(page, tmp_path, "high_dimensions")

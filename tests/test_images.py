@@ -35,6 +35,18 @@ def test_digits_format_matches_sklearn() -> None:
     assert digits.images.min() == -1 and digits.images.max() == 1
 
 
+def test_digits_load_without_importing_sklearn_or_scipy_optimize() -> None:
+    """The digits are read from scikit-learn's own CSV without running scikit-learn (its import takes seconds on a
+    page's first load); neither it nor scipy.optimize (used only by OT pairing and W2) is imported on the way."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from efm_core.data.images import load_digits; assert load_digits().images.shape[0] == 1797; "
+            "print(sorted(m for m in ('sklearn', 'scipy.optimize') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_split_is_fixed_disjoint_and_stratified() -> None:
     train, test = digits_split()
     assert (len(train.labels), len(test.labels)) == (1438, 359)

@@ -13,7 +13,9 @@ import streamlit as st
 import torch
 
 from app.compute.exact import TRACE_DTYPE, TRACE_TOL
+from app.compute.learned import translate_moved
 from efm_core import CASES, make_plates, plate_field_at, transport_trace
+from efm_core.checkpoints import Checkpoint
 from efm_core.config import make_source
 from efm_core.metrics import nearest_neighbours
 
@@ -126,6 +128,11 @@ def digits_memorisation(n: int, L: float, k: int = 8, seed: int = 0) -> Memorise
     """Theorem 3.1's map along the exact field of ``n`` noise charges on P and ``n`` training digits on Q (D = 64),
     for 2k fresh noise points; the k shown are the lines that ended on Q first (in start order), then lost ones if
     fewer ended. Every line that ends, ends on one of the digit charges: the exact map memorises."""
+    return memorise(n, L, k, seed)
+
+
+def memorise(n: int, L: float, k: int = 8, seed: int = 0) -> Memorised:
+    """``digits_memorisation`` without the cache (a plain function for background jobs, ``app.background``)."""
     g = torch.Generator().manual_seed(seed)
     pos, neg = torch.randn(n, DIGITS_D, generator=g, dtype=torch.float64), _digits(n, g)
     starts = torch.randn(2 * k, DIGITS_D, generator=g, dtype=torch.float64)
@@ -142,3 +149,23 @@ def digits_memorisation(n: int, L: float, k: int = 8, seed: int = 0) -> Memorise
 def nearest_training_digit(images: np.ndarray) -> np.ndarray:
     """L2 distance (k,) from each of ``images`` (k, 64) in [-1, 1] to its nearest training digit."""
     return nearest_neighbours(np.asarray(images, dtype=np.float64), make_source(DIGITS_TRAIN).items)[0].numpy()
+
+
+class MemorisationCheck(NamedTuple):
+    """The High dimensions page's last section: the exact map's lines (``Memorised``) and, when a learned model is
+    given, the same noise moved along its field (k, 64) with each image's distance to its nearest training digit (k,)."""
+
+    mem: Memorised
+    learned: np.ndarray | None
+    learned_nearest: np.ndarray | None
+
+
+def memorisation_check(n: int, L: float, ckpt: Checkpoint | None) -> MemorisationCheck:
+    """``memorise(n, L)``, then its noise starts carried by ``ckpt`` (Heun, 50 steps) when given. Plain function: it
+    runs in a background thread (``app.background`` keeps its results), so that the page's charts do not wait for it."""
+    mem = memorise(n, L)
+    if ckpt is None:
+        return MemorisationCheck(mem, None, None)
+    k = len(mem.starts)
+    moved = translate_moved(ckpt, mem.starts.astype(np.float32).reshape(k, 1, 8, 8), False, "heun", 50).x.reshape(k, -1)
+    return MemorisationCheck(mem, moved, nearest_training_digit(moved))

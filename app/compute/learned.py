@@ -119,10 +119,15 @@ def generate_items(key: str, _ckpt: Checkpoint, n: int, seed: int, solver: str, 
 def translate_items(key: str, _ckpt: Checkpoint, items: np.ndarray, reverse: bool, solver: str, steps: int, snapshots: int = 8) -> Moved:
     """``items`` (n, *shape) of P carried to Q by the checkpoint (``key`` identifies it), or of Q back to P
     (``reverse``): ``efm_core.translate`` with the page's solver, clipped to the data range of the end plate."""
+    return translate_moved(_ckpt, items, reverse, solver, steps, snapshots)
+
+
+def translate_moved(ckpt: Checkpoint, items: np.ndarray, reverse: bool, solver: str, steps: int, snapshots: int = 8) -> Moved:
+    """``translate_items`` without the cache (a plain function for background jobs, ``app.background``)."""
     x = torch.from_numpy(np.ascontiguousarray(items))
     t0 = time.perf_counter()
-    r = translate(_ckpt.net, _ckpt.config, x, reverse=reverse, kind=solver, steps=int(steps), snapshots=snapshots)
-    return _moved(r, time.perf_counter() - t0, data_clip(_ckpt.config, reverse))
+    r = translate(ckpt.net, ckpt.config, x, reverse=reverse, kind=solver, steps=int(steps), snapshots=snapshots)
+    return _moved(r, time.perf_counter() - t0, data_clip(ckpt.config, reverse))
 
 
 def data_end(config: ExperimentConfig, reverse: bool = False) -> dict:

@@ -5,8 +5,8 @@ following the exact field memorises the training set: noise lands on training di
 import numpy as np
 import streamlit as st
 
-from app import ui
-from app.compute import dimensions, learned, loading
+from app import background, ui
+from app.compute import dimensions, loading
 from app.figures import exact as fe
 from app.figures import learned as fl
 
@@ -107,30 +107,36 @@ st.markdown(
     f"digits on Q (L = {L:g}): each line ends **on** one of the digit charges, a copy of a training image (distance "
     "0 to its nearest training digit). The shipped `digits-gen` network, from the same noise, draws new digits."
 )
-with ui.guard("Could not trace the exact lines at D = 64"), st.spinner("Tracing 8 lines in 65 dimensions…"):
-    mem = dimensions.digits_memorisation(n, L)
-    k = len(mem.starts)
-    rows = [mem.starts, mem.ends]
-    labels = [""] * k + [f"#{c} · {d:.2f}" if case != "lost" else "lost" for c, d, case in zip(mem.charge, mem.nearest, mem.cases, strict=True)]
-    rows[1] = np.where(np.array(mem.cases)[:, None] == "lost", 0.0, mem.ends)  # a lost line's last point is no image
-    names = ["noise (start)", "exact field: end"]
+ckpt = None
+with ui.guard("Could not load digits-gen"):
     ckpt = loading.load_pretrained("digits-gen")
-    if ckpt is not None:
-        noise = mem.starts.astype(np.float32).reshape(k, 1, 8, 8)
-        moved = learned.translate_items(loading.pretrained_key("digits-gen"), ckpt, noise, False, "heun", 50)  # cached per setting
-        near = dimensions.nearest_training_digit(moved.x.reshape(k, -1))
-        rows.append(moved.x.reshape(k, -1))
-        labels += [f"{d:.2f}" for d in near]
-        names.append("learned (digits-gen)")
-    images = np.concatenate(rows).reshape(-1, 1, 8, 8)
-    ui.chart(fl.images_figure(images, k, labels=labels, y_labels=names, tile_px=64), key="hd_memorised")
+job_key = ("memorised", n, L, loading.pretrained_key("digits-gen"))
+job = background.submit("memorised", {job_key: (dimensions.memorisation_check, (n, L, ckpt))})[job_key]
+
+
+def _waiting(done: int, total: int) -> None:
+    st.info("Tracing 8 lines in 65 dimensions, in the background… (the charts above are up to date)")
+
+
+def _memorised(ready: list) -> None:
+    mem, moved, near = ready[0][1]
+    k = len(mem.starts)
+    rows = [mem.starts, np.where(np.array(mem.cases)[:, None] == "lost", 0.0, mem.ends)]  # a lost line's last point is no image
+    labels = [""] * k + [f"#{c} · {d:.2f}" if case != "lost" else "lost" for c, d, case in zip(mem.charge, mem.nearest, mem.cases, strict=True)]
+    names = ["noise (start)", "exact field: end"] + (["learned (digits-gen)"] if moved is not None else [])
+    if moved is not None:
+        rows, labels = rows + [moved], labels + [f"{d:.2f}" for d in near]
+    ui.chart(fl.images_figure(np.concatenate(rows).reshape(-1, 1, 8, 8), k, labels=labels, y_labels=names, tile_px=64), key="hd_memorised")
     st.caption(
         f"Labels: the training digit a line ended on (#index) and the L2 distance, in pixels of [−1, 1], from each image "
         f"to its nearest training digit (held-out real digits are at least 1.25 from theirs). Of {mem.traced} lines traced, "
         f"{mem.lost} left the tracer's reach (lines that leave P backwards loop far out in 65 dimensions); the first "
         f"{k} shown are the first that ended."
-        + ("" if ckpt is not None else " The learned row needs pretrained/digits-gen.")
+        + ("" if moved is not None else " The learned row needs pretrained/digits-gen.")
     )
+
+
+ui.background_panel([job], 0.5, "Tracing the exact lines at D = 64", _waiting, _memorised)
 
 ui.explain(
     "Four views of the same fact. Each charge's share of the field falls off like $r^{-D}$, so in high dimension the "
