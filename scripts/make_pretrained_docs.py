@@ -1,6 +1,6 @@
 """Sample grids of the shipped checkpoints (docs/images/NAME.png) and the markdown tables of their cards.
 
-``python scripts/make_pretrained_docs.py`` writes one PNG per checkpoint in pretrained/, a picture of the learned
+``python scripts/make_pretrained_docs.py [TASK ...]`` (tasks such as ``fashion-gen``; default all) writes one PNG per checkpoint in pretrained/, a picture of the learned
 two-sided lines beside the exact ones for each two-sided toy (docs/images/NAME-lines.png), and prints two tables: the
 model cards (for pretrained/README.md) and EFM vs flow matching (for docs/pretrained.md). Seeded, one CPU thread,
 about two minutes.
@@ -31,6 +31,8 @@ IMAGES = ROOT / "docs" / "images"
 TASKS = [
     ("digits-gen", "noise -> digits", ("precision", "recall", "class_share_min", "class_share_max", "memorised_share", "fd")),
     ("cdigits-2to3", "coloured 2 -> 3", ("read_as_target", "hue_kept_share", "hue_error_median")),
+    ("fashion-gen", "noise -> Fashion-MNIST 28x28", ("precision", "recall", "class_share_min", "class_share_max",
+                                                     "memorised_share", "fd", "transport_nfe")),
     *[(f"toy-gauss-{t}-L{L}", f"Gaussian -> {w}, L = {L}", ("w2", "w2_floor", "w2_over_floor", "transport_bad_share",
                                                                   "transport_backward_share"))
       for t, w in (("2gauss", "two Gaussians"), ("swiss", "Swiss roll")) for L in (6, 30)],
@@ -63,7 +65,7 @@ def _save(fig: plt.Figure, name: str) -> None:
 def digits_grid(name: str) -> None:
     ckpt = load_checkpoint(PRETRAINED / name)
     x = generate(ckpt.net, ckpt.config, 100, seed=0).x
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = plt.subplots(figsize=(5, 5) if x.shape[-1] <= 8 else (9, 9))  # 28x28 tiles at about 84 px
     ax.imshow(_tile(_to_rgb(x), 10).numpy(), interpolation="nearest")
     ax.set_title(f"{name}: 100 samples (seed 0)")
     ax.axis("off")
@@ -173,25 +175,30 @@ def cards_table() -> str:
             config, net = card["config"], card["config"]["net"]
             size = (PRETRAINED / f"{full}.safetensors").stat().st_size / 2**20
             pairs = config["sampler"].get("pairing", "independent")
+            size_text = f"{net['channels']} ch {net.get('mults')}" if "channels" in net else f"{net.get('width')}x{net.get('depth')}"
             lines.append(f"| `{full}` | {config['objective'].upper()} | {config['L']:g} | {pairs} | {net['kind']} "
-                         f"{net.get('width')}x{net.get('depth')} | {card['steps']} | {card['cpu_minutes']} | {size:.1f} | "
+                         f"{size_text} | {card['steps']} | {card['cpu_minutes']} | {size:.1f} | "
                          f"{_headline(card['metrics'])} |")
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
+    """Pictures of every task (or of the tasks named in ``only``, e.g. ``fashion-gen``), then both tables."""
     plt.switch_backend("Agg")
     torch.set_num_threads(1)
     for name, _, _ in TASKS:
+        if only and name not in only:
+            continue
         for prefix in ("", "fm-"):
             full = prefix + name
             if not (PRETRAINED / f"{full}.json").is_file():
                 continue
-            {"digits-gen": digits_grid, "cdigits-2to3": translation_grid}.get(name, toy_scatter)(full)
+            grids = {"digits-gen": digits_grid, "fashion-gen": digits_grid, "cdigits-2to3": translation_grid}
+            grids.get(name, toy_scatter)(full)
             if load_checkpoint(PRETRAINED / full).config.solver.get("kind") == ARC:
                 two_sided_lines(full)
     print(cards_table(), table(), sep="\n\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
