@@ -62,7 +62,7 @@ def _button(at, label: str):
 
 # ----------------------------------------------------------------------------------------------------- training lab
 def test_training_lab_trains_live_and_draws_the_error_map():
-    at = app_test(LAB, lab_steps="2000", lab_width="32", solver_steps="8")
+    at = app_test(LAB, lab_steps="2000", lab_width="32", lab_solver_steps="8")
     no_errors(at)
     assert any("Start training" in i.value for i in at.info)
     _button(at, "Start training").click().run()
@@ -121,7 +121,7 @@ def test_training_lab_two_sided_moves_points_by_theorem_3_1():
 
 
 def test_training_lab_changed_settings_stop_the_run_and_say_so():
-    at = app_test(LAB, lab_steps="2000", lab_width="32", solver_steps="4", lab_fm="false")
+    at = app_test(LAB, lab_steps="2000", lab_width="32", lab_solver_steps="4", lab_fm="false")
     _button(at, "Start training").click().run()
     assert list(at.session_state["lab_run"].trainers) == ["EFM"]
     next(s for s in at.selectbox if s.label == "Network width").set_value(64).run()
@@ -131,7 +131,7 @@ def test_training_lab_changed_settings_stop_the_run_and_say_so():
 
 
 def test_training_lab_draws_the_sampler_with_target_arrows():
-    at = app_test(LAB, sigma="0.5")
+    at = app_test(LAB, lab_sigma="0.5")
     fig = _fig(at, "sampler")
     seg = next(t for t in fig["data"] if t.get("name") == "target E/|E|")
     xs, ys = decode(seg["x"]), decode(seg["y"])
@@ -203,7 +203,7 @@ def test_charge_rows_reproduce_the_plate_field():
 
 # ------------------------------------------------------------------------------------------------------ generation
 def test_generation_respects_seed_and_count(pretrained):
-    at = app_test(GENERATION, gen_n="5", solver_steps="4")
+    at = app_test(GENERATION, gen_n="5", gen_solver_steps="4")
     no_errors(at)
     grids = [f for f in _image_figs(at) if len(f["layout"].get("annotations", [])) == 5]
     assert len(grids) == 2  # EFM and flow matching, 5 captioned tiles each
@@ -245,7 +245,7 @@ def test_generation_page_shows_the_cli_samples(tmp_path, monkeypatch):
 
 
 def test_generation_restores_its_settings_from_the_url(pretrained):
-    at = app_test(GENERATION, gen_seed="7", gen_n="3", solver="Euler (the paper)", solver_steps="6")  # a select box keeps its label in the URL
+    at = app_test(GENERATION, gen_seed="7", gen_n="3", gen_solver="Euler (the paper)", gen_solver_steps="6")  # a select box keeps its label in the URL
     no_errors(at)
     assert next(n for n in at.number_input if n.label == "Seed").value == 7
     assert next(n for n in at.number_input if n.label == "Samples").value == 3
@@ -269,7 +269,7 @@ def test_start_points_are_seeded_per_sample(ckpt_dir):
 def test_generation_says_what_to_do_when_a_checkpoint_is_missing(tmp_path, monkeypatch):
     tiny_checkpoint(tmp_path, "digits-gen")
     monkeypatch.setenv(loading.PRETRAINED_ENV, str(tmp_path))
-    at = app_test(GENERATION, gen_n="2", solver_steps="2")
+    at = app_test(GENERATION, gen_n="2", gen_solver_steps="2")
     no_errors(at)
     assert any("fm-digits-gen" in i.value and "python -m efm_core train" in i.value for i in at.info)
     assert _metric(at, "NFE") == ["4"]  # the EFM model still generates
@@ -286,7 +286,7 @@ def _checkpoint_files(base) -> list[tuple[str, bytes, str]]:
 
 
 def test_uploaded_checkpoint_generates(ckpt_dir):
-    at = app_test(GENERATION, gen_model="Your checkpoint", gen_n="4", solver_steps="3")
+    at = app_test(GENERATION, gen_model="Your checkpoint", gen_n="4", gen_solver_steps="3")
     no_errors(at)
     assert any("Upload a checkpoint" in i.value for i in at.info)
     _upload(at, _checkpoint_files(ckpt_dir / "digits-gen"))
@@ -342,7 +342,7 @@ def test_upload_refuses_nets_too_big_to_build(ckpt_dir):
 
 # ----------------------------------------------------------------------------------------------------- translation
 def test_translation_outputs_strips_and_hue_readout(pretrained):
-    at = app_test(TRANSLATION, solver_steps="4")
+    at = app_test(TRANSLATION, tr_solver_steps="4")
     no_errors(at)
     images, hues = learned.gallery(2, 0)
     strips = [f for f in _image_figs(at) if f["layout"]["yaxis"].get("ticktext")]
@@ -370,7 +370,7 @@ def test_translation_outputs_strips_and_hue_readout(pretrained):
 
 
 def test_translation_runs_the_field_backwards_for_3_to_2(pretrained):
-    at = app_test(TRANSLATION, tr_dir="3 → 2", solver_steps="4")
+    at = app_test(TRANSLATION, tr_dir="3 → 2", tr_solver_steps="4")
     no_errors(at)
     assert any("run backwards" in m.value for m in at.markdown)
     images, _ = learned.gallery(3, 0)

@@ -86,7 +86,7 @@ def test_rate_shown_is_per_wall_clock_second():
 
 def test_rapid_stop_continue_in_the_page():
     """Clicking Stop and Continue on every rerun, and reruns in between: no exception, no error, a consistent run."""
-    at = app_test(LAB, lab_steps="300", lab_width="32", solver_steps="4")
+    at = app_test(LAB, lab_steps="300", lab_width="32", lab_solver_steps="4")
     next(b for b in at.button if b.label == "Start training").click().run()
     for _ in range(6):
         for label in ("Stop", "Continue"):

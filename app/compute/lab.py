@@ -259,10 +259,12 @@ class LabRun:
         return self.step_count / wall if wall > 0 else 0.0
 
     def losses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Model name -> (steps (k,), losses (k,))."""
+        """Model name -> (steps (k,), losses (k,)), every model up to the same step (the worker trains them in
+        turns, so one can be a turn ahead of the other while we read)."""
+        common = self.step_count
         out = {}
         for name, t in self.trainers.items():
-            history = t.history[:]  # the worker appends while we read
+            history = [r for r in t.history[:] if r["step"] <= common]  # the worker appends while we read
             out[name] = (np.array([r["step"] for r in history], dtype=float), np.array([r["loss"] for r in history], dtype=float))
         return out
 
