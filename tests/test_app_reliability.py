@@ -18,6 +18,7 @@ from app.compute import exact, lab, loading
 from efm_core.checkpoints import checkpoint_paths
 
 LAB = "app/pages/training_lab.py"
+FIELD_LINES = "app/pages/field_lines.py"
 
 
 @pytest.fixture(autouse=True)
@@ -107,7 +108,7 @@ def test_rapid_stop_continue_in_the_page():
 # ------------------------------------------------------------------------------ 5. no silent resets of the link
 @pytest.mark.parametrize(("key", "value"), [("n_charges", "1.5"), ("L", "1e9"), ("seed", "abc"), ("p_toy", "nonsense"), ("L", "nan")])
 def test_bad_link_values_are_replaced_with_a_warning(key, value):
-    at = app_test(**{key: value})
+    at = app_test(FIELD_LINES, **{key: value})
     assert not at.exception
     warned = [w.value for w in at.warning if f"{key} = " in w.value]
     assert warned and "replaced" in warned[0], [w.value for w in at.warning]
@@ -115,7 +116,7 @@ def test_bad_link_values_are_replaced_with_a_warning(key, value):
 
 
 def test_good_link_values_give_no_warning():
-    at = app_test(n_charges="64", L="30", p_toy="Two moons")
+    at = app_test(FIELD_LINES, n_charges="64", L="30", p_toy="Two moons")
     assert not at.warning, [w.value for w in at.warning]
     assert at.session_state["L"] == 30.0 and at.session_state["p_toy"] == "two_moons"
 
