@@ -238,6 +238,14 @@ def glossary(terms: Sequence[str], expanded: bool = False) -> None:
         st.markdown("\n".join(f"- **{term}**: {GLOSSARY[term]}" for term in terms))
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def superscript(n: int) -> str:
+    """An integer as Unicode superscript digits (chart annotations cannot render math)."""
+    return str(n).translate(SUPERSCRIPT)
+
+
 def tex_number(v: float) -> str:
     """A number in LaTeX scientific notation, 3 decimals: 1.234 \\times 10^{-5}."""
     mant, exp = f"{v:.3e}".split("e")

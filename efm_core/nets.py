@@ -30,7 +30,9 @@ time.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -168,6 +170,31 @@ class _ConvBlock(nn.Module):
         return self.skip(h) + y
 
 
+def _unet_forward(net: nn.Module, x: Tensor, z: Tensor, middle: Callable[[Tensor, Tensor], Tensor]) -> tuple[Tensor, Tensor]:
+    """The pass of both U-Nets (``FieldUNet``, ``FieldEDMUNet``): down with skips, ``middle(h, emb)``, up with the
+    skips, output head. Returns (f_x (B, C, H, W), f_z (B,): the spatial mean of the last output channel)."""
+    emb = net.emb(z)
+    h = net.inp(x)
+    skips = [h]
+    down = iter(net.down)
+    for i in range(net.levels):
+        for _ in range(net.blocks_per_level):
+            h = next(down)(h, emb)
+            skips.append(h)
+        if i < net.levels - 1:
+            h = net.downsample[i](h)
+            skips.append(h)
+    h = middle(h, emb)
+    up = iter(net.up)
+    for j, i in enumerate(reversed(range(net.levels))):
+        for _ in range(net.blocks_per_level + 1):
+            h = next(up)(torch.cat([h, skips.pop()], dim=1), emb)
+        if i > 0:
+            h = net.upsample[j](h)
+    out = net.out(h)
+    return out[:, :-1], out[:, -1].mean(dim=(1, 2))
+
+
 class FieldUNet(nn.Module):
     """Small U-Net field for images ``data_shape`` = (C, H, W): (x (B, C, H, W), z (B,)) -> (f_x, f_z (B,)).
 
@@ -220,27 +247,7 @@ class FieldUNet(nn.Module):
         self.levels = levels
 
     def forward(self, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
-        emb = self.emb(z)
-        h = self.inp(x)
-        skips = [h]
-        down = iter(self.down)
-        for i in range(self.levels):
-            for _ in range(self.blocks_per_level):
-                h = next(down)(h, emb)
-                skips.append(h)
-            if i < self.levels - 1:
-                h = self.downsample[i](h)
-                skips.append(h)
-        for block in self.mid:
-            h = block(h, emb)
-        up = iter(self.up)
-        for j, i in enumerate(reversed(range(self.levels))):
-            for _ in range(self.blocks_per_level + 1):
-                h = next(up)(torch.cat([h, skips.pop()], dim=1), emb)
-            if i > 0:
-                h = self.upsample[j](h)
-        out = self.out(h)
-        return out[:, :-1], out[:, -1].mean(dim=(1, 2))
+        return _unet_forward(self, x, z, lambda h, emb: functools.reduce(lambda h, block: block(h, emb), self.mid, h))
 
     def activation_numbers(self) -> int:
         """Numbers per item in the layer outputs of one forward pass, estimated from the widths and resolutions: 8
@@ -349,27 +356,7 @@ class FieldEDMUNet(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
-        emb = self.emb(z)
-        h = self.inp(x)
-        skips = [h]
-        down = iter(self.down)
-        for i in range(self.levels):
-            for _ in range(self.blocks_per_level):
-                h = next(down)(h, emb)
-                skips.append(h)
-            if i < self.levels - 1:
-                h = self.downsample[i](h)
-                skips.append(h)
-        h = self.attn(self.mid[0](h, emb))
-        h = self.mid[1](h, emb)
-        up = iter(self.up)
-        for j, i in enumerate(reversed(range(self.levels))):
-            for _ in range(self.blocks_per_level + 1):
-                h = next(up)(torch.cat([h, skips.pop()], dim=1), emb)
-            if i > 0:
-                h = self.upsample[j](h)
-        out = self.out(h)
-        return out[:, :-1], out[:, -1].mean(dim=(1, 2))
+        return _unet_forward(self, x, z, lambda h, emb: self.mid[1](self.attn(self.mid[0](h, emb)), emb))
 
     def activation_numbers(self) -> int:
         """Numbers per item in the layer outputs of one forward pass, estimated from the widths and resolutions: 8

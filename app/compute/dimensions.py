@@ -19,6 +19,7 @@ from efm_core.checkpoints import Checkpoint
 from efm_core.config import make_source
 from efm_core.metrics import nearest_neighbours
 
+FLOAT_RANGE = {"float32": (-45.8, 38.5), "float64": (-323.3, 308.3)}  # log10 of the smallest subnormal / largest finite
 
 class DimStats(NamedTuple):
     """Per dimension D (k,): quartiles (k, 3) of the largest charge's share of |E|; log10 of the largest and

@@ -11,8 +11,6 @@ from app.figures import exact as fe
 from app.figures import learned as fl
 
 DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 3072)
-SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-FLOAT_RANGE = {"float32": (-45.8, 38.5), "float64": (-323.3, 308.3)}  # log10 of the smallest subnormal / largest finite
 
 st.title("High dimensions: why EFM learns a network")
 st.caption(
@@ -28,11 +26,6 @@ with c2:
     n = int(ui.slider("Charges per plate", "hd_n"))
 with c3:
     L = float(ui.slider("Plate distance L", "hd_L", fmt="%.1f"))
-
-def superscript(n: int) -> str:
-    """An integer as Unicode superscript digits (chart annotations cannot render math)."""
-    return str(n).translate(SUPERSCRIPT)
-
 
 stats = None
 with ui.guard("Could not compute the high-dimension statistics"), st.spinner("Computing in 11 dimensions…"):
@@ -65,8 +58,8 @@ with b:
     st.markdown("**2. Direct arithmetic breaks.** $\\log_{10}$ of the weights $r^{-(D+1)}$ (largest and smallest over all charges and points), against the range of float32 and float64.")
     fig = fe.dimension_figure(dims, {"largest weight": stats.log10_w_max, "smallest weight": stats.log10_w_min}, "log₁₀ r⁻⁽ᴰ⁺¹⁾",
                                   extra=(DIGITS + ", smallest", dimensions.DIGITS_D, float(digits.log10_w_min[0]), None) if digits else None)
-    for name, (lo, _hi) in FLOAT_RANGE.items():
-        fig.add_hline(y=lo, line={"dash": "dash", "color": "#d62728" if name == "float32" else "#1f77b4"}, annotation_text=f"smallest {name} (10{superscript(round(lo))})", annotation_position="bottom right")
+    for name, (lo, _hi) in dimensions.FLOAT_RANGE.items():
+        fig.add_hline(y=lo, line={"dash": "dash", "color": "#d62728" if name == "float32" else "#1f77b4"}, annotation_text=f"smallest {name} (10{ui.superscript(round(lo))})", annotation_position="bottom right")
     fig.update_yaxes(range=[-420, 40])
     ui.chart(fig, key="hd_weights")
     off = dims[stats.log10_w_max < -420]
