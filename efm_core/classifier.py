@@ -187,10 +187,13 @@ def default_classifier() -> DigitsCNN:
 
 def classifier_outputs(images: object, model: DigitsCNN | None = None) -> tuple[Tensor, Tensor]:
     """Class probabilities (n, 10) and penultimate features (n, 128) of digit images (see ``as_digit_batch``)."""
-    model = default_classifier() if model is None else model
-    x = as_digit_batch(images)
+    return _outputs(default_classifier() if model is None else model, as_digit_batch(images), 4096)
+
+
+def _outputs(model: nn.Module, x: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
+    """Class probabilities (n, 10) and penultimate features (n, FEATURE_DIM) of a prepared batch x, ``chunk`` at a time."""
     with torch.no_grad():
-        feats = torch.cat([model.features(chunk) for chunk in x.split(4096)]) if len(x) else torch.zeros(0, FEATURE_DIM)
+        feats = torch.cat([model.features(part) for part in x.split(chunk)]) if len(x) else torch.zeros(0, FEATURE_DIM)
         probs = torch.softmax(model.head(feats), dim=1)
     return probs, feats
 
@@ -293,12 +296,7 @@ def default_fashion_classifier() -> FashionCNN:
 
 def fashion_outputs(images: object, model: FashionCNN | None = None) -> tuple[Tensor, Tensor]:
     """Class probabilities (n, 10) and penultimate features (n, 128) of Fashion-MNIST images (``as_fashion_batch``)."""
-    model = default_fashion_classifier() if model is None else model
-    x = as_fashion_batch(images)
-    with torch.no_grad():
-        feats = torch.cat([model.features(chunk) for chunk in x.split(2048)]) if len(x) else torch.zeros(0, FEATURE_DIM)
-        probs = torch.softmax(model.head(feats), dim=1)
-    return probs, feats
+    return _outputs(default_fashion_classifier() if model is None else model, as_fashion_batch(images), 2048)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,15 +67,6 @@ def _pot():
 W2_BACKENDS = ("auto", "pot", "scipy")
 
 
-def _weights(name: str, w: object, n: int) -> np.ndarray | None:
-    if w is None:
-        return None
-    arr = np.asarray(w.detach().cpu() if isinstance(w, Tensor) else w, dtype=np.float64).reshape(-1)
-    if arr.shape[0] != n or not np.all(np.isfinite(arr)) or np.any(arr < 0) or arr.sum() <= 0:
-        raise ValueError(f"{name} must be {n} finite weights >= 0 with a positive sum (one per point).")
-    return arr / arr.sum()
-
-
 def w2_exact(a: object, b: object, a_weights: object = None, b_weights: object = None, backend: str = "auto") -> float:
     """Exact 2-Wasserstein distance between clouds a (n, D) and b (m, D), at most 2000 points each: W2 in data units.
 
@@ -98,8 +89,8 @@ def w2_exact(a: object, b: object, a_weights: object = None, b_weights: object =
         raise ValueError("backend 'pot' needs the POT package: pip install pot.")
     if ot is not None:
         n, m = cost.shape
-        wa = np.full(n, 1.0 / n) if wa is None else wa
-        wb = np.full(m, 1.0 / m) if wb is None else wb
+        wa = np.full(n, 1.0 / n) if wa is None else wa.numpy()
+        wb = np.full(m, 1.0 / m) if wb is None else wb.numpy()
         return math.sqrt(max(float(ot.emd2(wa, wb, cost, numItermax=100 * (n + m) ** 2)), 0.0))
     if x.shape[0] != y.shape[0] or wa is not None or wb is not None:
         raise ValueError("without POT, w2_exact needs equally many points and no weights; pip install pot, or subsample.")
@@ -359,6 +350,27 @@ def hue_errors(inputs: object, outputs: object) -> Tensor:
     return torch.minimum(diff, 360.0 - diff)
 
 
+def _image_report(bad: float, probs: Tensor, feats: Tensor, ref_feats: Tensor, pr: tuple[float, float],
+                  nearest: Tensor, copy_distance: float) -> dict:
+    """The dict of ``digits_report`` / ``fashion_report`` from the classifier's probabilities (n, 10) and features
+    of the samples and the reference, k-NN (precision, recall), and the nearest-training distances (n,)."""
+    shares = class_shares(probs)
+    return {
+        "n": int(probs.shape[0]),
+        "nonfinite_share": bad,
+        "confidence": float(probs.max(1).values.mean()),
+        "class_shares": [round(float(v), 4) for v in shares],
+        "class_share_min": float(shares.min()),
+        "class_share_max": float(shares.max()),
+        "fd": frechet_distance(feats, ref_feats),
+        "precision": pr[0],
+        "recall": pr[1],
+        "nearest_train_median": float(nearest.median()),
+        "nearest_train_min": float(nearest.min()),
+        "memorised_share": float((nearest < copy_distance).double().mean()),
+    }
+
+
 def digits_report(
     samples: object,
     reference: object | None = None,
@@ -389,23 +401,9 @@ def digits_report(
     tr = load_digits().images if train is None else as_digit_batch(train)
     probs, feats = classifier_outputs(x, model)
     _, ref_feats = classifier_outputs(ref, model)
-    shares = class_shares(probs)
     nearest = nearest_distances(x, tr)
     precision, recall = knn_precision_recall(x, ref, k)
-    return {
-        "n": int(x.shape[0]),
-        "nonfinite_share": bad,
-        "confidence": float(probs.max(1).values.mean()),
-        "class_shares": [round(float(s), 4) for s in shares],
-        "class_share_min": float(shares.min()),
-        "class_share_max": float(shares.max()),
-        "fd": frechet_distance(feats, ref_feats),
-        "precision": precision,
-        "recall": recall,
-        "nearest_train_median": float(nearest.median()),
-        "nearest_train_min": float(nearest.min()),
-        "memorised_share": float((nearest < 0.5).double().mean()),
-    }
+    return _image_report(bad, probs, feats, ref_feats, (precision, recall), nearest, 0.5)
 
 
 FASHION_COPY_DISTANCE = 2.0  # L2 in [-1, 1] pixels at D = 784; see fashion_report
@@ -429,23 +427,9 @@ def fashion_report(
     x = as_fashion_batch(flat.float())
     probs, feats = fashion_outputs(x, model)
     _, ref_feats = fashion_outputs(reference, model)
-    shares = class_shares(probs)
     nearest = nearest_distances(x, as_fashion_batch(train), exact=False)
     precision, recall = knn_precision_recall(feats, ref_feats, k)
-    return {
-        "n": int(x.shape[0]),
-        "nonfinite_share": bad,
-        "confidence": float(probs.max(1).values.mean()),
-        "class_shares": [round(float(v), 4) for v in shares],
-        "class_share_min": float(shares.min()),
-        "class_share_max": float(shares.max()),
-        "fd": frechet_distance(feats, ref_feats),
-        "precision": precision,
-        "recall": recall,
-        "nearest_train_median": float(nearest.median()),
-        "nearest_train_min": float(nearest.min()),
-        "memorised_share": float((nearest < FASHION_COPY_DISTANCE).double().mean()),
-    }
+    return _image_report(bad, probs, feats, ref_feats, (precision, recall), nearest, FASHION_COPY_DISTANCE)
 
 
 def translation_report(
