@@ -337,15 +337,15 @@ def _goto(path: str) -> Callable[[Browser], Callable[[], None]]:
 TRAIN = "/training_lab?"
 DONE = "· done"
 STEPS: list[Step] = [
-    Step("first_page", "first page (Field lines, a new visitor)", 1.5, "", _goto("/"), reload=True),
-    Step("L30", "L = 30 button (a new L)", 1.0, "/", lambda b: _button(b, "L = 30"), expect="L=30"),
-    Step("L6", "L = 6 button (back to a cached L)", 1.0, ("/", "/?L=30"), lambda b: _button(b, "L = 6")),
-    Step("L30_cached", "L = 30 button again (cached)", 1.0, ("/?L=30", "/"), lambda b: _button(b, "L = 30"), expect="L=30"),
-    Step("preset", "preset → Gaussian → Swiss roll", 1.0, "/", lambda b: _choose(b, "Preset", "Gaussian → Swiss roll (paper)"), expect="preset="),
-    Step("D1", "D = 1", 1.0, "/", lambda b: _segment(b, "Data dimension D", "1"), expect="D=1"),
-    Step("charges_2048", "charges per plate → 2048 (default scene)", 1.0, "/", lambda b: _type_number(b, "Charges per plate", 2048, "stSidebar"), fresh=True,
+    Step("first_page", "first page (Field lines, a new visitor)", 1.5, "", _goto("/field_lines"), reload=True),
+    Step("L30", "L = 30 button (a new L)", 1.0, "/field_lines", lambda b: _button(b, "L = 30"), expect="L=30"),
+    Step("L6", "L = 6 button (back to a cached L)", 1.0, ("/field_lines", "/field_lines?L=30"), lambda b: _button(b, "L = 6")),
+    Step("L30_cached", "L = 30 button again (cached)", 1.0, ("/field_lines?L=30", "/field_lines"), lambda b: _button(b, "L = 30"), expect="L=30"),
+    Step("preset", "preset → Gaussian → Swiss roll", 1.0, "/field_lines", lambda b: _choose(b, "Preset", "Gaussian → Swiss roll (paper)"), expect="preset="),
+    Step("D1", "D = 1", 1.0, "/field_lines", lambda b: _segment(b, "Data dimension D", "1"), expect="D=1"),
+    Step("charges_2048", "charges per plate → 2048 (default scene)", 1.0, "/field_lines", lambda b: _type_number(b, "Charges per plate", 2048, "stSidebar"), fresh=True,
          expect="n_charges=2048"),
-    Step("theorem_load", "first load: Theorem 3.1 (top navigation)", 1.5, "/", lambda b: _navigate(b, "The exact field", "Theorem 3.1"), fresh=True,
+    Step("theorem_load", "first load: Theorem 3.1 (top navigation)", 1.5, "/field_lines", lambda b: _navigate(b, "The exact field", "Theorem 3.1"), fresh=True,
          expect="/theorem"),
     Step("theorem_start", "Theorem 3.1: click a start on P", 1.0, "/theorem", lambda b: _click_point(b, "click to start here", 25 * 9 + 17), expect="thm_start="),
     Step("high_dimensions_load", "first load: High dimensions", 1.5, "/theorem", lambda b: _navigate(b, "The exact field", "High dimensions"), expect="/high_dimensions"),

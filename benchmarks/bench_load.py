@@ -104,7 +104,7 @@ async def field_lines(browser, url: str, seed: int, timeout: float, until: str =
     try:
         page = await context.new_page()
         t0 = time.monotonic()
-        await page.goto(f"{url}/?{SMALL}&seed={seed}", timeout=timeout * 1000)
+        await page.goto(f"{url}/field_lines?{SMALL}&seed={seed}", timeout=timeout * 1000)
         return await _outcome(page, t0, await _settled(page, until, timeout))
     finally:
         await context.close()
