@@ -126,7 +126,7 @@ def _text(page) -> str:
 
 
 def test_field_lines_page(server, page, tmp_path):
-    _open(page, f"{server}/?{SMALL}")
+    _open(page, f"{server}/field_lines?{SMALL}")
     assert _case_total(_lines_chart(page)) == 16
     page.wait_for_function("() => document.body.innerText.includes('two-sided starts')", timeout=180_000)
     _idle(page)
@@ -202,7 +202,7 @@ def _navigate(page, path: str) -> None:
 
 
 def test_top_navigation_keeps_the_settings(server, page):
-    _open(page, f"{server}/?{SMALL}&L=12")
+    _open(page, f"{server}/field_lines?{SMALL}&L=12")
     _navigate(page, "high_dimensions")
     assert "/high_dimensions" in page.url
     _navigate(page, "theorem")
