@@ -46,11 +46,12 @@ for warning in state.init_session(st.session_state, st.query_params):
     st.warning(warning)
 
 page = st.navigation(PAGES, position="top")
-ui.set_current_page(STEM[page.title], STEM[page.title] in SCENE_PAGES)
+stem = STEM.get(getattr(page, "title", None), "")  # no title outside `streamlit run` (e.g. a spawned worker re-running this file)
+ui.set_current_page(stem, stem in SCENE_PAGES)
 try:
     page.run()
 except Exception as err:  # st.rerun / st.stop are BaseExceptions and pass through
-    logging.getLogger(__name__).exception("page %s failed", page.title)
+    logging.getLogger(__name__).exception("page %s failed", stem)
     st.error(f"Something went wrong on this page ({type(err).__name__}: {err}). Your settings are kept; change one and try again.")
 
 ui.sync_url()
