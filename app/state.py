@@ -12,9 +12,7 @@ Charges of a plate are an array of rows ``(x_1, ..., x_D, q)``: data coordinates
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +20,12 @@ from typing import Any
 import numpy as np
 
 from efm_core import TOYS
+from efm_core.data.files import parse_point_cloud
 
 MAX_CHARGES = 4096  # per plate: uploads and hand-built sets above this are refused
 MAX_TOY_CHARGES = 2048  # the charges-per-plate control's upper end
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+MAX_CSV_LINE = 1 << 17  # characters of one uploaded CSV line (the csv module's limit; a charge row needs < 100)
 URL_MAX_CUSTOM = 32  # hand-built plates with at most this many charges are written into the URL
 COORD_LIMIT = 1e4  # |coordinate| above this is refused (the views and the tracer are sized for toys)
 CUSTOM_KEYS = {"pos": "custom_pos", "neg": "custom_neg"}
@@ -274,63 +274,19 @@ def check_charges(rows: object, D: int, what: str = "the charges") -> np.ndarray
 
 
 def parse_upload(name: str, data: bytes, D: int) -> np.ndarray:
-    """Parse an uploaded point cloud (CSV or NPY) into validated rows (n, D+1); see ``check_charges``.
+    """Parse an uploaded point cloud (CSV or NPY, by its suffix) into validated rows (n, D+1); see ``check_charges``.
 
     CSV: one charge per row, ``D`` coordinates and an optional magnitude; a header line is allowed.
-    NPY: a numeric array of shape (n, D) or (n, D+1); pickled objects are refused.
+    NPY: a numeric array of shape (n, D) or (n, D+1); pickled objects are refused. The bytes are read by the core's
+    one parser, ``efm_core.data.files.parse_point_cloud``, with the app's row and size limits.
     """
     label = f"upload {name!r}"
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValueError(f"{label}: the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
-    if len(data) == 0:
-        raise ValueError(f"{label}: the file is empty.")
     lower = name.lower()
-    if lower.endswith(".npy"):
-        try:
-            arr = np.load(io.BytesIO(data), allow_pickle=False)
-        except Exception as err:  # numpy raises ValueError/OSError/EOFError/UnpicklingError for bad files
-            raise ValueError(f"{label}: not a valid .npy array file ({type(err).__name__}: {err}).") from None
-        if not isinstance(arr, np.ndarray):  # an .npz archive renamed .npy
-            raise ValueError(f"{label}: this is an .npz archive, not one .npy array; save a single array with numpy.save.")
-        if arr.dtype.kind not in "fiu":
-            raise ValueError(f"{label}: the array holds {arr.dtype} values; it must hold numbers.")
-        return check_charges(arr, D, label)
-    if lower.endswith((".csv", ".txt")):
-        return check_charges(_read_csv(label, data), D, label)
-    raise ValueError(f"{label}: unknown file type; upload a .csv (one charge per row) or a .npy array.")
-
-
-def _read_csv(label: str, data: bytes) -> list[list[float]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(f"{label}: not a text file (a CSV must be UTF-8 text).") from None
-    too_many = f"{label}: more than {MAX_CHARGES} rows, but the app takes at most {MAX_CHARGES} charges per plate. Subsample the file and upload it again."
-    if text.count("\n") > 2 * MAX_CHARGES + 1:  # refused before parsing (blank lines and a header allowed)
-        raise ValueError(too_many)
-    rows: list[list[float]] = []
-    reader = csv.reader(io.StringIO(text))
-    try:
-        for i, record in enumerate(reader):
-            cells = [c.strip() for c in record if c.strip() != ""]
-            if not cells:
-                continue
-            if len(rows) >= MAX_CHARGES:
-                raise ValueError(too_many)
-            try:
-                rows.append([float(c) for c in cells])
-            except ValueError:
-                if i == 0 and not rows:
-                    continue  # a header line
-                raise ValueError(f"{label}: line {i + 1} has a value that is not a number: {', '.join(cells)[:80]!r}.") from None
-    except csv.Error as err:  # e.g. a field longer than the csv module's limit
-        raise ValueError(f"{label}: not a CSV table the app can read ({err}); one charge per line, values separated by commas.") from None
-    if not rows:
-        raise ValueError(f"{label}: no numeric rows found.")
-    widths = {len(r) for r in rows}
-    if len(widths) != 1:
-        raise ValueError(f"{label}: rows have different numbers of columns ({sorted(widths)}); every row needs the same.")
-    return rows
+    fmt = "npy" if lower.endswith(".npy") else "csv" if lower.endswith((".csv", ".txt")) else None
+    if fmt is None:
+        raise ValueError(f"{label}: unknown file type; upload a .csv (one charge per row) or a .npy array.")
+    cloud = parse_point_cloud(data, label, max_points=MAX_CHARGES, max_bytes=MAX_UPLOAD_BYTES, fmt=fmt, max_line=MAX_CSV_LINE)
+    return check_charges(cloud.numpy(), D, label)
 
 
 def table_key(side: str, rows: np.ndarray) -> str:

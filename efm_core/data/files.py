@@ -64,7 +64,7 @@ def read_npy(raw: bytes, name: str, max_rows: int | None = None) -> np.ndarray:
             raise ValueError("unsupported .npy format version")
         shape, _, dtype = readers[version](stream)
     except (ValueError, OSError, EOFError, SyntaxError, TypeError):
-        raise ValueError(f"{name}: not a plain .npy array (its header is unreadable). Save it with numpy.save(path, array).") from None
+        raise ValueError(f"{name}: not a valid .npy file (its header is unreadable). Save it with numpy.save(path, array).") from None
     if dtype.hasobject:
         raise ValueError(f"{name}: not a plain .npy array (it holds Python objects, which would need unpickling).")
     if dtype.kind == "c":
@@ -95,16 +95,18 @@ def _number(cell: str) -> float | None:
         return None
 
 
-def _parse_csv(raw: bytes, name: str, max_rows: int | None = None) -> np.ndarray:
+def _parse_csv(raw: bytes, name: str, max_rows: int | None = None, max_line: int | None = None) -> np.ndarray:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValueError(f"{name}: not a text CSV file (it is not UTF-8). Give a CSV of numbers or a .npy array.") from None
+        raise ValueError(f"{name}: not a text file (it is not UTF-8, as a CSV must be). Give a CSV of numbers or a .npy array.") from None
     rows: list[list[float]] = []
     first = True
     for number, line in enumerate(io.StringIO(text, newline=None), start=1):
         if max_rows is not None and len(rows) >= max_rows and line.strip() and not line.lstrip().startswith("#"):
             raise ValueError(f"{name} has more than {max_rows} rows; at most {max_rows} are allowed here. Subsample it first.")
+        if max_line is not None and len(line) > max_line:
+            raise ValueError(f"{name}, line {number}: over {max_line} characters; not a CSV table of points (one point per line).")
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -119,7 +121,7 @@ def _parse_csv(raw: bytes, name: str, max_rows: int | None = None) -> np.ndarray
             raise ValueError(f"{name}, line {number}: field {bad} is not a number (a row is numbers separated by commas, semicolons, tabs or spaces).")
         first = False
         if rows and len(values) != len(rows[0]):
-            raise ValueError(f"{name}, line {number}: {len(values)} columns, but the first row has {len(rows[0])}.")
+            raise ValueError(f"{name}, line {number}: rows have different numbers of columns: {len(values)} columns here, {len(rows[0])} in the first row.")
         rows.append(values)
     if not rows:
         raise ValueError(f"{name}: no rows of numbers found; a CSV needs one point per line, e.g. '0.5,-1.2'.")
@@ -127,15 +129,23 @@ def _parse_csv(raw: bytes, name: str, max_rows: int | None = None) -> np.ndarray
 
 
 def parse_point_cloud(
-    raw: bytes, name: str, dims: Sequence[int] | None = None, max_points: int | None = None, max_bytes: int | None = None
+    raw: bytes,
+    name: str,
+    dims: Sequence[int] | None = None,
+    max_points: int | None = None,
+    max_bytes: int | None = None,
+    fmt: str | None = None,
+    max_line: int | None = None,
 ) -> Tensor:
     """Parse the bytes of a point cloud (CSV or NPY) into a float64 tensor (n, D), one point per row.
 
     ``name`` (a file name) appears in the messages. Bytes starting with the NPY magic are read as NPY (never
     unpickling), anything else as CSV text (comma, semicolon, tab or space separated; an optional header line and
-    ``#`` comments are skipped). A 1-D array is one column. ``dims`` lists the accepted numbers of columns (e.g. the
+    ``#`` comments are skipped); ``fmt`` ("csv" or "npy") forces one reader, e.g. by a file's suffix. A 1-D array
+    is one column. ``dims`` lists the accepted numbers of columns (e.g. the
     app's (D, D + 1): coordinates and an optional magnitude); ``max_points`` caps the number of rows, ``max_bytes``
-    the size of ``raw``. Any problem raises ValueError saying what is wrong with the file.
+    the size of ``raw``, ``max_line`` the characters of one CSV line. Any problem raises ValueError saying what is
+    wrong with the file.
     """
     if max_bytes is not None and len(raw) > max_bytes:
         raise ValueError(f"{name}: the file is {len(raw) / 2**20:.1f} MB; the limit is {max_bytes // 2**20} MB.")
@@ -144,8 +154,10 @@ def parse_point_cloud(
     if max_points is not None:
         limits.check_count("max_points", max_points, limits.MAX_POINTS)
     rows = limits.MAX_POINTS if max_points is None else max_points
-    parse = _parse_npy if raw.startswith((b"\x93NUMPY", b"PK\x03\x04")) else _parse_csv
-    array = parse(raw, name, rows)
+    if fmt not in (None, "csv", "npy"):
+        raise ValueError(f"fmt must be 'csv', 'npy' or None; got {fmt!r}.")
+    is_npy = raw.startswith((b"\x93NUMPY", b"PK\x03\x04")) if fmt is None else fmt == "npy"
+    array = _parse_npy(raw, name, rows) if is_npy else _parse_csv(raw, name, rows, max_line)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
