@@ -8,6 +8,7 @@ evaluation ``app.compute.lab.lab_view``.
 
 from __future__ import annotations
 
+import math
 import time
 
 import streamlit as st
@@ -17,13 +18,13 @@ from app.compute import exact, lab
 from app.figures import common as fc
 from app.figures import learned as fl
 
-TICK = 1.0  # seconds between the live panel's reruns while training (it draws; the run trains on its own thread)
-EVAL_EVERY = 2.0  # at least this many seconds between re-evaluations of the pictures while training ...
+TICK = 1.0  # seconds between reruns of the progress and loss while training (the run trains on its own thread)
+PICTURE_TICK = 4.0  # seconds between redraws of the pictures while training (drawing holds the GIL the training needs)
 # measured by benchmarks/bench_app_learning.py on a quiet 2-core machine (docs/performance_app_learning.md); the live
 # rate of this page against that bare rate: benchmarks/bench_load.py (docs/performance_load.md)
 TIME_NOTE = ("On a quiet 2-core machine 2000 steps of EFM at width 128 took 12 s of training (23 s with flow matching "
              "beside it); the bar below shows the rate this run really gets, in steps per wall-clock second.")
-EVAL_SHARE = 0.2  # ... and at most this share of the wall time spent evaluating (the evaluation competes with training)
+EVAL_SHARE = 0.2  # at most this share of the wall time spent evaluating while training (it competes with the training)
 
 
 def controls(scene: exact.Scene, settings: lab.LabSettings, p_toy: str | None) -> bool:
@@ -73,39 +74,51 @@ def controls(scene: exact.Scene, settings: lab.LabSettings, p_toy: str | None) -
 
 
 def live_panel(training: bool, solver: str, solver_steps: int, y_slice: float) -> None:
-    """The run's panel, rerun every ``TICK`` seconds while ``training``: the run's progress, then the pictures."""
+    """The run's panel while ``training``: its progress and loss every ``TICK`` seconds, the pictures (an evaluation
+    of the run) every ``PICTURE_TICK`` seconds, each in its own fragment, so that drawing competes little with the
+    training thread; the downloads once the run is paused or done."""
 
     @st.fragment(run_every=TICK if training else None)
-    def live() -> None:
+    def progress() -> None:
         run: lab.LabRun | None = st.session_state.get("lab_run")
         if run is None:
             st.info(f"Press **Start training**. {TIME_NOTE} The pictures update as it learns.")
             return
         run.touch()
         if training and not run.running:
-            st.rerun()  # it finished or stopped: a full rerun, so that the buttons change and this panel's timer stops
+            st.rerun()  # it finished or stopped: a full rerun, so that the buttons change and the timers stop
         if run.error:
             st.error(run.error)
         total = run.settings.steps
         st.progress(min(run.step_count / total, 1.0), text=f"step {run.step_count} / {total} · {run.steps_per_second():.0f} steps/s (wall clock)"
                     + (" · training…" if run.running else (" · done" if run.done else " · paused")))
-        curves = run.losses()
-        ui.chart(fl.loss_figure(curves, total), key="lab_loss")
-        view = _view(run, solver, solver_steps, y_slice)
+        ui.chart(fl.loss_figure(run.losses(), total), key="lab_loss")
+
+    @st.fragment(run_every=PICTURE_TICK if training else None)
+    def pictures() -> None:
+        run: lab.LabRun | None = st.session_state.get("lab_run")
+        first = math.ceil(lab.LAB_FIRST_VIEW * run.settings.steps) if run is not None else 0
+        if run is not None and run.running and run.step_count < first:
+            st.caption(f"The pictures appear after the first {first} steps (an untrained network shows nothing yet).")
+            return
+        view = None if run is None else _view(run, solver, solver_steps, y_slice)
         if view is not None:
             _pictures(run, view, y_slice)
-            _downloads(view, curves, run.settings.two_sided)
+            if not run.running:
+                _downloads(view, run.losses(), run.settings.two_sided)
 
-    live()
+    progress()
+    pictures()
 
 
 def _view(run: lab.LabRun, solver: str, solver_steps: int, y_slice: float) -> lab.LabView | None:
-    """The run evaluated (``lab.lab_view``), kept in the session; while training, at most every ``EVAL_EVERY`` s."""
+    """The run evaluated (``lab.lab_view``), kept in the session; while training, only as often as keeps the
+    evaluations under ``EVAL_SHARE`` of the wall time."""
     ss = st.session_state
     view: lab.LabView | None = ss.get("_lab_view")
     key = (id(run), run.step_count, solver, solver_steps, y_slice)
     due = view is None or ss.get("_lab_view_key") != key
-    wait = max(EVAL_EVERY, ss.get("_lab_view_cost", 0.0) * (1 - EVAL_SHARE) / EVAL_SHARE)
+    wait = ss.get("_lab_view_cost", 0.0) * (1 - EVAL_SHARE) / EVAL_SHARE
     if run.running and view is not None and time.perf_counter() - ss.get("_lab_view_time", 0.0) < wait:
         due = False
     if due:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -92,6 +93,38 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, prepare: object =
         return float((torch.cat([model(c) for c in x.split(2048)]).argmax(1) == labels).float().mean())
 
 
+def _fit(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    augment: Callable[[Tensor, torch.Generator], Tensor],
+    epochs: int,
+    batch_size: int,
+    g: torch.Generator,
+    schedule: Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler],
+    lr: float,
+) -> float:
+    """Train ``model`` in place on ``images`` (n, C, H, W) and integer ``labels`` (n,) with cross-entropy: AdamW
+    (weight decay 1e-4) at ``lr`` under ``schedule(optimizer, total_steps)``, shuffled minibatches drawn from ``g``,
+    each augmented by ``augment``. Leaves the model in eval mode; returns the CPU seconds it took."""
+    steps = epochs * ((len(labels) + batch_size - 1) // batch_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = schedule(opt, steps)
+    start = time.process_time()
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(labels), generator=g)
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            loss = nn.functional.cross_entropy(model(augment(images[idx], g)), labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    model.eval()
+    return time.process_time() - start
+
+
 def train_classifier(epochs: int = 30, batch_size: int = 64, lr: float = 2e-3, seed: int = 0) -> tuple[DigitsCNN, dict]:
     """Train ``DigitsCNN`` on the train half of ``digits_split()``; return it (eval mode) and its model card dict.
 
@@ -102,21 +135,8 @@ def train_classifier(epochs: int = 30, batch_size: int = 64, lr: float = 2e-3, s
     g = torch.Generator().manual_seed(seed)
     train, test = digits_split()
     model = DigitsCNN()
-    steps = epochs * ((len(train.labels) + batch_size - 1) // batch_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    start = time.perf_counter()
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(train.labels), generator=g)
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            loss = nn.functional.cross_entropy(model(_augment(train.images[idx], g)), train.labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    model.eval()
+    seconds = _fit(model, train.images, train.labels, _augment, epochs, batch_size, g,
+                   lambda opt, steps: torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps), lr)
     card = {
         "format_version": FORMAT_VERSION,
         "model": "DigitsCNN",
@@ -131,7 +151,7 @@ def train_classifier(epochs: int = 30, batch_size: int = 64, lr: float = 2e-3, s
         "lr": lr,
         "seed": seed,
         "augmentation": "one-pixel shift (p=0.5) + N(0, 0.1^2) pixel noise, clipped",
-        "cpu_seconds": round(time.perf_counter() - start, 1),
+        "cpu_seconds": round(seconds, 1),
         "torch": torch.__version__,
         "command": "python -m efm_core.classifier",
     }
@@ -255,21 +275,8 @@ def train_fashion_classifier(epochs: int = 10, batch_size: int = 128, lr: float 
     g = torch.Generator().manual_seed(seed)
     train, test = load_fashion_mnist("train"), load_fashion_mnist("test")
     model = FashionCNN()
-    steps = epochs * ((len(train.labels) + batch_size - 1) // batch_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
-    start = time.process_time()
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(train.labels), generator=g)
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            loss = nn.functional.cross_entropy(model(_augment_fashion(train.images[idx], g)), train.labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    model.eval()
+    seconds = _fit(model, train.images, train.labels, _augment_fashion, epochs, batch_size, g,
+                   lambda opt, steps: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15), lr)
     card = {
         "format_version": FORMAT_VERSION, "model": "FashionCNN", "parameters": sum(p.numel() for p in model.parameters()),
         "data": "Fashion-MNIST idx files (published split), pixel/127.5-1, (n,1,28,28)",
@@ -278,7 +285,7 @@ def train_fashion_classifier(epochs: int = 10, batch_size: int = 128, lr: float 
         "test_accuracy": round(accuracy(model, test.images, test.labels, as_fashion_batch), 4),
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
         "augmentation": "horizontal flip (p=0.5) + shift up to 2 px (p=0.5)",
-        "cpu_seconds": round(time.process_time() - start, 1), "torch": torch.__version__, "command": FASHION_RETRAIN,
+        "cpu_seconds": round(seconds, 1), "torch": torch.__version__, "command": FASHION_RETRAIN,
     }
     return model, card
 

@@ -195,6 +195,16 @@ def _unet_forward(net: nn.Module, x: Tensor, z: Tensor, middle: Callable[[Tensor
     return out[:, :-1], out[:, -1].mean(dim=(1, 2))
 
 
+def _image_shape(data_shape: tuple[int, ...], levels: int) -> tuple[int, int, int]:
+    """(C, H, W) of a U-Net's images, checked: three sides, H and W divisible by 2^(levels - 1)."""
+    if len(data_shape) != 3:
+        raise ValueError(f"the U-Net needs image data of shape (C, H, W); got data shape {tuple(data_shape)}.")
+    C, H, W = (int(s) for s in data_shape)
+    if levels < 1 or H % 2 ** (levels - 1) or W % 2 ** (levels - 1):
+        raise ValueError(f"{levels} U-Net levels need H and W divisible by {2 ** max(levels - 1, 0)}; got {H}x{W}.")
+    return C, H, W
+
+
 class FieldUNet(nn.Module):
     """Small U-Net field for images ``data_shape`` = (C, H, W): (x (B, C, H, W), z (B,)) -> (f_x, f_z (B,)).
 
@@ -209,12 +219,8 @@ class FieldUNet(nn.Module):
         emb_features: int = 64,
     ) -> None:
         super().__init__()
-        if len(data_shape) != 3:
-            raise ValueError(f"the U-Net needs image data of shape (C, H, W); got data shape {tuple(data_shape)}.")
-        C, H, W = (int(s) for s in data_shape)
+        C, H, W = _image_shape(data_shape, len(mults))
         levels = len(mults)
-        if levels < 1 or H % 2 ** (levels - 1) or W % 2 ** (levels - 1):
-            raise ValueError(f"{levels} U-Net levels need H and W divisible by {2 ** max(levels - 1, 0)}; got {H}x{W}.")
         self.data_shape = (C, H, W)
         self.L = float(L)
         emb_width = 4 * channels
@@ -323,12 +329,8 @@ class FieldEDMUNet(nn.Module):
         attention: int = 1, emb_features: int = 64,
     ) -> None:
         super().__init__()
-        if len(data_shape) != 3:
-            raise ValueError(f"the U-Net needs image data of shape (C, H, W); got data shape {tuple(data_shape)}.")
-        C, H, W = (int(s) for s in data_shape)
+        C, H, W = _image_shape(data_shape, len(mults))
         levels = len(mults)
-        if levels < 1 or H % 2 ** (levels - 1) or W % 2 ** (levels - 1):
-            raise ValueError(f"{levels} U-Net levels need H and W divisible by {2 ** max(levels - 1, 0)}; got {H}x{W}.")
         self.data_shape, self.L, self.levels, self.blocks_per_level = (C, H, W), float(L), levels, blocks
         emb_width = 4 * channels
         self.emb = nn.Sequential(HeightEmbedding(L, emb_width, emb_features), nn.SiLU())

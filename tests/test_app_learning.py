@@ -79,6 +79,9 @@ def test_training_lab_trains_live_and_draws_the_error_map():
     assert len(grown) > len(first)
     assert len(_fig(at, "loss")["data"]) == 4  # EFM and flow matching: raw loss and its average each
 
+    first_view = lab.LAB_FIRST_VIEW * 2000  # no pictures of a barely trained net (they would slow the training)
+    assert run.step_count >= first_view or any("pictures appear after" in c.value for c in at.caption)
+    wait_for(at, lambda at: run.step_count >= first_view and any(f["layout"].get("uirevision") == "error-map" for f in charts(at)))
     maps = [f for f in charts(at) if f["layout"].get("uirevision") == "error-map"]
     assert len(maps) == 2  # one tab per model
     angle = decode(maps[0]["data"][0]["z"]).reshape(41, 41)

@@ -45,6 +45,10 @@ LAB_DEPTH = 3  # residual blocks of the lab's MLP
 LAB_TURN = 4  # steps each model takes before the other one's turn (keeps them in lockstep)
 LAB_POINTS = 256  # fresh points of P moved along the learned fields for the metrics (the first LAB_DRAWN are drawn)
 LAB_DRAWN = 48
+LAB_ARC_STEPS = 1000  # RK4 steps per two-sided line in the lab (a trained field's lines need about 100-400; an
+# untrained one's wander until this cap, so it bounds the cost of an early evaluation: they are counted as lost)
+LAB_FIRST_VIEW = 0.05  # share of the run's steps trained before its pictures are first drawn (an untrained net
+# shows nothing worth the compute it takes from the training)
 TRAIN_SLOTS = max(1, (os.cpu_count() or 2) // 2)  # live runs of this process that train at the same moment
 TURN_SECONDS = 0.1  # training per turn at a slot before the next waiting run's turn
 ORPHAN_SECONDS = 30.0  # a run whose page has not looked at it for this long pauses (its browser tab was closed)
@@ -377,7 +381,7 @@ def lab_view(run: LabRun, solver: str, steps: int, y: float, x_range: tuple[floa
     for name, (ema, config) in nets.items():
         starts = torch.from_numpy(run.starts).float()
         if config.solver.get("kind") == ARC:
-            m = move_two_sided(ema, s.L, starts, s.seed)
+            m = move_two_sided(ema, s.L, starts, s.seed, LAB_ARC_STEPS)
         else:
             m = move(ema, config.objective, s.L, starts, solver=solver, steps=steps, snapshots=24)
         errors[name] = direction_error(ema, config.objective, scene, s.L, y, x_range)

@@ -84,11 +84,12 @@ def move(
     return Moved(x.numpy(), r.levels.numpy(), path.numpy(), r.nfe, int(r.bad.sum()), seconds)
 
 
-def move_two_sided(net: nn.Module, L: float, x0: Tensor, seed: int) -> Moved:
+def move_two_sided(net: nn.Module, L: float, x0: Tensor, seed: int, max_steps: int = 3000) -> Moved:
     """Carry points ``x0`` (n, D) of P to Q by Theorem 3.1's map along the whole-space field of ``net`` (side chosen
-    by the flux share, seeded by ``seed``; ``efm_core.theorem.transport_two_sided``)."""
+    by the flux share, seeded by ``seed``; ``efm_core.theorem.transport_two_sided``); lines still running after
+    ``max_steps`` RK4 steps are lost."""
     t0 = time.perf_counter()
-    r = transport_two_sided(space_field(net), x0.float(), 0.0, L, L, seed=seed, return_path=True)
+    r = transport_two_sided(space_field(net), x0.float(), 0.0, L, L, seed=seed, max_steps=max_steps, return_path=True)
     seconds = time.perf_counter() - t0
     path = r.path.numpy()
     moving = np.any(np.diff(path, axis=0) != 0, axis=2)  # (S, n): the line moved in that step
