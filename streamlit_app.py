@@ -48,10 +48,12 @@ for warning in state.init_session(st.session_state, st.query_params):
 page = st.navigation(PAGES, position="top")
 stem = STEM.get(getattr(page, "title", None), "")  # no title outside `streamlit run` (e.g. a spawned worker re-running this file)
 ui.set_current_page(stem, stem in SCENE_PAGES)
+state.keep_settings_across_page_switch(st.session_state, stem)
 try:
     page.run()
 except Exception as err:  # st.rerun / st.stop are BaseExceptions and pass through
     logging.getLogger(__name__).exception("page %s failed", stem)
     st.error(f"Something went wrong on this page ({type(err).__name__}: {err}). Your settings are kept; change one and try again.")
 
+state.remember_settings(st.session_state)
 ui.sync_url()

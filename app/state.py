@@ -420,6 +420,33 @@ def init_session(ss: MutableMapping[str, Any], query: Mapping[str, str]) -> list
     return warnings
 
 
+def keep_settings_across_page_switch(ss: MutableMapping[str, Any], page: str) -> list[str]:
+    """At the start of a full run on ``page``: after a switch from another page, put back every setting that the
+    switch reset to its default (returns their keys); then remember where this run is.
+
+    Streamlit keeps widget values across pages (``persist_state="session"``), but a page switch that arrives while a
+    fragment of the old page is being redrawn can carry the widgets' mount-time defaults from the browser (seen on
+    2 shared cores: L = 12 on Field lines came back as 6 on the next page). A page switch carries no edit of a
+    setting, so a value that fell back to its default there is restored from the last completed run
+    (``remember_settings``); a setting the user set to its default stays, since the remembered value is that default.
+    """
+    saved: dict[str, Any] = ss.get("_settings") or {}
+    restored = []
+    if ss.get("_settings_page") not in (None, page):
+        for key, value in saved.items():
+            default = WIDGETS[key].default
+            if value != default and ss.get(key, default) == default:
+                ss[key] = value
+                restored.append(key)
+    ss["_settings_page"] = page
+    return restored
+
+
+def remember_settings(ss: MutableMapping[str, Any]) -> None:
+    """At the end of a completed full run: the value of every setting, for ``keep_settings_across_page_switch``."""
+    ss["_settings"] = {key: ss[key] for key in WIDGETS if key in ss}
+
+
 def url_extras(ss: Mapping[str, Any], page: str, scene_page: bool) -> dict[str, str | None]:
     """Query parameters for the non-widget state of ``page`` (its script's name; None: remove the parameter): the
     hand-built charges on a page with the scene sidebar, a clicked point on its own page only."""

@@ -179,3 +179,20 @@ def test_exports_csv_text():
     assert ends[0] == "line,case,start_x1,start_x2,start_z,end_x1,end_x2,end_z" and ends[1] == "0,front,0,0,0,1,2,3"
     pts = exports.points_csv({"a": np.array([[1.0], [2.0]])}).strip().split("\n")
     assert pts == ["set,x1", "a,1", "a,2"]
+
+
+def test_a_page_switch_never_resets_a_setting_to_its_default():
+    """A switch that brings a setting back at its default (the browser's mount-time value) gets the remembered one;
+    a setting changed on the same page, or set to its default by the user, is left as it is."""
+    ss: dict = {}
+    state.keep_settings_across_page_switch(ss, "field_lines")
+    ss.update(L=12.0, n_charges=64, seed=3)
+    state.remember_settings(ss)
+    ss.update(L=state.WIDGETS["L"].default, n_charges=state.WIDGETS["n_charges"].default)  # what the switch brought
+    assert sorted(state.keep_settings_across_page_switch(ss, "high_dimensions")) == ["L", "n_charges"]
+    assert (ss["L"], ss["n_charges"], ss["seed"]) == (12.0, 64, 3)
+    state.remember_settings(ss)
+    ss["L"] = state.WIDGETS["L"].default  # the user moved L back to its default on this page
+    assert state.keep_settings_across_page_switch(ss, "high_dimensions") == []
+    state.remember_settings(ss)
+    assert state.keep_settings_across_page_switch(ss, "theorem") == [] and ss["L"] == state.WIDGETS["L"].default
