@@ -20,10 +20,11 @@ from app.figures import learned as fl
 
 TICK = 1.0  # seconds between reruns of the progress and loss while training (the run trains on its own thread)
 PICTURE_TICK = 4.0  # seconds between redraws of the pictures while training (drawing holds the GIL the training needs)
-# measured by benchmarks/bench_app_learning.py on a quiet 2-core machine (docs/performance_app_learning.md); the live
-# rate of this page against that bare rate: benchmarks/bench_load.py (docs/performance_load.md)
-TIME_NOTE = ("On a quiet 2-core machine 2000 steps of EFM at width 128 took 12 s of training (23 s with flow matching "
-             "beside it); the bar below shows the rate this run really gets, in steps per wall-clock second.")
+# measured on 2 cores: the bare training by benchmarks/bench_app_learning.py (docs/performance_app_learning.md), this
+# page in a browser by benchmarks/bench_browser.py (docs/performance_browser.md)
+TIME_NOTE = ("On a 2-core machine 2000 steps of EFM at width 128 took about 30 s in this page, 45 s with flow "
+             "matching beside it (12 s and 23 s of the training alone); the bar below shows the rate this run really "
+             "gets, in steps per wall-clock second.")
 EVAL_SHARE = 0.2  # at most this share of the wall time spent evaluating while training (it competes with the training)
 
 
