@@ -60,7 +60,7 @@ def controls(scene: exact.Scene, settings: lab.LabSettings, p_toy: str | None) -
             ss["lab_run"].pause()
 
     paused = run is not None and not stale and not run.done and not run.running and run.error is None
-    b1, b2, b3 = st.columns([2, 2, 6], vertical_alignment="center")
+    b1, b2, b3 = st.columns([3, 2, 5], vertical_alignment="center")
     b1.button(
         "Continue" if paused else "Start training", type="primary", on_click=_start, disabled=run is not None and run.running and not stale,
         help="Train a fresh network with the settings above (or continue the paused run). The page stays usable while it trains.",

@@ -9,6 +9,7 @@ The server and browser fixtures and helpers are those of tests/test_browser.py.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,8 @@ SIZES = ((1400, 1000), (1000, 800))
 def _url_path(name: str) -> str:
     """A page's address: "" for the router's default page (``default=True`` in streamlit_app.py), else its name."""
     router = (ROOT / "streamlit_app.py").read_text()
-    default = next((line for line in router.splitlines() if "default=True" in line), "")
-    return "" if f"app/pages/{name}.py" in default else name
+    default = re.search(r'default=stem == "(\w+)"', router)
+    return "" if default is not None and default.group(1) == name else name
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -46,3 +47,4 @@ def test_page_screenshots(server, page, tmp_path, name):
     page.wait_for_timeout(1200)
     _shot(page, tmp_path, f"{name}_1400x1000_full")
     assert page.locator('[data-testid="stException"]').count() == 0
+    assert "Page not found" not in page.locator("body").inner_text()

@@ -21,11 +21,12 @@ scene, L, D, seed = ui.scene_page(
 ss = st.session_state
 ui.glossary(["P and Q", "field line", "flux", "Theorem 3.1", "lost", "energy distance", "floor", "tent sampler", "S_D"])
 
-c1, c2, c3, c4, c5 = st.columns([3, 4, 2, 3, 3], vertical_alignment="bottom")
+c1, c2 = st.columns(2, vertical_alignment="bottom")  # two rows: five controls in one cut their labels at 1000 px
 with c1:
     n_lines = int(ui.slider("Number of lines", "n_lines"))
 with c2:
     sides = ui.segmented("Starts of the drawn lines", "sides", list(SIDES), SIDES)
+c3, c4, c5 = st.columns(3, vertical_alignment="bottom")
 with c3:
     cones = ui.toggle("Arrows", "cones")
 with c4:

@@ -29,12 +29,10 @@ def _on_preset() -> None:
     ss["thm_line"] = "backward" if ss["thm_preset"] == "backward" else "forward"
 
 
-c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-with c1:
-    preset = ui.segmented("Show me a line that ends…", "thm_preset", list(CASE_NAMES), {
-        "front": "on Q from the front", "behind": "on Q from behind", "backward": "after leaving P backwards"}, on_change=_on_preset)
-with c2:
-    which = ui.segmented("Chart follows the", "thm_line", list(LINE_NAMES), LINE_NAMES)
+# one control a row: side by side, their labels were cut at 1000 px
+preset = ui.segmented("Show me a line that ends…", "thm_preset", list(CASE_NAMES), {
+    "front": "on Q from the front", "behind": "on Q from behind", "backward": "after leaving P backwards"}, on_change=_on_preset)
+which = ui.segmented("Chart follows the", "thm_line", list(LINE_NAMES), LINE_NAMES)
 
 start = ss.get("thm_start")
 if start is not None and len(start) != D:

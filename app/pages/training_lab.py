@@ -24,25 +24,26 @@ scene, L, D, seed = ui.scene_page(
 )
 
 ui.glossary(["tent sampler", "whole-space net", "flow matching", "EMA", "W2", "energy distance", "NFE", "bad lines", "f_min", "training region"])
-c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 3, 3], vertical_alignment="bottom")
+c1, c2, c3 = st.columns(3, vertical_alignment="bottom")  # rows of three: five a row cut the labels at 1000 px
 with c1:
     width = int(ui.select("Network width", "lab_width", WIDTHS))
 with c2:
     steps = int(ui.number("Training steps", "lab_steps"))
 with c3:
     lr = float(ui.select("Learning rate", "lab_lr", LRS, {v: f"{v:g}" for v in LRS}))
+c4, c5, c6 = st.columns([3, 4, 3], vertical_alignment="bottom")
 with c4:
     sigma = float(ui.slider("Noise σ (sampler)", "lab_sigma"))
 with c5:
     with_fm = ui.toggle("Flow matching too", "lab_fm")
-s1, s2, s3, s4 = st.columns([3, 2, 2, 4], vertical_alignment="bottom")
+with c6:
+    two_sided = ui.toggle("Two-sided EFM", "lab_two_sided")
+s1, s2, s3 = st.columns(3, vertical_alignment="bottom")
 with s1:
     solver = ui.select("Solver", "lab_solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
 with s2:
     solver_steps = int(ui.number("Solver steps", "lab_solver_steps"))
 with s3:
-    two_sided = ui.toggle("Two-sided EFM", "lab_two_sided")
-with s4:
     y_slice = float(ui.slider("Slice at x₂ = (error map)", "lab_y", fmt="%.1f")) if D == 2 else 0.0
 
 settings = lab.LabSettings(scene.key, L, sigma, width, steps, lr, seed, bool(with_fm), bool(two_sided))
