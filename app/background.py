@@ -148,6 +148,10 @@ class _Pool:
             self.tasks = {k: t for k, t in self.tasks.items() if not t.future.done()}
             self.asked.clear()
 
+    def pending(self) -> int:
+        with self.cond:
+            return sum(not t.future.done() for t in self.tasks.values())
+
     def running_futures(self) -> list[Future]:
         with self.cond:
             return [t.future for t in self.tasks.values() if t.future.running()]
@@ -159,6 +163,11 @@ _POOL = _Pool()
 def submit(group: str, jobs: dict[Hashable, Job]) -> dict[Hashable, Future]:
     """Futures for ``jobs`` (key -> (fn, args)) of the calling session's ``group``, run on the shared fair pool."""
     return _POOL.submit(_session(), group, jobs)
+
+
+def pending() -> int:
+    """Background jobs of all sessions that wait or run (for benchmarks and tests that wait for quiet)."""
+    return _POOL.pending()
 
 
 def cancel_pending() -> None:
