@@ -27,8 +27,8 @@ def test_presets_show_each_case():
     no_errors(at)
     assert _cases(at)["forward"] == "behind"  # the default preset
     assert any("continues" in w.value for w in at.warning)  # same sign on both sides of Q: the line goes on
-    profile = chart(at, "E_z⁺")
-    assert names(profile)[:3] == ["E_z⁺ (P's field)", "E_z⁻ (Q's field)", "E_z = E_z⁺ + E_z⁻"]
+    profile = chart(at, "E<sub>z</sub><sup>+</sup>")
+    assert names(profile)[:3] == ["E<sub>z</sub><sup>+</sup> (P's field)", "E<sub>z</sub><sup>−</sup> (Q's field)", "E<sub>z</sub> = E<sub>z</sub><sup>+</sup> + E<sub>z</sub><sup>−</sup>"]
     at.button_group(key="thm_preset").set_value("front").run()
     no_errors(at)
     assert _cases(at)["forward"] == "front"

@@ -7,6 +7,8 @@ charts. Conventions (axes, colours, ``uirevision``) are those of ``app.figures.c
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -379,12 +381,11 @@ def _asinh_axis(values: np.ndarray) -> tuple[float, list[float], list[str]]:
     top = float(np.nanmax(np.arcsinh(finite / e0))) if finite.size else 1.0
     ticks = [0.0]
     labels = ["0"]
-    for k in range(-3, 8):
-        v = 10.0**k
-        a = float(np.arcsinh(v / e0))
-        if 0.3 < a <= top + 1:
-            ticks += [a, -a]
-            labels += [_power(k), "−" + _power(k)]
+    decades = [k for k in range(-3, 8) if 1.0 < float(np.arcsinh(10.0**k / e0)) <= top + 1]  # clear of the 0 tick
+    for k in decades[:: max(1, math.ceil(len(decades) / 4))]:  # at most 4 a side: labels 2 decades apart stay apart
+        a = float(np.arcsinh(10.0**k / e0))
+        ticks += [a, -a]
+        labels += [_power(k), "−" + _power(k)]
     return e0, ticks, labels
 
 
@@ -400,9 +401,9 @@ def ez_profile_figure(
     e0, ticks, labels = _asinh_axis(np.concatenate([ez_pos, ez_neg]))
     f = lambda v: np.arcsinh(v / e0)  # noqa: E731
     fig = new_figure()
-    fig.add_trace(go.Scatter(x=s, y=f(ez_pos), name="E_z⁺ (P's field)", line={"color": POS_COLOR}))
-    fig.add_trace(go.Scatter(x=s, y=f(ez_neg), name="E_z⁻ (Q's field)", line={"color": NEG_COLOR}))
-    fig.add_trace(go.Scatter(x=s, y=f(ez_pos + ez_neg), name="E_z = E_z⁺ + E_z⁻", line={"color": "#333333", "dash": "dot"}))
+    fig.add_trace(go.Scatter(x=s, y=f(ez_pos), name="E<sub>z</sub><sup>+</sup> (P's field)", line={"color": POS_COLOR}))
+    fig.add_trace(go.Scatter(x=s, y=f(ez_neg), name="E<sub>z</sub><sup>−</sup> (Q's field)", line={"color": NEG_COLOR}))
+    fig.add_trace(go.Scatter(x=s, y=f(ez_pos + ez_neg), name="E<sub>z</sub> = E<sub>z</sub><sup>+</sup> + E<sub>z</sub><sup>−</sup>", line={"color": "#333333", "dash": "dot"}))
     fig.add_trace(go.Scatter(x=s, y=z, name="height z of the line", yaxis="y2", line={"color": "#999999", "width": 1}))
     if s_cross is not None:
         fig.add_vline(x=s_cross, line={"color": "#000000", "dash": "dash"}, annotation_text="meets Q", annotation_position="top")  # above the plot
@@ -410,7 +411,7 @@ def ez_profile_figure(
     fig.update_layout(
         height=height, uirevision="profile", margin={"t": TOOLBAR_BAND + 16},
         xaxis={"title": {"text": "arc length s along the line"}},
-        yaxis={"title": {"text": f"E_z (asinh scale, E₀ = {e0:.2g})"}, "tickvals": ticks, "ticktext": labels},
+        yaxis={"title": {"text": f"E<sub>z</sub> (asinh scale, E<sub>0</sub> = {e0:.2g})"}, "tickvals": ticks, "ticktext": labels},
         yaxis2={"title": {"text": "z"}, "overlaying": "y", "side": "right", "showgrid": False, "tickmode": "auto", "nticks": 6, "automargin": True, "range": [min(0.0, float(np.min(z))) - 0.5, max(L, float(np.max(z))) + 0.5]},
     )
     return fig

@@ -42,12 +42,12 @@ def l_sweep_figure(
         for col in (1, 2, 3):
             fig.add_vline(x=current_L, line={"color": "#000000", "dash": "dot", "width": 1}, row=1, col=col)
     fig.update_xaxes(title_text="L", range=[0, float(max(Ls)) * 1.05])
-    fig.update_yaxes(title_text="energy distance (data units)", rangemode="tozero", tickformat=".2f", title_standoff=4, row=1, col=1)
+    fig.update_yaxes(title_text="energy distance (data units)", rangemode="tozero", tickformat=".2f", automargin=True, row=1, col=1)
     fig.update_yaxes(title_text="share", range=[0, 1], row=1, col=2)
     fig.update_yaxes(title_text="distance from the axis", rangemode="tozero", row=1, col=3)
     fig.update_yaxes(title_text="% of lines", range=[0, 100], tickmode="linear", tick0=0, dtick=25, row=1, col=3, secondary_y=True, showgrid=False)
-    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 0, "r": 0, "t": 30, "b": 0}, legend={"orientation": "h", "y": -0.28},
-                      uirevision="l-sweep")
+    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 64, "r": 0, "t": 30, "b": 0}, legend={"orientation": "h", "y": -0.28},
+                      uirevision="l-sweep")  # the left margin holds the first panel's title clear of its tick labels
     return fig
 
 
