@@ -254,7 +254,7 @@ def test_generation_restores_its_settings_from_the_url(pretrained):
 
 def _start_points(ckpt, n: int, seed: int) -> tuple[torch.Tensor, bool]:
     """The start points of the Generation page's samples (``efm_core.generate``, the snapshot at the start plate)."""
-    return generate(ckpt.net, ckpt.config, n, seed=seed, snapshots=2).path[0], ckpt.config.objective == "pfgm"
+    return generate(ckpt.net, ckpt.config, n, seed=seed, snapshots=2).path[0], ckpt.config.one_plate
 
 
 def test_start_points_are_seeded_per_sample(ckpt_dir):
