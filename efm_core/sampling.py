@@ -2,9 +2,9 @@
 
 Seeds are per item, as EDM's ``StackedRandomGenerator``: item i of seed s is drawn from its own generator seeded
 with ``item_seed(s, i)``, so it is the same item whatever n is and wherever it is drawn (the CLI, the app). This
-holds for every endless source (Gaussian noise, a toy) and the priors of PFGM and PFGM++; a finite set (digits, a user's file: a
-translation model's P) draws n items at once from one generator of seed s (a subset without replacement cannot be
-drawn item by item).
+holds for every endless source (Gaussian noise, a toy) and the priors of PFGM and PFGM++; a finite set (digits, a
+user's file: a translation model's P) draws n items at once from one generator of seed s (a subset without
+replacement cannot be drawn item by item).
 
 PFGM and PFGM++ (``efm_core.pfgm``) generate from their prior: PFGM by ``solvers.transport`` of ``fields.pfgm_field``
 in t = log z from log z_max down to log z_min (the config's solver, RK45 in the presets), PFGM++ by
