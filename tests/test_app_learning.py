@@ -340,6 +340,13 @@ def test_upload_refuses_nets_too_big_to_build(ckpt_dir):
         loading.load_uploaded(*loading.read_upload([(n, b if n.endswith(".safetensors") else json.dumps(card).encode()) for n, b, _ in files]))
 
 
+def test_upload_refuses_pfgm_models_whose_lines_start_on_a_prior(tmp_path):
+    """A PFGM++ card (the shipped baseline's config) is refused with a message that points to the CLI."""
+    card = {"config": json.loads((ROOT / "pretrained" / "configs" / "pfgmpp-toy-swiss.json").read_text())}
+    with pytest.raises(ValueError, match="generates from its prior.*CLI"):
+        loading.load_uploaded(*loading.read_upload([("m.safetensors", b"x"), ("m.json", json.dumps(card).encode())]))
+
+
 # ----------------------------------------------------------------------------------------------------- translation
 def test_translation_outputs_strips_and_hue_readout(pretrained):
     at = app_test(TRANSLATION, tr_solver_steps="4")
