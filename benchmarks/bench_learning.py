@@ -103,7 +103,7 @@ def comparison_table(steps: int) -> str:
         for L in (6, 30):
             rows.append(_row(toy, L, "EFM", *_run(get_preset(f"{toy}-L{L}"), steps)))
             rows.append(_row(toy, L, "flow matching", *fm))
-        rows.append(_row(toy, "-", "PFGM-style (z_max 40)", *_run(get_preset(f"pfgm-{toy}"), steps)))
+        rows.append(_row(toy, "-", "PFGM++ (D_aug 4, sigma_max 80)", *_run(get_preset(f"pfgmpp-{toy}"), steps)))
         print("\n".join(rows[-5:]), file=sys.stderr, flush=True)
     return "\n".join(rows)
 

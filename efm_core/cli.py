@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_flag(t)
 
     s = sub.add_parser("sample", help="noise -> data: draw samples from a checkpoint", description=(
-        "Draw N samples of P (seeded), carry them along the learned field to Q, and save them in data space "
+        "Draw N samples of P (seeded), carry them along the learned field to Q (PFGM, PFGM++: from their prior to "
+        "the data), and save them in data space "
         "(e.g. (N, 1, 8, 8) in [-1, 1] for digits) as a float32 .npy file."))
     s.add_argument("--checkpoint", required=True, metavar="PATH", help="checkpoint path without suffix (PATH.safetensors + PATH.json)")
     s.add_argument("--n", type=_count(limits.MAX_ITEMS), required=True, help="number of samples")
@@ -238,7 +239,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     ckpt = _load(args.checkpoint, args.device)
     _check_batch(ckpt, args.n, "--n")
     result = generate(ckpt.net, ckpt.config, args.n, args.seed, **_solver_overrides(args))
-    spec = ckpt.config.p if ckpt.config.objective == "pfgm" else ckpt.config.q
+    spec = ckpt.config.p if ckpt.config.one_plate else ckpt.config.q
     _save_npy(args.out, _clip(result.x, spec))
     print(f"wrote {args.out}: {args.n} samples, NFE {result.nfe}, bad lines {int(result.bad.sum())}", file=sys.stderr)
     return 0

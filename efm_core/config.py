@@ -2,7 +2,8 @@
 
 Plate convention (as the paper): P on z = 0 (positive charges), Q on z = L (negative charges); generation puts noise
 on P and data on Q and moves forward along the field; translation moves P's data to Q's (``reverse`` goes back).
-The PFGM-style baseline is the exception: its data sit alone on z = 0 and its prior on the far plane z = L.
+PFGM and PFGM++ (``efm_core.pfgm``) are the exception: their data sit alone on z = 0 (``p``) and their lines start
+on a prior (PFGM: on the plane z = L; PFGM++: its kernel at sigma_max = L) and end on the data.
 
 Data source specs (dicts, stored in checkpoints):
 
@@ -37,14 +38,17 @@ from torch import Tensor
 from . import limits
 from .data import TOYS, datasets, files, images
 from .nets import NET_KINDS
+from .pfgm import OBJECTIVES as ONE_PLATE_OBJECTIVES
+from .pfgm import PFGMOptions, PFGMppOptions, method_options
 from .plates import check_gap, check_positive_int
 from .sampler import TARGETS, SamplerConfig
 
-OBJECTIVES = ("efm", "fm", "pfgm")
+OBJECTIVES = ("efm", "fm", *ONE_PLATE_OBJECTIVES)
 LR_SCHEDULES = ("cosine", "constant")
 SOLVERS = ("euler", "heun", "rk45")  # solvers in z between the plates (solvers.transport)
 ARC = "arc"  # the two-sided solver in arc length through the whole space (theorem.transport_two_sided)
 SAMPLING_SOLVERS = (*SOLVERS, ARC)
+EDM_SOLVERS = ("heun", "euler")  # PFGM++'s sampler (solvers.edm_sample): its options are kind and steps only
 SOLVER_OPTIONS = {"kind", "steps", "f_min", "rtol", "atol", "max_steps", "sides", "r_min", "delta"}
 SOURCE_KINDS = ("toy", "gaussian", "digits", "coloured_digits", "points_file", "image_folder", "fashion_mnist", "cifar10")
 IMAGE_SETS = {"fashion_mnist": datasets.load_fashion_mnist, "cifar10": datasets.load_cifar10}  # local labelled sets
@@ -223,12 +227,14 @@ def _path(spec: dict) -> str:
 class ExperimentConfig:
     """Everything needed to train (and later rebuild) one model; JSON round trip with ``to_dict``/``from_dict``.
 
-    objective: 'efm' (the paper), 'fm' (conditional flow matching baseline) or 'pfgm' (single-plate PFGM-style
-        baseline; ``q`` must be None and ``L`` is the prior plane's height).
+    objective: 'efm' (the paper), 'fm' (conditional flow matching baseline), 'pfgm' or 'pfgmpp' (PFGM and PFGM++,
+        ``efm_core.pfgm``: ``q`` must be None, ``sampler`` {}; ``L`` is PFGM's z_max or PFGM++'s sigma_max).
     p, q: data source specs of the plates z = 0 and z = L.
     L: plate distance (data units). net: ``nets.build_net`` spec. sampler: ``sampler.SamplerConfig`` dict.
-    target: 'exact' (E/|E|) or 'single_plate' (PFGM). gamma: unused since the 'upstream' target (the only one it
-        softened) was removed; kept so that every saved checkpoint card still reads.
+    target: 'exact' (E/|E|). gamma: unused since the 'upstream' target (the only one it softened) was removed; kept
+        so that every saved checkpoint card still reads.
+    method: PFGM's or PFGM++'s options (``pfgm.PFGMOptions`` / ``PFGMppOptions`` fields; {} for efm and fm, and
+        then left out of ``to_dict``, so that their cards are unchanged).
     n_charges: charges per plate per step (the target's large batch); n_queries: training points per step.
     steps, lr, warmup (linear warm-up steps), lr_schedule ('cosine' decays to ``min_lr_ratio`` * lr at ``steps``,
         'constant'), grad_clip (max grad norm, 0 = off), ema (decay of the weights used for sampling), seed.
@@ -257,6 +263,7 @@ class ExperimentConfig:
     seed: int = 0
     solver: dict = field(default_factory=lambda: {"kind": "heun", "steps": 50, "f_min": 0.05})
     description: str = ""
+    method: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -270,12 +277,15 @@ class ExperimentConfig:
         self.L = check_gap(self.L, torch.float32)  # the nets run in float32
         for key in ("p", "q"):
             spec = getattr(self, key)
-            if spec is None and not (key == "q" and self.objective == "pfgm"):
+            if spec is None and not (key == "q" and self.one_plate):
                 raise ValueError(f"config {key!r} (the data on plate {'z = 0' if key == 'p' else 'z = L'}) is missing.")
             if spec is not None and (not isinstance(spec, dict) or spec.get("kind") not in SOURCE_KINDS):
                 raise ValueError(f"config {key!r} must be a data spec with 'kind' in {', '.join(SOURCE_KINDS)}; got {spec!r}.")
-        if self.objective == "pfgm" and self.q is not None:
-            raise ValueError("the pfgm objective has data on one plate only: set q to null.")
+        if self.one_plate and self.q is not None:
+            raise ValueError(f"the {self.objective} objective has data on one plate only: set q to null.")
+        method_options(self.objective, self.method)
+        if self.one_plate and self.sampler:
+            raise ValueError(f"{self.objective} draws its own training points: set sampler to {{}} (its options go in method).")
         if not isinstance(self.net, dict) or self.net.get("kind") not in NET_KINDS:
             raise ValueError(f"config net must be a dict with 'kind' in {', '.join(NET_KINDS)}; got {self.net!r}.")
         SamplerConfig.from_dict(self.sampler)
@@ -305,13 +315,29 @@ class ExperimentConfig:
         unknown = sorted(set(self.solver) - SOLVER_OPTIONS)
         if unknown:
             raise ValueError(f"unknown solver option(s) {unknown}; known: {sorted(SOLVER_OPTIONS)}.")
+        if self.objective == "pfgmpp" and (self.solver.get("kind", "heun") not in EDM_SOLVERS or set(self.solver) - {"kind", "steps"}):
+            raise ValueError(f"PFGM++ samples with EDM's sampler: solver {{'kind': 'heun' or 'euler', 'steps': levels}}; got {self.solver!r}.")
+
+    @property
+    def one_plate(self) -> bool:
+        """True for PFGM and PFGM++: data on z = 0 only, lines from a prior (``efm_core.pfgm``)."""
+        return self.objective in ONE_PLATE_OBJECTIVES
+
+    @property
+    def method_options(self) -> PFGMOptions | PFGMppOptions | None:
+        """The validated ``method`` options (None for efm and fm)."""
+        return method_options(self.objective, self.method)
 
     @property
     def sampler_config(self) -> SamplerConfig:
         return SamplerConfig.from_dict(self.sampler)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-able dict; ``method`` only when it holds options."""
+        out = asdict(self)
+        if not out["method"]:
+            del out["method"]
+        return out
 
     @classmethod
     def from_dict(cls, spec: object) -> ExperimentConfig:

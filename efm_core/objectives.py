@@ -6,10 +6,10 @@
   pairing): t ~ U(0, 1), x_t = (1 - t) x_P + t x_Q (+ N(0, sigma^2) with the ``constant`` sampler), regress the net's
   f_x at (x_t, z = t L) onto the velocity v = x_Q - x_P. Sampling uses the same solvers with the field (v, L), i.e.
   dx/dz = v / L (``fields.learned_field``).
-* PFGM-style single-plate field (Xu et al. 2022): the data alone on z = 0, the target E+/|E+| of that plate
-  (``sampler.field_target(kind="single_plate")``), training points from PFGM's perturbation (sampler ``pfgm``). It is
-  an ``EFMObjective`` with those options (``make_objective``); its prior is ``pfgm_prior``: where the field lines of
-  the plate cross the far plane z = z_max when the data look like a point charge.
+* ``PFGMObjective`` (Xu et al. 2022): the data of P alone on z = 0, PFGM's perturbation kernel with ``restrict_M``
+  (``pfgm.pfgm_perturb``), the target sqrt(N) d / (|d| + gamma) of the step's large batch (``pfgm.pfgm_target``).
+* ``PFGMppObjective`` (Xu et al. 2023): EDM's weighted denoiser loss with PFGM++'s kernel of D_aug augmented
+  dimensions (``pfgm.pfgmpp_perturbation``) and EDM's preconditioning (``pfgm.pfgmpp_denoise``).
 
 ``make_objective(config)`` picks the loss of an ``ExperimentConfig``.
 """
@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import ExperimentConfig
+from .pfgm import PFGMOptions, PFGMppOptions, net_height, pfgm_perturb, pfgm_target, pfgmpp_denoise, pfgmpp_perturbation
 from .sampler import SamplerConfig, field_target, first_pairs, ot_pairing, sample_points
 
 Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor]
@@ -32,7 +33,7 @@ class EFMObjective:
     """Loss of Algorithm 1: the mean over training points of |f(x~) - target(x~)|^2 over all D+1 components.
 
     Training points: ``sampler.sample_points`` on the first ``n_queries`` items of the P and Q batches; target:
-    ``sampler.field_target`` of all charges in the batches (``kind`` exact or single_plate).
+    ``sampler.field_target`` of all charges in the batches.
     """
 
     def __init__(self, L: float, sampler: SamplerConfig, n_queries: int, target: str = "exact") -> None:
@@ -49,12 +50,15 @@ class EFMObjective:
 
 
 def make_objective(config: ExperimentConfig) -> Objective:
-    """The loss of ``config.objective`` (efm and pfgm: ``EFMObjective``; fm: ``FlowMatchingObjective``)."""
+    """The loss of ``config.objective``: ``EFMObjective``, ``FlowMatchingObjective``, ``PFGMObjective`` or
+    ``PFGMppObjective``."""
     sampler = config.sampler_config
     if config.objective == "fm":
         return FlowMatchingObjective(config.L, sampler, config.n_queries)
-    if config.objective == "pfgm" and (config.target != "single_plate" or sampler.kind != "pfgm"):
-        raise ValueError("the pfgm objective needs target 'single_plate' and sampler kind 'pfgm'.")
+    if config.objective == "pfgm":
+        return PFGMObjective(config.method_options, config.L, config.n_queries)
+    if config.objective == "pfgmpp":
+        return PFGMppObjective(config.method_options, config.L, config.n_queries)
     return EFMObjective(config.L, sampler, config.n_queries, config.target)
 
 
@@ -85,14 +89,33 @@ class FlowMatchingObjective:
         return (f_x - (q - p)).flatten(1).square().sum(1).mean()
 
 
-def pfgm_prior(n: int, shape: tuple[int, ...], z_max: float, generator: torch.Generator) -> Tensor:
-    """n points (n, *shape) float32 of PFGM's prior on the plane z = z_max: where the field lines of a unit point
-    charge at the origin of R^{D+1} cross that plane, flux-weighted.
+class PFGMObjective:
+    """PFGM's loss: |f(x~) - target(x~)|^2 summed over the N+1 components, mean over the first ``n_queries`` data
+    of the batch (perturbed by ``pfgm_perturb``); the target uses the whole batch. The net sees ``net_height(z)``."""
 
-    That density is proportional to z_max / (|x|^2 + z_max^2)^{(D+1)/2}, a multivariate Cauchy distribution of scale
-    z_max, drawn exactly as z_max * g / |h| with g ~ N(0, I_D), h ~ N(0, 1) (PFGM draws the same radius through a
-    Beta(D/2, 1/2) variable).
-    """
-    g = torch.randn((n, *shape), generator=generator)
-    h = torch.randn((n,) + (1,) * len(shape), generator=generator).abs().clamp_min(1e-12)
-    return float(z_max) * g / h
+    def __init__(self, options: PFGMOptions, L: float, n_queries: int) -> None:
+        self.options, self.L, self.n_queries = options, float(L), int(n_queries)
+
+    def __call__(self, net: nn.Module, p: Tensor, q: Tensor | None, generator: torch.Generator) -> Tensor:
+        x, z = pfgm_perturb(p[: self.n_queries], self.options, generator)
+        target = pfgm_target(x.float(), z.float(), p.float(), self.options.gamma)
+        f_x, f_z = net(x, net_height(z, self.options.z_min, self.L, self.L))
+        pred = torch.cat([f_x.flatten(1), f_z[:, None]], dim=1)
+        return (pred - target.to(pred)).square().sum(1).mean()
+
+
+class PFGMppObjective:
+    """PFGM++'s loss: EDM's weighted denoiser loss lambda(sigma) |D(y + n, sigma) - y|^2, sigma ~ exp(N(P_mean,
+    P_std^2)), n from PFGM++'s kernel at sigma, lambda = (sigma^2 + sigma_data^2) / (sigma sigma_data)^2; mean over
+    the first ``n_queries`` data of the batch."""
+
+    def __init__(self, options: PFGMppOptions, L: float, n_queries: int) -> None:
+        self.options, self.L, self.n_queries = options, float(L), int(n_queries)
+
+    def __call__(self, net: nn.Module, p: Tensor, q: Tensor | None, generator: torch.Generator) -> Tensor:
+        y, o = p[: self.n_queries], self.options
+        sigma = torch.exp(torch.randn(y.shape[0], generator=generator, device=y.device, dtype=y.dtype) * o.P_std + o.P_mean)
+        x = y + pfgmpp_perturbation(y.shape[0], tuple(y.shape[1:]), sigma, o.d_aug, generator)
+        weight = (sigma**2 + o.sigma_data**2) / (sigma * o.sigma_data) ** 2
+        err = (pfgmpp_denoise(net, x, sigma, o, self.L) - y).flatten(1).square().sum(1)
+        return (weight * err).mean()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 
 from .config import ExperimentConfig
+from .pfgm import PFGMOptions, PFGMppOptions, options_dict
 
 # --- presets ---------------------------------------------------------------------------------------------------------
 
 _TOY_NET = {"kind": "mlp", "width": 256, "depth": 3}
 _TOY_TARGETS = ("two_gaussians", "swiss_roll", "two_moons")
 _DIGITS_NET = {"kind": "mlp", "width": 512, "depth": 3}
+_TOY_RMS = {"two_gaussians": 5.7, "swiss_roll": 1.37, "two_moons": 1.4}  # RMS per coordinate (PFGM++'s sigma_data)
 FASHION_L = 30.0
 
 
@@ -41,15 +43,22 @@ def _toy_two_sided(name: str, target: str, L: float) -> ExperimentConfig:
     )
 
 
-def _pfgm_toy(name: str, target: str, z_max: float = 40.0) -> ExperimentConfig:
-    sigma, tau = 0.05, 0.03
-    M = math.log(z_max / sigma) / math.log1p(tau)  # the largest perturbation scale reaches the prior plane
+def _one_plate(name: str, objective: str, data: dict, net: dict, steps: int, n_charges: int, scale: float, D_aug: int) -> ExperimentConfig:
+    """PFGM (z_max = 40, upstream's CIFAR-10 options) or PFGM++ (sigma_max = 80 and EDM's options with sigma_data =
+    ``scale``, the data's RMS per coordinate, and P_mean shifted by log(scale / 0.5), so that the training levels
+    follow the data's scale as EDM's do for images of RMS 0.5)."""
+    if objective == "pfgm":
+        L, method = 40.0, options_dict(PFGMOptions())
+        solver = {"kind": "rk45", "steps": 20, "rtol": 1e-4, "atol": 1e-4, "f_min": 1e-4, "max_steps": 2000}
+    else:
+        L = 80.0
+        method = options_dict(PFGMppOptions(D_aug=D_aug, sigma_data=scale, P_mean=round(-1.2 + math.log(scale / 0.5), 3)))
+        solver = {"kind": "heun", "steps": 18}
+    what = "PFGM" if objective == "pfgm" else f"PFGM++ (D_aug = {D_aug})"
     return ExperimentConfig(
-        name=name, objective="pfgm", p={"kind": "toy", "name": target, "D": 2}, q=None, L=z_max,
-        net=dict(_TOY_NET), sampler={"kind": "pfgm", "sigma": sigma, "tau": tau, "M": round(M, 2)},
-        target="single_plate", n_charges=1024, n_queries=256, steps=3000, lr=1e-3, warmup=200, ema=0.995,
-        solver={"kind": "heun", "steps": 50, "f_min": 0.05},
-        description=f"PFGM-style baseline: {target} alone on z = 0, prior plane z = {z_max:g}.",
+        name=name, objective=objective, p=data, q=None, L=L, net=dict(net), sampler={}, n_charges=n_charges,
+        n_queries=256, steps=steps, lr=1e-3, warmup=200, ema=0.995 if data["kind"] == "toy" else 0.999, solver=solver,
+        description=f"{what}: {data.get('name', data['kind'])} alone on z = 0.", method=method,
     )
 
 
@@ -120,9 +129,14 @@ def _build_presets() -> dict[str, ExperimentConfig]:
             presets[name] = _toy(name, target, float(L))
             presets[f"fm-{name}"] = _toy(f"fm-{name}", target, float(L), "fm")
             presets[f"{name}-two-sided"] = _toy_two_sided(f"{name}-two-sided", target, float(L))
-        presets[f"pfgm-{target}"] = _pfgm_toy(f"pfgm-{target}", target)
+        toy = {"kind": "toy", "name": target, "D": 2}  # PFGM++: D_aug = 2N on the toys and the digits
+        presets[f"pfgm-{target}"] = _one_plate(f"pfgm-{target}", "pfgm", toy, _TOY_NET, 1500, 1024, 1.0, 1)
+        presets[f"pfgmpp-{target}"] = _one_plate(f"pfgmpp-{target}", "pfgmpp", toy, _TOY_NET, 1500, 1024, _TOY_RMS[target], 4)
     presets["digits-gen"] = _digits_gen("digits-gen", "efm")
     presets["fm-digits-gen"] = _digits_gen("fm-digits-gen", "fm")
+    digits = {"kind": "digits", "classes": None, "split": "train"}
+    presets["pfgm-digits"] = _one_plate("pfgm-digits", "pfgm", digits, _DIGITS_NET, 2000, 2048, 1.0, 1)
+    presets["pfgmpp-digits"] = _one_plate("pfgmpp-digits", "pfgmpp", digits, _DIGITS_NET, 2000, 2048, 0.5, 128)
     presets["cdigits-2to3"] = _cdigits("cdigits-2to3", "efm")
     presets["fm-cdigits-2to3"] = _cdigits("fm-cdigits-2to3", "fm")
     presets["fashion-gen"] = _fashion_gen("fashion-gen", "efm")

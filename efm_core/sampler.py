@@ -9,9 +9,6 @@ Training points (model- and solver-agnostic, pure functions of tensors and a ``t
   noise at the plates, ``sigma`` mid-gap (the project's training notes found constant noise near the plates makes
   the target in-plane there and causes flipped lines; upstream's ``gaussian_tube`` has the same shape);
   ``constant`` uses s = sigma, ``none`` s = 0.
-* ``pfgm``: upstream's ``Gaussian_mixing`` (PFGM's perturbation) around the z = 0 plate only: z = |N(0, sigma^2)|
-  (1 + tau)^m, m ~ U[0, M], x = p + u |N(0, sigma^2 I_D)| (1 + tau)^m with u a random unit vector. Unlike upstream,
-  z is clamped to [eps, L - eps] (upstream lets it pass the far plate). Used by the PFGM baseline.
 * ``whole_space``: points in all of R^{D+1}, for a net that must know the field outside the slab too (two-sided
   transport, ``efm_core.theorem``: lines that leave P backwards loop round the outside). Half of the points are
   ``tent`` points between the plates; a fifth lie behind a plate (a P or Q sample plus noise up to ``sigma``, at
@@ -22,10 +19,9 @@ Training points (model- and solver-agnostic, pure functions of tensors and a ``t
 Pairing of the P and Q samples that span the segments: ``independent`` (as drawn) or ``ot`` (a minibatch optimal
 transport plan on squared distances, as OT-CFM; the training notes suggest it keeps the colour of coloured digits).
 
-Targets at the points x~ = (x, z) in R^{D+1}, computed without gradients, in the points' dtype (float32 is enough):
-
-* ``exact``: E / |E| of the exact two-plate field of all charges (``field.plate_field_at``), as the paper;
-* ``single_plate``: E+ / |E+|, the field of the P plate alone (the PFGM-style baseline).
+Target at the points x~ = (x, z) in R^{D+1}, computed without gradients, in the points' dtype (float32 is enough):
+``exact``, E / |E| of the exact two-plate field of all charges (``field.plate_field_at``), as the paper. PFGM's and
+PFGM++'s training points and targets are their own (``efm_core.pfgm``).
 """
 
 from __future__ import annotations
@@ -41,25 +37,22 @@ from torch import Tensor
 from .field import plate_field_at
 from .plates import check_gap, lift, make_plates
 
-SCHEDULES = ("tent", "constant", "none", "pfgm", "whole_space")
+SCHEDULES = ("tent", "constant", "none", "whole_space")
 WHOLE_SPACE_SHARES = (0.5, 0.2)  # whole_space: shares of tent points and of points behind a plate (the rest: shells)
 BEHIND_DEPTH = 0.25  # whole_space: std of the depth behind a plate, in units of L
 SHELL_RADII = (0.1, 100.0)  # whole_space: radii of the shells round the centre, in units of L
 PAIRINGS = ("independent", "ot")
-TARGETS = ("exact", "single_plate")
+TARGETS = ("exact",)
 
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    """How training points are drawn. ``sigma``: noise scale in data units (tent: the mid-gap std; PFGM kinds:
-    sigma_end); ``eps``: margin, heights lie in [eps, L - eps]; ``tau``, ``M``: PFGM's z-schedule (PFGM kinds only);
-    ``pairing``: 'independent' or 'ot'."""
+    """How training points are drawn. ``sigma``: noise scale in data units (tent: the mid-gap std); ``eps``:
+    margin, heights lie in [eps, L - eps]; ``pairing``: 'independent' or 'ot'."""
 
     kind: str = "tent"
     sigma: float = 0.05
     eps: float = 0.0
-    tau: float = 0.03
-    M: float = 291.0
     pairing: str = "independent"
 
     def __post_init__(self) -> None:
@@ -67,7 +60,7 @@ class SamplerConfig:
             raise ValueError(f"sampler kind must be one of {', '.join(SCHEDULES)}; got {self.kind!r}.")
         if self.pairing not in PAIRINGS:
             raise ValueError(f"sampler pairing must be one of {', '.join(PAIRINGS)}; got {self.pairing!r}.")
-        for name in ("sigma", "eps", "tau", "M"):
+        for name in ("sigma", "eps"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"sampler {name} must be a finite number >= 0; got {value!r}.")
@@ -141,14 +134,6 @@ def noise_scale(t: Tensor, config: SamplerConfig) -> Tensor:
     return torch.zeros_like(t)
 
 
-def _pfgm_heights(n: int, config: SamplerConfig, g: torch.Generator, like: Tensor) -> tuple[Tensor, Tensor]:
-    """PFGM's z = |N(0, sigma^2)| (1 + tau)^m with m ~ U[0, M]: returns (z (n,), multiplier (1 + tau)^m (n,))."""
-    m = config.M * _uniform(n, g, like)
-    mult = torch.exp(m * math.log1p(config.tau))
-    z = torch.randn(n, generator=g, device=like.device, dtype=like.dtype).abs() * config.sigma * mult
-    return z, mult
-
-
 def first_pairs(p: Tensor, q: Tensor | None, n: int) -> tuple[Tensor, Tensor | None]:
     """The first n (or fewer, when a finite data set is smaller) items of each plate's batch, equally many of each."""
     k = min(n, p.shape[0], p.shape[0] if q is None else q.shape[0])
@@ -158,28 +143,22 @@ def first_pairs(p: Tensor, q: Tensor | None, n: int) -> tuple[Tensor, Tensor | N
 def sample_points(p: Tensor, q: Tensor | None, L: float, config: SamplerConfig, generator: torch.Generator) -> TrainingPoints:
     """Training points for B pairs: ``p`` (B, *shape) samples of P (z = 0), ``q`` (B, *shape) samples of Q (z = L).
 
-    ``q`` may be None only for the ``pfgm`` kind (which perturbs around P alone). Everything is drawn with
-    ``generator`` on the device and in the dtype of ``p``. Heights lie in [eps, L - eps] (``whole_space``: anywhere).
+    Everything is drawn with ``generator`` on the device and in the dtype of ``p``. Heights lie in [eps, L - eps]
+    (``whole_space``: anywhere).
     """
     L = check_gap(L)
     if config.eps * 2 >= L:
         raise ValueError(f"sampler eps = {config.eps} leaves no room between the plates (L = {L}); use eps < L / 2.")
-    if q is None and config.kind != "pfgm":
+    if q is None:
         raise ValueError(f"the {config.kind!r} sampler interpolates between P and Q samples; give Q samples.")
-    if q is not None:
-        if q.shape != p.shape:
-            raise ValueError(f"P and Q batches must have the same shape; got {tuple(p.shape)} and {tuple(q.shape)}.")
-        if config.pairing == "ot":
-            q = ot_pairing(p, q)
+    if q.shape != p.shape:
+        raise ValueError(f"P and Q batches must have the same shape; got {tuple(p.shape)} and {tuple(q.shape)}.")
+    if config.pairing == "ot":
+        q = ot_pairing(p, q)
     B = p.shape[0]
     lo, hi = config.eps, L - config.eps
     if config.kind == "whole_space":
         return _whole_space_points(p, q, L, config, generator)
-    if config.kind == "pfgm":
-        z, mult = _pfgm_heights(B, config, generator, p)
-        z = z.clamp(lo, hi)
-        x = p + eq21_noise(tuple(p.shape), config.sigma * mult, generator, p)
-        return TrainingPoints(x, z, z / L)
     z = lo + (hi - lo) * _uniform(B, generator, p)
     t = z / L
     tb = t.reshape(B, *([1] * (p.ndim - 1)))
@@ -220,14 +199,11 @@ def field_target(
     """Regression target (B, D+1) at ``points`` (B, D+1, z last) for charges ``p`` (N, D) on z = 0 and ``q`` (M, D)
     on z = L (flattened data coordinates), computed in the dtype and on the device of ``points``.
 
-    Both kinds return unit vectors.
+    The target is a unit vector.
     """
     if kind not in TARGETS:
         raise ValueError(f"target kind must be one of {', '.join(TARGETS)}; got {kind!r}.")
     p = p.to(points)
-    if kind == "single_plate":
-        plates = make_plates(p, p[:1], L)  # the dummy Q charge is computed separately and not used
-        return plate_field_at(points, plates, chunk_elements=chunk_elements).pos.direction
     if q is None:
         raise ValueError(f"the {kind!r} target needs charges on both plates.")
     q = q.to(points)

@@ -2,24 +2,29 @@
 
 Seeds are per item, as EDM's ``StackedRandomGenerator``: item i of seed s is drawn from its own generator seeded
 with ``item_seed(s, i)``, so it is the same item whatever n is and wherever it is drawn (the CLI, the app). This
-holds for every endless source (Gaussian noise, a toy) and PFGM's prior; a finite set (digits, a user's file: a
-translation model's P) draws n items at once from one generator of seed s (a subset without replacement cannot be
-drawn item by item).
+holds for every endless source (Gaussian noise, a toy) and the priors of PFGM and PFGM++; a finite set (digits, a
+user's file: a translation model's P) draws n items at once from one generator of seed s (a subset without
+replacement cannot be drawn item by item).
+
+PFGM and PFGM++ (``efm_core.pfgm``) generate from their prior: PFGM by ``solvers.transport`` of ``fields.pfgm_field``
+in t = log z from log z_max down to log z_min (the config's solver, RK45 in the presets), PFGM++ by
+``solvers.edm_sample`` from sigma_max = L down to 0 (solver heun or euler, ``steps`` levels).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 from . import limits
-from .config import ARC, ExperimentConfig, FiniteSource, make_source
-from .fields import learned_field, space_field
+from .config import ARC, EDM_SOLVERS, ExperimentConfig, FiniteSource, make_source
+from .fields import learned_field, pfgm_field, space_field
 from .nets import FieldSpaceMLP
-from .objectives import pfgm_prior
-from .solvers import TransportResult, transport
+from .pfgm import pfgm_prior, pfgmpp_denoise, pfgmpp_prior
+from .solvers import TransportResult, edm_levels, edm_sample, transport
 from .theorem import transport_two_sided
 
 
@@ -29,20 +34,21 @@ def item_seed(seed: int, i: int) -> int:
 
 
 def start_points(config: ExperimentConfig, n: int, seed: int) -> tuple[Tensor, bool]:
-    """``n`` start items (n, *shape) on the CPU for a noise -> data run of ``config`` and whether they start on the
-    far plate (PFGM's prior, z = L). An endless source (Gaussian noise, a toy) or PFGM's prior is drawn one item at a
-    time from its own generator (``item_seed``), so the first k items stay the same when n changes; a finite set
-    draws n at once."""
+    """``n`` start items (n, *shape) on the CPU for a noise -> data run of ``config`` and whether they start on a
+    prior (PFGM, PFGM++). An endless source (Gaussian noise, a toy) or a prior is drawn one item at a time from its
+    own generator (``item_seed``), so the first k items stay the same when n changes; a finite set draws n at once."""
+    source, o = make_source(config.p), config.method_options
+    draw: Callable[[torch.Generator], Tensor]
     if config.objective == "pfgm":
-        shape = make_source(config.p).shape
-        draw: Callable[[torch.Generator], Tensor] = lambda g: pfgm_prior(1, shape, config.L, g)[0]  # noqa: E731
+        draw = lambda g: pfgm_prior(1, source.shape, config.L, o.radius, g)[0]  # noqa: E731
+    elif config.objective == "pfgmpp":
+        draw = lambda g: pfgmpp_prior(1, source.shape, config.L, o.d_aug, g)[0]  # noqa: E731
     else:
-        source = make_source(config.p)
         if isinstance(source, FiniteSource):
             return source.sample(n, torch.Generator().manual_seed(int(seed))), False
         draw = lambda g: source.sample(1, g)[0]  # noqa: E731
     items = [draw(torch.Generator().manual_seed(item_seed(seed, i))) for i in range(n)]
-    return torch.stack(items), config.objective == "pfgm"
+    return torch.stack(items), config.one_plate
 
 
 def _solver_options(config: ExperimentConfig, overrides: dict) -> dict:
@@ -75,25 +81,41 @@ def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **
     """Draw ``n`` samples of P (seeded) and carry them to Q: result with x of shape (n, *shape) on the net's device.
 
     The start items are ``start_points(config, n, seed)`` (per-item seeds for noise: item i is the same for any n).
-    For the PFGM-style baseline the start is its prior on the plane z = L and the lines run back to the data at z = 0.
+    PFGM and PFGM++ start on their prior and run to the data (``_from_prior``).
     ``solver`` overrides the config's solver options (solver kind as ``kind``, steps, f_min, rtol, snapshots...).
     """
     limits.check_count("n", n, limits.MAX_ITEMS, why="items in one call: generate in several calls")
-    field = learned_field(net, config.objective, config.L)
     options = _solver_options(config, solver)
     device = next(net.parameters()).device
-    x0, far = start_points(config, n, seed)
-    if far:
-        return transport(field, x0.to(device), config.L, 0.0, **options)
+    x0, from_prior = start_points(config, n, seed)
+    if from_prior:
+        return _from_prior(net, config, x0.to(device), options)
+    field = learned_field(net, config.objective, config.L)
     if options["solver"] == ARC:
         return _two_sided(net, config, x0.to(device), 0.0, config.L, seed, options)
     return transport(field, x0.to(device), 0.0, config.L, **options)
 
 
+def _from_prior(net: nn.Module, config: ExperimentConfig, x0: Tensor, options: dict) -> TransportResult:
+    """Carry prior points ``x0`` (n, *shape) to the data. PFGM: ``transport`` in t = log z from log L to log z_min
+    (the result's z, levels back in z). PFGM++: ``edm_sample`` on ``edm_levels(steps)`` (heun or euler, no other
+    option; z = 0 at the end)."""
+    o = config.method_options
+    if config.objective == "pfgm":
+        r = transport(pfgm_field(net, o, config.L), x0, math.log(config.L), math.log(o.z_min), **options)
+        return r._replace(z=r.z.exp(), levels=None if r.levels is None else r.levels.exp())
+    kind, steps = options.pop("solver"), options.pop("steps", 18)
+    if kind not in EDM_SOLVERS or options:
+        raise ValueError(f"PFGM++ samples with EDM's sampler: solver 'heun' or 'euler' and steps only; got {kind!r} with {sorted(options)}.")
+    param = next(net.parameters())
+    denoise = lambda x, s: pfgmpp_denoise(net, x.to(param), s.to(param), o, config.L)  # noqa: E731
+    return edm_sample(denoise, x0.to(param), edm_levels(int(steps), o.sigma_min, config.L, o.rho), heun=kind == "heun")
+
+
 def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool = False, **solver: object) -> TransportResult:
     """Carry data ``x`` (n, *shape) from P (z = 0) to Q (z = L), or from Q back to P if ``reverse``."""
-    if config.objective == "pfgm":
-        raise ValueError("the PFGM-style baseline has data on one plate only; it generates but does not translate.")
+    if config.one_plate:
+        raise ValueError(f"{config.objective} has data on one plate only; it generates but does not translate.")
     shape = make_source(config.p).shape
     if not isinstance(x, Tensor) or tuple(x.shape[1:]) != tuple(shape) or x.shape[0] < 1:
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
@@ -120,10 +142,10 @@ def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int 
 
     limits.check_count("n", n, limits.MAX_EVAL_ITEMS, why="exact W2 costs O(n^3) time and O(n^2) memory")
 
-    target_spec = config.p if config.objective == "pfgm" else config.q
+    target_spec = config.p if config.one_plate else config.q
     target = make_source(target_spec)
     source = make_source(config.p)
-    translating = config.objective != "pfgm" and config.p["kind"] in ("digits", "coloured_digits")
+    translating = not config.one_plate and config.p["kind"] in ("digits", "coloured_digits")
     if translating:
         inputs = source.reference(n, seed)
         result = translate(net, config, inputs, **solver)

@@ -17,7 +17,11 @@ e.g. Q -> P for a translation). ``snapshots=K`` records every line at K evenly s
 between solver steps) for animations. ``nfe`` counts batched network calls.
 
 The field is any callable ``field(x (B, *shape), z (B,)) -> (f_x (B, *shape), f_z (B,))`` (``fields.FieldFn``);
-``fields.learned_field`` turns a trained net into one.
+``fields.learned_field`` turns a trained net into one, ``fields.pfgm_field`` a PFGM net into its field in log z.
+
+``edm_sample`` is EDM's deterministic sampler in the noise level sigma (Karras et al. 2022, Algorithm 1 without
+churn), PFGM++'s sampler: Heun (or Euler) steps of dx/dsigma = (x - D(x, sigma)) / sigma on ``edm_levels``, the last
+step to sigma = 0 an Euler step; a line whose denoiser goes non-finite is frozen and counted as for ``transport``.
 """
 
 from __future__ import annotations
@@ -223,6 +227,46 @@ def _rk45(lines: _Lines, z_start: float, z_end: float, steps: int, rtol: float, 
         factor = torch.clamp(0.9 * e.clamp_min(1e-10) ** -0.2, 0.2, 5.0)
         factor = torch.where(accept, factor, factor.clamp(max=1.0))
         h[idx] = torch.maximum(step * factor, torch.full_like(step, h_min))
+
+
+def edm_levels(steps: int, sigma_min: float, sigma_max: float, rho: float) -> list[float]:
+    """EDM's sampling levels: ``steps`` values from sigma_max down to sigma_min, evenly spaced in sigma^(1/rho),
+    then 0 (``steps`` + 1 values)."""
+    if not (isinstance(steps, int) and 2 <= steps <= limits.MAX_SOLVER_STEPS):
+        raise ValueError(f"the EDM sampler needs steps from 2 to {limits.MAX_SOLVER_STEPS} (levels from sigma_max to sigma_min); got {steps!r}.")
+    a, b = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
+    return [(a + i / (steps - 1) * (b - a)) ** rho for i in range(steps)] + [0.0]
+
+
+Denoiser = Callable[[Tensor, Tensor], Tensor]  # (x (B, *shape), sigma (B,)) -> denoised x (B, *shape)
+
+
+@torch.no_grad()
+def edm_sample(denoise: Denoiser, x0: Tensor, levels: list[float], heun: bool = True) -> TransportResult:
+    """Carry ``x0`` (B, *shape) at sigma = levels[0] down the ``levels`` (decreasing, the last 0) with EDM's
+    deterministic Heun steps (``heun=False``: Euler): 2 len(levels) - 3 denoiser calls for Heun. The result's z holds
+    each line's last level (0, or where a non-finite line was frozen); levels and path are None."""
+    x = x0.clone()
+    B = x.shape[0]
+    ok = torch.ones(B, dtype=torch.bool, device=x.device)
+    z = torch.full((B,), float(levels[0]), dtype=x.dtype, device=x.device)
+    nfe = 0
+
+    def slope(x: Tensor, s: float) -> Tensor:
+        return (x - denoise(x, torch.full((B,), s, dtype=x.dtype, device=x.device)).to(x)) / s
+
+    for s, s_next in zip(levels[:-1], levels[1:], strict=True):
+        d = slope(x, s)  # Euler step from s to s_next
+        x_next = x + (s_next - s) * d
+        nfe += 1
+        if heun and s_next > 0:  # second-order correction (not on the last step to 0)
+            x_next = x + (s_next - s) * 0.5 * (d + slope(x_next, s_next))
+            nfe += 1
+        ok = ok & torch.isfinite(x_next.flatten(1)).all(dim=1)
+        x = torch.where(ok.reshape(-1, *([1] * (x.ndim - 1))), x_next, x)
+        z = torch.where(ok, torch.full_like(z, s_next), z)
+    none = torch.zeros_like(ok)
+    return TransportResult(x, z, nfe, none, ~ok, None, None)
 
 
 @torch.no_grad()

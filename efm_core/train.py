@@ -3,7 +3,8 @@
 Each step draws ``n_charges`` fresh items of each plate's source (the large batch of charges), builds training
 points from the first ``n_queries`` pairs, and takes one Adam step on the objective:
 
-the loss of ``objectives.make_objective`` (EFM, the PFGM-style baseline or flow matching, ``objectives``).
+the loss of ``objectives.make_objective`` (EFM, flow matching, PFGM or PFGM++; PFGM and PFGM++ on the data of P
+alone).
 
 The loop has a linear warm-up, optional cosine decay, gradient clipping, an exponential moving average of the
 weights (used for sampling), seeded generators (data on the CPU, training-point noise on the device; one stream per

@@ -37,6 +37,7 @@ TASKS = [
                                                                   "transport_backward_share"))
       for t, w in (("2gauss", "two Gaussians"), ("swiss", "Swiss roll")) for L in (6, 30)],
 ]
+PEERS = ["pfgmpp-digits-gen", "pfgmpp-toy-swiss"]  # PFGM++ (efm_core.pfgm), a baseline without a flow-matching twin
 
 
 def _to_rgb(images: torch.Tensor) -> torch.Tensor:
@@ -87,7 +88,7 @@ def translation_grid(name: str) -> None:
 def toy_scatter(name: str) -> None:
     ckpt = load_checkpoint(PRETRAINED / name)
     x = generate(ckpt.net, ckpt.config, 1000, seed=0).x
-    target = make_source(ckpt.config.q).reference(1000, 1)
+    target = make_source(ckpt.config.p if ckpt.config.one_plate else ckpt.config.q).reference(1000, 1)
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.scatter(target[:, 0], target[:, 1], s=3, c="0.7", label="target")
     ax.scatter(x[:, 0], x[:, 1], s=3, c="tab:blue", label="transported")
@@ -169,16 +170,16 @@ def cards_table() -> str:
     """Markdown: one row per shipped checkpoint (pretrained/README.md's model cards)."""
     lines = ["| name | method | L | pairs | net | steps | CPU min | size (MB) | metrics at save time (1000 items) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for name, _, _ in TASKS:
-        for full in (name, f"fm-{name}"):
-            card = json.loads((PRETRAINED / f"{full}.json").read_text())
-            config, net = card["config"], card["config"]["net"]
-            size = (PRETRAINED / f"{full}.safetensors").stat().st_size / 2**20
-            pairs = config["sampler"].get("pairing", "independent")
-            size_text = f"{net['channels']} ch {net.get('mults')}" if "channels" in net else f"{net.get('width')}x{net.get('depth')}"
-            lines.append(f"| `{full}` | {config['objective'].upper()} | {config['L']:g} | {pairs} | {net['kind']} "
-                         f"{size_text} | {card['steps']} | {card['cpu_minutes']} | {size:.1f} | "
-                         f"{_headline(card['metrics'])} |")
+    for full in [n for name, _, _ in TASKS for n in (name, f"fm-{name}")] + PEERS:
+        card = json.loads((PRETRAINED / f"{full}.json").read_text())
+        config, net = card["config"], card["config"]["net"]
+        size = (PRETRAINED / f"{full}.safetensors").stat().st_size / 2**20
+        pairs = config["sampler"].get("pairing", "independent") if config["q"] is not None else "–"
+        size_text = f"{net['channels']} ch {net.get('mults')}" if "channels" in net else f"{net.get('width')}x{net.get('depth')}"
+        method = {"pfgmpp": "PFGM++"}.get(config["objective"], config["objective"].upper())
+        lines.append(f"| `{full}` | {method} | {config['L']:g} | {pairs} | {net['kind']} "
+                     f"{size_text} | {card['steps']} | {card['cpu_minutes']} | {size:.1f} | "
+                     f"{_headline(card['metrics'])} |")
     return "\n".join(lines)
 
 
@@ -186,17 +187,14 @@ def main(only: list[str]) -> None:
     """Pictures of every task (or of the tasks named in ``only``, e.g. ``fashion-gen``), then both tables."""
     plt.switch_backend("Agg")
     torch.set_num_threads(1)
-    for name, _, _ in TASKS:
-        if only and name not in only:
+    grids = {"digits-gen": digits_grid, "fashion-gen": digits_grid, "cdigits-2to3": translation_grid, PEERS[0]: digits_grid}
+    runs = [(name, prefix + name) for name, _, _ in TASKS for prefix in ("", "fm-")] + [(n, n) for n in PEERS]
+    for name, full in runs:
+        if (only and name not in only) or not (PRETRAINED / f"{full}.json").is_file():
             continue
-        for prefix in ("", "fm-"):
-            full = prefix + name
-            if not (PRETRAINED / f"{full}.json").is_file():
-                continue
-            grids = {"digits-gen": digits_grid, "fashion-gen": digits_grid, "cdigits-2to3": translation_grid}
-            grids.get(name, toy_scatter)(full)
-            if load_checkpoint(PRETRAINED / full).config.solver.get("kind") == ARC:
-                two_sided_lines(full)
+        grids.get(name, toy_scatter)(full)
+        if load_checkpoint(PRETRAINED / full).config.solver.get("kind") == ARC:
+            two_sided_lines(full)
     print(cards_table(), table(), sep="\n\n")
 
 

@@ -257,7 +257,7 @@ def test_generation_restores_its_settings_from_the_url(pretrained):
 
 def _start_points(ckpt, n: int, seed: int) -> tuple[torch.Tensor, bool]:
     """The start points of the Generation page's samples (``efm_core.generate``, the snapshot at the start plate)."""
-    return generate(ckpt.net, ckpt.config, n, seed=seed, snapshots=2).path[0], ckpt.config.objective == "pfgm"
+    return generate(ckpt.net, ckpt.config, n, seed=seed, snapshots=2).path[0], ckpt.config.one_plate
 
 
 def test_start_points_are_seeded_per_sample(ckpt_dir):
@@ -341,6 +341,13 @@ def test_upload_refuses_nets_too_big_to_build(ckpt_dir):
     card["config"]["net"]["width"] = 10**7
     with pytest.raises(ValueError, match="larger than the app allows"):
         loading.load_uploaded(*loading.read_upload([(n, b if n.endswith(".safetensors") else json.dumps(card).encode()) for n, b, _ in files]))
+
+
+def test_upload_refuses_pfgm_models_whose_lines_start_on_a_prior(tmp_path):
+    """A PFGM++ card (the shipped baseline's config) is refused with a message that points to the CLI."""
+    card = {"config": json.loads((ROOT / "pretrained" / "configs" / "pfgmpp-toy-swiss.json").read_text())}
+    with pytest.raises(ValueError, match="generates from its prior.*CLI"):
+        loading.load_uploaded(*loading.read_upload([("m.safetensors", b"x"), ("m.json", json.dumps(card).encode())]))
 
 
 # ----------------------------------------------------------------------------------------------------- translation

@@ -4,11 +4,9 @@ import math
 
 import pytest
 import torch
-from scipy import stats
 
 from efm_core.fields import learned_field
 from efm_core.nets import FieldMLP
-from efm_core.objectives import pfgm_prior
 from efm_core.solvers import transport
 
 SOLVERS = ["euler", "heun", "rk45"]
@@ -118,13 +116,3 @@ def test_argument_checks():
         transport(growth_field, torch.full((2, 2), float("nan")), 0.0, 1.0)
     with pytest.raises(ValueError, match="snapshots"):
         transport(growth_field, x0, 0.0, 1.0, snapshots=1)
-
-
-@pytest.mark.parametrize("D", [1, 2, 64])
-def test_pfgm_prior_is_the_point_charge_flux_on_the_plane(D):
-    """|x|^2 / (|x|^2 + z^2) ~ Beta(D/2, 1/2) for the flux of a point charge through the plane at height z."""
-    z_max = 40.0
-    x = pfgm_prior(20000, (D,), z_max, torch.Generator().manual_seed(D)).double()
-    r2 = (x**2).sum(1)
-    u = (r2 / (r2 + z_max**2)).numpy()
-    assert stats.kstest(u, stats.beta(D / 2, 0.5).cdf).pvalue > 1e-3

@@ -3,7 +3,8 @@ hold both in the card (measured at save time on 1000 items) and on a fresh, smal
 
 Bars: digits-gen k-NN precision >= 0.75, recall >= 0.6, every class 4-16 %, <= 10 % near-copies (< 0.5 from a
 training image); cdigits-2to3 >= 80 % read as 3 and >= 80 % keep their hue within 30 degrees; toys at L = 6 W2 <= 2x
-the two-sample floor. The CLI samples and transports with them, and refuses a missing or corrupt one with exit 2.
+the two-sample floor; the PFGM++ baselines (``PEERS``) precision >= 0.75 on digits and W2 <= 3x the floor on the toy.
+The CLI samples and transports with them, and refuses a missing or corrupt one with exit 2.
 """
 
 import json
@@ -26,7 +27,8 @@ PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
 TOYS = [f"toy-gauss-{t}-L{L}" for t in ("2gauss", "swiss") for L in (6, 30)]
 EFM = ["digits-gen", "cdigits-2to3", "fashion-gen", *TOYS]
 SLAB = [f"toy-gauss-2gauss-L{L}-slab" for L in (6, 30)]  # the forward-only models the two-sided toys replaced (kept to show why)
-NAMES = EFM + [f"fm-{n}" for n in EFM] + SLAB  # the names the app loads: a contract
+PEERS = ["pfgmpp-digits-gen", "pfgmpp-toy-swiss"]  # PFGM++ baselines (efm_core.pfgm); the app does not load them
+NAMES = EFM + [f"fm-{n}" for n in EFM] + SLAB + PEERS  # the names the app loads, and the peers: a contract
 MAX_TOTAL_BYTES = 100_000_000  # issue 13: pretrained/ stays <= 100 MB in all
 
 
@@ -52,7 +54,7 @@ def test_checkpoint_loads_with_a_complete_card(name):
     ckpt = _load(name)
     card = ckpt.card
     assert card["name"] == name == ckpt.config.name
-    assert ckpt.config.objective == ("fm" if name.startswith("fm-") else "efm")
+    assert ckpt.config.objective == ("fm" if name.startswith("fm-") else "pfgmpp" if name in PEERS else "efm")
     assert card["steps"] == ckpt.config.steps and card["cpu_minutes"] > 0 and card["cpu_threads"] == 1
     assert not card["has_train_state"]  # slim: sampling weights only
     assert card["metrics"]["transport_nonfinite"] == 0
@@ -69,7 +71,7 @@ def _digits_bars(m, share_slack=0.0):
     assert m["memorised_share"] <= 0.10, m
 
 
-@pytest.mark.parametrize("name", ["digits-gen", "fm-digits-gen"])
+@pytest.mark.parametrize("name", ["digits-gen", "fm-digits-gen", "pfgmpp-digits-gen"])
 def test_card_digits_bars(name):
     m = _load(name).card["metrics"]
     assert m["n"] == 1000
@@ -94,10 +96,15 @@ def test_card_toy_bar_at_small_L(name):
     assert m["n"] == 1000 and m["w2_over_floor"] <= 2.0, m
 
 
+def test_card_pfgmpp_toy_is_a_working_baseline():
+    m = _load("pfgmpp-toy-swiss").card["metrics"]
+    assert m["n"] == 1000 and m["w2_over_floor"] <= 3.0 and m["transport_bad_share"] == 0.0, m
+
+
 # --- bars on a fresh small batch --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["digits-gen", "fm-digits-gen"])
+@pytest.mark.parametrize("name", ["digits-gen", "fm-digits-gen", "pfgmpp-digits-gen"])
 def test_fresh_digits_meet_the_bars(name):
     ckpt = _load(name)
     n = 500
@@ -105,8 +112,9 @@ def test_fresh_digits_meet_the_bars(name):
     assert int(out.nonfinite.sum()) == 0
     x = out.x.clamp(-1, 1)
     assert x.shape == (n, 1, 8, 8)
+    data = ckpt.config.p if ckpt.config.one_plate else ckpt.config.q
     # class shares of n samples scatter by sqrt(p (1 - p) / n) (1.3 % here): allow two standard errors
-    _digits_bars(metrics.digits_report(x, train=make_source(ckpt.config.q).items), share_slack=2 * (0.1 * 0.9 / n) ** 0.5)
+    _digits_bars(metrics.digits_report(x, train=make_source(data).items), share_slack=2 * (0.1 * 0.9 / n) ** 0.5)
 
 
 def _coloured(classes, seed):

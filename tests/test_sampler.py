@@ -64,19 +64,6 @@ def test_eq21_noise_norm_is_chi_and_direction_uniform():
     assert float(u.mean(0).abs().max()) < 0.03  # isotropic
 
 
-@pytest.mark.parametrize("kind", ["pfgm"])
-def test_pfgm_style_heights_stay_between_the_plates(kind):
-    p, q = _batches(5000)
-    cfg = SamplerConfig(kind=kind, sigma=0.1, tau=0.03, M=200.0, eps=1e-3)
-    pts = sample_points(p, None if kind == "pfgm" else q, L, cfg, torch.Generator().manual_seed(5))
-    assert float(pts.z.min()) >= 1e-3 and float(pts.z.max()) <= L - 1e-3
-    if kind == "pfgm":  # perturbation around P only, concentrated near the plate (log-uniform scale)
-        assert float(pts.z.median()) < L / 4
-    else:  # exact interpolation, no x-noise
-        t = pts.z[:, None] / L
-        torch.testing.assert_close(pts.x, (1 - t) * p + t * q, rtol=0, atol=1e-12)
-
-
 def test_interpolating_samplers_need_q_and_bad_options_are_refused():
     p, _ = _batches(10)
     with pytest.raises(ValueError, match="Q samples"):
@@ -121,12 +108,3 @@ def test_exact_target_is_the_unit_direction_of_the_exact_field():
     ref = ref / torch.linalg.vector_norm(ref, dim=1, keepdim=True)
     assert float((target.double() - ref).abs().max()) < 1e-4
     torch.testing.assert_close(target.double(), exact_field(x, p, q, L), rtol=0, atol=1e-4)
-
-
-def test_single_plate_target_is_the_field_of_P_alone():
-    p, _ = _batches(200, seed=11)
-    x = torch.tensor([[0.1, 0.2, 0.5], [3.0, -2.0, 10.0]], dtype=torch.float64)
-    got = field_target(x, p, None, 40.0, "single_plate")
-    ref = _coulomb(x, torch.cat([p, torch.zeros(200, 1, dtype=torch.float64)], 1), 2)
-    torch.testing.assert_close(got, ref / torch.linalg.vector_norm(ref, dim=1, keepdim=True), rtol=0, atol=1e-10)
-    assert bool((got[:, -1] > 0).all())  # above the plate the field leaves it

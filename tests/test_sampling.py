@@ -33,8 +33,9 @@ def test_the_first_items_of_a_seed_do_not_depend_on_n(name):
     assert not torch.allclose(large[:8], large[8:], atol=1e-3)  # the items differ from each other
 
 
-def test_pfgm_prior_items_do_not_depend_on_n():
-    config = get_preset("pfgm-two_moons")
+@pytest.mark.parametrize("name", ["pfgm-two_moons", "pfgmpp-digits"])
+def test_prior_items_do_not_depend_on_n(name):
+    config = get_preset(name)
     small, far = start_points(config, 8, seed=3)
     large, _ = start_points(config, 16, seed=3)
     assert far

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from efm_core.config import ExperimentConfig
-from efm_core.objectives import EFMObjective, FlowMatchingObjective, make_objective
+from efm_core.objectives import EFMObjective, FlowMatchingObjective, PFGMObjective, PFGMppObjective, make_objective
 from efm_core.presets import PRESETS, get_preset
 from efm_core.sampler import SamplerConfig
 from efm_core.sampling import evaluate, generate
@@ -87,7 +87,8 @@ def test_callback_can_stop_and_chunks_and_log(tmp_path):
 def test_objectives_by_config():
     assert isinstance(make_objective(TINY), EFMObjective)
     assert isinstance(make_objective(get_preset("fm-two_moons-L6")), FlowMatchingObjective)
-    assert make_objective(get_preset("pfgm-two_moons")).target == "single_plate"
+    assert isinstance(make_objective(get_preset("pfgm-two_moons")), PFGMObjective)
+    assert isinstance(make_objective(get_preset("pfgmpp-digits")), PFGMppObjective)
     with pytest.raises(ValueError, match="sampler kinds 'none' and 'constant'"):
         FlowMatchingObjective(1.0, SamplerConfig(kind="tent"), 8)
 
@@ -110,7 +111,7 @@ def test_config_validation_and_presets():
         one_sided = PRESETS[name.removesuffix("-two-sided")]
         assert (PRESETS[name].p, PRESETS[name].q, PRESETS[name].L) == (one_sided.p, one_sided.q, one_sided.L)
         assert PRESETS[name].solver["kind"] == "arc" and PRESETS[name].net["kind"] == "space_mlp"
-    for name in [n for n in PRESETS if not n.startswith(("fm-", "pfgm-", "tiny")) and not n.endswith("-two-sided")]:
+    for name in [n for n in PRESETS if not n.startswith(("fm-", "pfgm-", "pfgmpp-", "tiny")) and not n.endswith("-two-sided")]:
         twin = PRESETS["fm-" + name]
         assert (twin.objective, twin.p, twin.q, twin.steps, twin.n_queries, twin.net) == (
             "fm", PRESETS[name].p, PRESETS[name].q, PRESETS[name].steps, PRESETS[name].n_queries, PRESETS[name].net,

@@ -132,8 +132,8 @@ def translate_moved(ckpt: Checkpoint, items: np.ndarray, reverse: bool, solver: 
 
 
 def data_end(config: ExperimentConfig, reverse: bool = False) -> dict:
-    """The data spec at the end of a run: Q's, or P's for a reverse run and for PFGM (it generates P's data)."""
-    return config.p if (reverse or config.objective == "pfgm") else config.q
+    """The data spec at the end of a run: Q's, or P's for a reverse run and for PFGM / PFGM++ (they generate P's data)."""
+    return config.p if (reverse or config.one_plate) else config.q
 
 
 def data_clip(config: ExperimentConfig, reverse: bool = False) -> tuple[float, float] | None:

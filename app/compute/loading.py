@@ -75,7 +75,11 @@ NET_LIMITS = {"width": 4096, "depth": 32, "channels": 512, "blocks": 8, "emb_fea
 
 
 def _check_upload_config(config: ExperimentConfig, name: str) -> None:
-    """Refuse configs the app should not build: data read from files on this server, or nets too big to allocate."""
+    """Refuse configs the app should not build: data read from files on this server, nets too big to allocate, or
+    PFGM / PFGM++ models (their lines start on a prior, not on P: the pages draw lines between two plates)."""
+    if config.one_plate:
+        raise CheckpointError(f"{name}: a {config.objective} model generates from its prior, which the app's pages do not "
+                              "draw; sample and evaluate it with the CLI (python -m efm_core sample / eval).")
     for side in ("p", "q"):
         spec = getattr(config, side)
         if spec is not None and spec.get("kind") not in UPLOAD_SOURCES:
@@ -150,7 +154,7 @@ def load_uploaded(digest: str, base: str, _st_bytes: bytes, _js_bytes: bytes) ->
 def describe(ckpt: Checkpoint) -> str:
     """One line about a checkpoint: objective, data, L, steps, training time."""
     c = ckpt.config
-    what = {"efm": "EFM", "fm": "flow matching", "pfgm": "PFGM-style"}[c.objective]
+    what = {"efm": "EFM", "fm": "flow matching", "pfgm": "PFGM", "pfgmpp": "PFGM++"}[c.objective]
     minutes = ckpt.card.get("cpu_minutes") or (ckpt.card.get("train_seconds") or 0) / 60
     q = "—" if c.q is None else c.q.get("kind")
     return f"{what}, {c.p.get('kind')} → {q}, L = {c.L:g}, {ckpt.card.get('steps')} steps, {minutes:.1f} min of training"
