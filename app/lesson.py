@@ -6,6 +6,8 @@ Plain data, no Streamlit. Math is written for Streamlit's markdown ($...$ is ren
 
 from __future__ import annotations
 
+TERM_LABELS = {"S_D": "$S_D$", "f_min": r"$f_{\min}$"}  # glossary keys written as math where they are shown
+
 GLOSSARY: dict[str, str] = {
     "EFM": "Electrostatic Field Matching (Kolesov et al., ICML 2025): samples of a source distribution P are positive "
     "charges on the plate $z = 0$, samples of a target Q negative charges on $z = L$; a point is moved from P to Q "

@@ -111,7 +111,7 @@ WIDGETS: dict[str, Widget] = {
     "q_toy": Widget("two_gaussians", help="Distribution Q whose samples are the negative charges on the plate z = L."),
     "n_charges": Widget(256, 1, MAX_TOY_CHARGES, 1, "Samples (charges) drawn for each plate. More charges: smoother field, slower tracing."),
     "seed": Widget(0, 0, 10_000, 1, "Random seed of the samples on both plates (Q uses seed + 1) and of the line starts."),
-    "L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates. The paper's learned sampler maps P to Q well at L = 6 and poorly at "
+    "L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates. The paper's learned sampler maps P to Q much better at L = 6 than at "
                  "L = 30, because the lines at L = 30 run far outside where it was taught (page Why large L is hard)."),
     "n_lines": Widget(64, 4, 256, 4, "How many field lines are traced and drawn (starts are spread over P's charges)."),
     "sides": Widget(

@@ -20,7 +20,7 @@ import streamlit as st
 from app import state
 from app.compute import exact
 from app.figures.common import CLICK_CONFIG, PLOT_CONFIG
-from app.lesson import GLOSSARY
+from app.lesson import GLOSSARY, TERM_LABELS
 from app.state import CUSTOM_KEYS, PRESET_LABELS, TOY_LABELS, WIDGETS
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ def explain(what: str, why: str, equations: Sequence[str] = (), expanded: bool =
 def glossary(terms: Sequence[str], expanded: bool = False) -> None:
     """A "Terms on this page" box defining ``terms`` (keys of ``app.lesson.GLOSSARY``), in the given order."""
     with st.expander("Terms on this page", expanded=expanded):
-        st.markdown("\n".join(f"- **{term}**: {GLOSSARY[term]}" for term in terms))
+        st.markdown("\n".join(f"- **{TERM_LABELS.get(term, term)}**: {GLOSSARY[term]}" for term in terms))
 
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -148,14 +148,16 @@ def test_hue_figure_marks_colourless_outputs():
 def test_points_figure_for_point_models(D):
     pts = np.random.default_rng(0).normal(size=(20, D))
     fig = fl.points_figure({"EFM": pts}, pts[:5], "Q charges").to_dict()
-    assert [t["name"] for t in fig["data"]][0] == "Q charges"
-    assert fig["data"][1]["type"] == ("histogram" if D == 1 else "scatter")
+    names = [t["name"] for t in fig["data"]]
+    assert names[0 if D == 1 else -1] == "Q charges"  # in D = 2 drawn over the samples, which land on it
+    model = next(t for t in fig["data"] if t["name"] != "Q charges")
+    assert model["type"] == ("histogram" if D == 1 else "scatter")
     if D == 2:  # the view is Q's box with a margin of half its size; the legend counts what falls outside
         ref = pts[:5]
         centre, half = (ref.min(0) + ref.max(0)) / 2, np.maximum((ref.max(0) - ref.min(0)) / 2, 1.0)
         outside = int((np.abs(pts - centre) > 1.5 * half).any(axis=1).sum())
         assert fig["layout"]["xaxis"]["range"] == pytest.approx([centre[0] - 1.5 * half[0], centre[0] + 1.5 * half[0]])
-        assert fig["data"][1]["name"] == ("EFM" if outside == 0 else f"EFM ({outside} outside the view)")
+        assert model["name"] == ("EFM" if outside == 0 else f"EFM ({outside} outside the view)")
 
 
 def test_npy_and_png_downloads_round_trip():

@@ -64,7 +64,7 @@ def smooth(y: np.ndarray, span: int = 25) -> np.ndarray:
     return out
 
 
-LOSS_TITLES = {"EFM": "EFM loss |f − E/|E||²", "flow matching": "flow-matching loss |v − (x_Q − x_P)|²"}
+LOSS_TITLES = {"EFM": "EFM loss |f − E/|E||²", "flow matching": "flow-matching loss |v − (x<sub>Q</sub> − x<sub>P</sub>)|²"}
 
 
 def loss_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], total_steps: int, height: int = 280) -> go.Figure:
@@ -423,13 +423,15 @@ def points_figure(samples: dict[str, np.ndarray], reference: np.ndarray | None =
     else:
         lo = hi = None
         if reference is not None:
-            fig.add_trace(go.Scatter(x=compact(reference[:, 0]), y=compact(reference[:, 1]), mode="markers", name=reference_name, marker={"color": NEG_COLOR, "size": MIN_MARKER, "opacity": 0.45}))
             (x0, x1), (y0, y1) = square_view(reference, pad=0.25)
             lo, hi = np.array([x0, y0]), np.array([x1, y1])
         for name, pts in samples.items():
             outside = 0 if lo is None else int((~np.all((pts >= lo) & (pts <= hi), axis=1)).sum())
             label = name + (f" ({outside} outside the view)" if outside else "")
             fig.add_trace(go.Scatter(x=compact(pts[:, 0]), y=compact(pts[:, 1]), mode="markers", name=label, marker={"color": MODEL_COLOR.get(name, "#333333"), "size": MIN_MARKER, "opacity": 0.75}))
+        if reference is not None:  # drawn last, outlined: the samples land on it and would hide it
+            fig.add_trace(go.Scatter(x=compact(reference[:, 0]), y=compact(reference[:, 1]), mode="markers", name=reference_name,
+                                     marker={"color": NEG_COLOR, "size": MIN_MARKER, "opacity": 0.8, "line": {"width": 0.8, "color": "white"}}))
         fig.update_layout(xaxis={"title": {"text": "x₁"}}, yaxis={"title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1})
         if lo is not None:
             fig.update_layout(xaxis={"range": [lo[0], hi[0]], "constrain": "domain"}, yaxis={"range": [lo[1], hi[1]], "constrain": "domain"})

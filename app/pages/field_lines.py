@@ -66,7 +66,7 @@ ui.explain(
     "further out sideways before they reach it.",
     "EFM moves a sample of P along its field line and reads off where it lands on Q (Theorem 3.1). Lines that leave P "
     "on both sides, in proportion to the flux, land on Q's charges in proportion to their charge (Gauss's law): the "
-    "two-sided energy distance on the right stays at its floor. Forward-only starts drop the backward flux (about "
+    "two-sided energy distance on the right stays at or below its floor (the spread of as many points drawn from Q's charges at random). Forward-only starts drop the backward flux (about "
     "half of it at every L on the paper's toy): they land worst near L = 6 and within noise at L = 30. What makes a "
     "large L hard for a learned field is elsewhere: the lines bulge far outside where a network is taught (page "
     "**Why large L is hard**).",

@@ -19,7 +19,7 @@ MODELS = {"slab": "toy-gauss-2gauss-L{L:g}-slab", "two-sided": "toy-gauss-2gauss
 
 ui.page_header(
     "Why large L is hard",
-    "The paper's learned sampler maps P to Q well at L = 6 and poorly at L = 30. Is the exact field to blame, or the "
+    "The paper's learned sampler maps P to Q much better at L = 6 than at L = 30. Is the exact field to blame, or the "
     "network? Measured here on the paper's toy: P = N(0, I), Q = two Gaussians with modes at (±8, 0), 256 charges a plate.",
 )
 ui.glossary(["flux", "energy distance", "floor", "training region", "tent sampler", "slab net", "whole-space net", "f_min", "bad lines", "W2", "lost"])
