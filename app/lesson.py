@@ -6,6 +6,8 @@ Plain data, no Streamlit. Math is written for Streamlit's markdown ($...$ is ren
 
 from __future__ import annotations
 
+from efm_core.data.datasets import FASHION_CLASSES
+
 GLOSSARY: dict[str, str] = {
     "EFM": "Electrostatic Field Matching (Kolesov et al., ICML 2025): samples of a source distribution P are positive "
     "charges on the plate $z = 0$, samples of a target Q negative charges on $z = L$; a point is moved from P to Q "
@@ -56,6 +58,27 @@ GLOSSARY: dict[str, str] = {
     "lines can leave P backwards and loop round, as Theorem 3.1's map needs.",
     "flow matching": "A generative method that learns a velocity field carrying noise to data along straight paths "
     "$x_t = (1 - t)\\,x_P + t\\,x_Q$ between random pairs.",
+    "D": "The data dimension: how many numbers one data item has (an 8×8 digit 64, a 28×28 picture 784).",
+    "Fashion-MNIST": "Zalando's 70,000 grey 28×28 pictures of clothing (60,000 to train on, 10,000 held out) in ten "
+    f"classes: {', '.join(FASHION_CLASSES)}. Read from local files (Debian's package `dataset-fashion-mnist`), never "
+    "downloaded.",
+    "nearest training image": "The training image at the smallest L2 distance (pixels in [−1, 1]) from a sample. A "
+    "sample much closer to one than held-out real images are to theirs is a **near-copy**: memorised, not generated.",
+}
+
+GENERATION = {  # data set -> (title, caption) of the Generation page
+    "digits": (
+        "Generation: from noise to digits",
+        "Gaussian noise sits as positive charges on the plate z = 0, scikit-learn's 8×8 digits (D = 64) as negative "
+        "charges on z = L. A network learned the direction of their field; each sample is a noise image moved along it "
+        "to the digits' plate.",
+    ),
+    "fashion": (
+        "Generation: from noise to clothing",
+        "Gaussian noise sits as positive charges on the plate z = 0, the 60,000 Fashion-MNIST training pictures (28×28, "
+        f"D = 784; ten classes: {', '.join(FASHION_CLASSES)}) as negative charges on z = L. A U-Net learned the "
+        "direction of their field; each sample is a noise image moved along it to the pictures' plate.",
+    ),
 }
 
 STEPS = {
