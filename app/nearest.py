@@ -41,7 +41,7 @@ def memorisation_check(
     st.subheader("Memorisation check: each sample beside its nearest training image")
     shown = {label: models[label] for label in results}
     if not all(learned.data_installed(ckpt.config) for _, ckpt in shown.values()):
-        st.info(loading.missing_data_message(WHAT))
+        st.info(loading.missing_data_message(WHAT, "the samples and the classifier's readings above come from the shipped checkpoints alone"))
         return
     jobs = {(label, key, run): (learned.nearest_training, (ckpt.config, results[label].x)) for label, (key, ckpt) in shown.items()}
     futures = list(background.submit("gen_nearest", jobs).values())

@@ -194,14 +194,13 @@ IMAGE_DATA = {
 }
 
 
-def missing_data_message(what: str) -> str:
-    """What to do when Fashion-MNIST is not installed: ``what`` (e.g. "The nearest training images") needs it; the
-    shipped checkpoints and the classifier do not."""
+def missing_data_message(what: str, still: str) -> str:
+    """What to do when Fashion-MNIST is not installed: ``what`` (e.g. "The nearest training images") needs it,
+    ``still`` says what works without it."""
     return (
-        f"{what} need the Fashion-MNIST data set, which is not installed on this server; the samples and the "
-        f"classifier's readings come from the shipped checkpoints alone. Install it with `{datasets.FASHION_APT}` "
-        f"(Debian, into `{datasets.FASHION_DEFAULT_DIR}`), or set `{datasets.ENV_VAR}` to a folder with its four idx "
-        "files, and reload the page."
+        f"{what} need the Fashion-MNIST data set, which is not installed on this server; {still}. Install it with "
+        f"`{datasets.FASHION_APT}` (Debian, into `{datasets.FASHION_DEFAULT_DIR}`), or set `{datasets.ENV_VAR}` to a "
+        "folder with its four idx files, and reload the page."
     )
 
 

@@ -15,20 +15,19 @@ from app.figures import learned as fl
 
 
 class Look(NamedTuple):
-    """How a data set is drawn: its count and steps widgets, tile px, tiles per row of the grid (half the page wide
-    at 1000 px) and of the nearest images, sample rows of the strip, strips and nearest images one model below the
-    other (``stacked``, for pictures wider than half the page)."""
+    """How a data set is drawn: its count and steps widgets, tiles per row of the grid (half the page wide at 1000 px)
+    and of the nearest images, sample rows of the strip, strips and nearest images one model below the other
+    (``stacked``, for pictures wider than half the page)."""
 
     n_key: str
     steps_key: str
-    tile: int
     cols: int
     nearest_cols: int
     strip_rows: int
     stacked: bool
 
 
-LOOKS = {"digits": Look("gen_n", "gen_solver_steps", 64, 6, 6, 6, False), "fashion": Look("gen_f_n", "gen_f_solver_steps", 90, 4, 8, 3, True)}
+LOOKS = {"digits": Look("gen_n", "gen_solver_steps", 6, 6, 6, False), "fashion": Look("gen_f_n", "gen_f_solver_steps", 4, 8, 3, True)}
 SOURCES = {"pretrained": "Shipped checkpoints", "upload": "Your checkpoint"}
 STRIP_LEVELS = 8
 
@@ -40,6 +39,7 @@ with m2:
     data = ui.segmented("Data set", "gen_data", list(IMAGE_DATA), {k: d.label for k, d in IMAGE_DATA.items()}, disabled=source == "upload")
 data = data if source == "pretrained" else "digits"  # an upload brings its own data (the app rebuilds digits, toys)
 look, info = LOOKS[data], IMAGE_DATA[data]
+tile = fl.tile_px(info.shape[1])
 with header:
     ui.page_header(*lesson.GENERATION[data])
     ui.glossary(["P and Q", "z", "D", *(["Fashion-MNIST"] if data == "fashion" else []), "NFE", "bad lines", "f_min", "nearest training image", "flow matching"])
@@ -73,13 +73,13 @@ def _images(label: str, ckpt: Checkpoint, moved: learned.Moved) -> None:
     if learned.data_end(ckpt.config).get("kind") in learned.CLASSIFIED:
         with ui.guard("Could not read the samples with the classifier"):
             labels = learned.reading_labels(moved.x)
-    ui.chart(fl.images_figure(moved.x, look.cols, labels=labels, tile_px=look.tile), width="content", key=f"gen_grid_{label}")
+    ui.chart(fl.images_figure(moved.x, look.cols, labels=labels, tile_px=tile), width="content", key=f"gen_grid_{label}")
 
 
 def _strip(label: str, moved: learned.Moved) -> None:
     rows = list(range(min(look.strip_rows, moved.x.shape[0])))
     st.markdown(f"**Trajectory strip{f' ({label})' if look.stacked else ''}**: the first samples on their way")
-    ui.chart(fl.strip_figure(moved.path, moved.levels, rows, "z, from the noise plate to the data plate", tile_px=look.tile), width="content", key=f"gen_strip_{label}")
+    ui.chart(fl.strip_figure(moved.path, moved.levels, rows, "z, from the noise plate to the data plate", tile_px=tile), width="content", key=f"gen_strip_{label}")
 
 
 for col, (label, moved) in zip(st.columns(len(results)), results.items(), strict=True):
@@ -102,7 +102,7 @@ if any(m.x.ndim == 4 for m in results.values()):
     for place, (label, moved) in zip(ui.panels(len(results), look.stacked), results.items(), strict=True):
         with place:
             _strip(label, moved)
-    nearest.memorisation_check(results, models, info, (n, seed, solver, steps), tile=look.tile, cols=look.nearest_cols, stacked=look.stacked)
+    nearest.memorisation_check(results, models, info, (n, seed, solver, steps), tile=tile, cols=look.nearest_cols, stacked=look.stacked)
 
 ui.explain(
     "Every tile is one sample, read by the project's classifier of the data set (its class and probability above the "
