@@ -6,6 +6,10 @@ Plain data, no Streamlit. Math is written for Streamlit's markdown ($...$ is ren
 
 from __future__ import annotations
 
+import math
+
+from efm_core.data.datasets import FASHION_CLASSES
+
 TERM_LABELS = {"S_D": "$S_D$", "f_min": r"$f_{\min}$"}  # glossary keys written as math where they are shown
 
 GLOSSARY: dict[str, str] = {
@@ -58,6 +62,27 @@ GLOSSARY: dict[str, str] = {
     "lines can leave P backwards and loop round, as Theorem 3.1's map needs.",
     "flow matching": "A generative method that learns a velocity field carrying noise to data along straight paths "
     "$x_t = (1 - t)\\,x_P + t\\,x_Q$ between random pairs.",
+    "D": "The data dimension: how many numbers one data item has (an 8×8 digit 64, a 28×28 picture 784).",
+    "Fashion-MNIST": "Zalando's 70,000 grey 28×28 pictures of clothing (60,000 to train on, 10,000 held out) in ten "
+    f"classes: {', '.join(FASHION_CLASSES)}. Read from local files (Debian's package `dataset-fashion-mnist`), never "
+    "downloaded.",
+    "nearest training image": "The training image at the smallest L2 distance (pixels in [−1, 1]) from a sample. A "
+    "sample much closer to one than held-out real images are to theirs is a **near-copy**: memorised, not generated.",
+}
+
+GENERATION = {  # data set -> (title, caption) of the Generation page
+    "digits": (
+        "Generation: from noise to digits",
+        "Gaussian noise sits as positive charges on the plate z = 0, scikit-learn's 8×8 digits (D = 64) as negative "
+        "charges on z = L. A network learned the direction of their field; each sample is a noise image moved along it "
+        "to the digits' plate.",
+    ),
+    "fashion": (
+        "Generation: from noise to clothing",
+        "Gaussian noise sits as positive charges on the plate z = 0, the 60,000 Fashion-MNIST training pictures (28×28, "
+        f"D = 784; ten classes: {', '.join(FASHION_CLASSES)}) as negative charges on z = L. A U-Net learned the "
+        "direction of their field; each sample is a noise image moved along it to the pictures' plate.",
+    ),
 }
 
 STEPS = {
@@ -123,4 +148,45 @@ def sweep_text(rows: list) -> str:
         f"within {big.region_radius:.1f} of it. {100 * big.outside_share:.0f} % of the forward lines leave that "
         f"training region at L = {big.L:g}, {100 * small.outside_share:.0f} % at L = {small.L:g}: a network taught "
         f"only there must guess the field along most of the lines at large L."
+    )
+
+
+def percent(share: float) -> str:
+    """A share as a percentage with as many decimals as it takes to tell it from 100 % ("99.99999 %"); "more than
+    99.9999 %" when that would take more than 5, "100 %" for 1."""
+    gap = 1.0 - share
+    if gap <= 0:
+        return "100 %"
+    decimals = 0 if gap >= 0.01 else math.ceil(-math.log10(gap)) - 2
+    return f"{100 * share:.{decimals}f} %" if decimals <= 5 else "more than 99.9999 %"
+
+
+def real_data_text(label: str, D: int, real: object, gauss_share: float) -> str:
+    """What the red stars show: ``real`` is the ``app.compute.dimensions.DimStats`` (one row) of noise -> ``label``
+    images at dimension D, ``gauss_share`` the Gaussians' median share of the largest charge at the same D."""
+    share, f32, f64 = real.top_share[0, 1], real.f32_broken[0], real.f64_broken[0]
+    text = (
+        f"Real {label} at D = {D}: the largest charge carries {percent(share)} of the field (median; the Gaussians at "
+        f"D = {D}: {percent(gauss_share)}), and direct float32 arithmetic has no field at "
+        f"{100 * f32:.0f} % of the points"
+    )
+    if f64 > 0:
+        text += (f", float64 at {100 * f64:.0f} %: even the largest weight, $10^{{{real.log10_w_max[0]:.0f}}}$, is below "
+                 "the smallest float64 number, and only the log-space sum has a direction")
+    return text + (
+        f". Real images are not a Gaussian cloud: the nearest charge dominates {'less' if share < gauss_share else 'more'} "
+        f"than among the Gaussians, and the cosine between E and its field alone is {real.cos_nearest[0, 1]:.2f}."
+    )
+
+
+def memorised_caption(held: str, D: int, traced: int, lost: int, charges: list[int]) -> str:
+    """The caption of the High dimensions page's memorisation pictures: ``held`` what held-out real images score,
+    ``traced`` lines at dimension D of which ``lost`` were lost, ``charges`` the training images the shown ones ended on."""
+    ended = [c for c in charges if c >= 0]
+    lost_text = (f"{lost} left the tracer's reach (lines that leave P backwards loop far out in {D + 1} dimensions)"
+                 if lost else "none was lost")
+    return (
+        "Labels: the training image a line ended on (#index) and the L2 distance, in pixels of [−1, 1], from each image "
+        f"to its nearest training image. {held} Of {traced} lines traced, {lost_text}; the first {len(charges)} shown "
+        f"are the first that ended, on {len(set(ended))} different training images."
     )

@@ -24,6 +24,7 @@ import app.figures.exact  # noqa: F401
 import app.figures.learned  # noqa: F401
 import app.gallery  # noqa: F401
 import app.model_picker  # noqa: F401
+import app.nearest  # noqa: F401
 import app.tools  # noqa: F401
 import app.training  # noqa: F401
 import app.ui  # noqa: F401

@@ -164,6 +164,13 @@ WIDGETS: dict[str, Widget] = {
     "gen_seed": Widget(0, 0, 100_000, 1, "Seed of the starting noise. Sample i always starts from the same noise for a given "
                        "seed, whatever the number of samples."),
     "gen_n": Widget(16, 1, 64, 1, "Number of samples to generate."),
+    "gen_data": Widget("digits", help="The data the shipped pair of checkpoints generates: scikit-learn's 8×8 digits (D = 64) "
+                       "or Fashion-MNIST's 28×28 pictures of clothing (D = 784). Each keeps its own samples and solver steps."),
+    "gen_f_n": Widget(8, 1, 32, 1, "Number of 28×28 samples to generate. A 28×28 sample costs the U-Net far more than an 8×8 "
+                      "digit costs its net, so the default is small: the page stays quick on a CPU."),
+    "gen_f_solver_steps": Widget(15, 2, 200, 1, STEPS_HELP + " The Fashion-MNIST checkpoints were evaluated at Heun, 15 steps."),
+    "hd_data": Widget("digits", help="The real data beside the Gaussians: noise → scikit-learn's 8×8 digits (D = 64) or noise → "
+                      "Fashion-MNIST's 28×28 clothing (D = 784), as many charges per plate, the same L."),
 }
 
 

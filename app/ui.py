@@ -252,6 +252,12 @@ def tex_number(v: float) -> str:
     return rf"{mant} \times 10^{{{int(exp)}}}"
 
 
+def panels(n: int, stacked: bool) -> list[Any]:
+    """``n`` places for one panel per model: columns side by side, or full-width containers one below the other when
+    ``stacked`` (pictures wider than half the page, such as strips of 28×28 images)."""
+    return [st.container() for _ in range(n)] if stacked else list(st.columns(n))
+
+
 def chart(fig: Any, where: Any = None, **kw: Any) -> Any:
     """``st.plotly_chart`` (in ``where``, a column say, else the page) with the app's one plot config and no
     Streamlit theme (every figure carries its own template). A chart that is clicked (``on_select``) or a picture of

@@ -312,7 +312,10 @@ def nearest_distances(samples: object, train: object, exact: bool = True) -> Ten
     return nearest_neighbours(samples, train, exact)[0]
 
 
-def memorised_share(samples: object, train: object, threshold: float = 0.5) -> float:
+DIGITS_COPY_DISTANCE = 0.5  # L2 in [-1, 1] pixels at D = 64; see nearest_neighbours
+
+
+def memorised_share(samples: object, train: object, threshold: float = DIGITS_COPY_DISTANCE) -> float:
     """Share of samples closer than ``threshold`` (L2, pixel units) to a training item: near-copies."""
     return float((nearest_distances(samples, train) < threshold).double().mean())
 
@@ -403,7 +406,7 @@ def digits_report(
     _, ref_feats = classifier_outputs(ref, model)
     nearest = nearest_distances(x, tr)
     precision, recall = knn_precision_recall(x, ref, k)
-    return _image_report(bad, probs, feats, ref_feats, (precision, recall), nearest, 0.5)
+    return _image_report(bad, probs, feats, ref_feats, (precision, recall), nearest, DIGITS_COPY_DISTANCE)
 
 
 FASHION_COPY_DISTANCE = 2.0  # L2 in [-1, 1] pixels at D = 784; see fashion_report

@@ -8,16 +8,19 @@ import sys
 
 import numpy as np
 import pytest
+import streamlit as st
 import torch
 from app_testing import ROOT, app_test, charts, decode, no_errors, select, wait_for
 from learning_testing import tiny_checkpoint, tiny_checkpoints
 from torch import nn
 
 from app.compute import exact, lab, learned, loading
-from app.figures.learned import MIN_TILE_PX, image_grid, label_band, to_rgb
+from app.figures.learned import MIN_TILE_PX, image_grid, label_band, tile_px, to_rgb
 from app.state import WIDGETS
 from efm_core import generate, make_plates, plate_field_at
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
+from efm_core.data import datasets
+from efm_core.data.datasets import FASHION_CLASSES
 from efm_core.fields import learned_field
 
 LAB, TRANSLATION, GENERATION = "app/pages/training_lab.py", "app/pages/translation.py", "app/pages/generation.py"
@@ -267,6 +270,60 @@ def test_start_points_are_seeded_per_sample(ckpt_dir):
     assert not far and five.shape == (5, 1, 8, 8)
     assert torch.equal(five[:3], three)
     assert not torch.equal(_start_points(config, 3, seed=4)[0], three)
+
+
+FASHION = "28×28 Fashion-MNIST"  # the data set switch's label (a segmented control keeps its label in the URL)
+
+
+def _shipped_fashion(monkeypatch) -> None:
+    monkeypatch.delenv(loading.PRETRAINED_ENV, raising=False)
+    for name in loading.IMAGE_DATA["fashion"].pair.values():
+        if loading.pretrained_path(name) is None:
+            pytest.skip(f"pretrained/{name} is not shipped in this checkout")
+
+
+def _fashion_page(**params: str):
+    """The Generation page on Fashion-MNIST with 3 samples at 3 Heun steps (6 network calls a model)."""
+    at = app_test(GENERATION, gen_data=FASHION, gen_f_n="3", gen_f_solver_steps="3", **params)
+    no_errors(at)
+    assert at.title[0].value == "Generation: from noise to clothing"
+    grids = [f for f in _image_figs(at) if len(f["layout"].get("annotations", [])) == 3]
+    assert len(grids) == 2 and _metric(at, "NFE") == ["6", "6"]  # EFM and flow matching, 3 read tiles each
+    for fig in grids:
+        img = _image(fig)
+        band = img.shape[0] - 28
+        assert img.shape == (28 + band, 3 * 29 - 1, 3) and 0 < band <= 2 * label_band(28, 28, tile_px(28))
+        layout = fig["layout"]
+        assert 28 * (layout["width"] - layout["margin"]["l"] - layout["margin"]["r"]) / img.shape[1] >= 84  # screen px per tile
+        names = [a["text"].replace("<br>", " · ").split(" · ")[0] for a in layout["annotations"]]
+        assert set(names) <= set(FASHION_CLASSES)  # the shipped FashionCNN's reading of every tile
+    strips = [f for f in _image_figs(at) if f["layout"]["yaxis"].get("ticktext") == ["#0", "#1", "#2"]]
+    assert len(strips) == 2 and _image(strips[0]).shape[1] == 8 * 29 - 1  # 8 heights of 28×28 tiles
+    return at
+
+
+def test_generation_switches_to_fashion_mnist(monkeypatch):
+    """The data set switch runs the shipped fashion-gen / fm-fashion-gen pair: 28×28 tiles of at least 84 screen px
+    read by the Fashion-MNIST classifier, the trajectory strips, and (with the data set) the nearest training images."""
+    _shipped_fashion(monkeypatch)
+    at = _fashion_page()
+    if not datasets.fashion_available():
+        return
+    wait_for(at, lambda a: len(_metric(a, "Median distance")) == 2, 120)  # searched in the background
+    no_errors(at)
+    assert all(float(v) > 2.0 for v in _metric(at, "Median distance"))  # no near-copies of training images
+    nearest = [f for f in _image_figs(at) if f["layout"]["yaxis"].get("ticktext") == ["sample", "nearest"]]
+    assert len(nearest) == 2 and _image(nearest[0]).shape[1] == 3 * 29 - 1
+
+
+def test_generation_without_fashion_mnist_installed_says_how_to_get_it(tmp_path, monkeypatch):
+    """Samples and readings need only the shipped checkpoints; the nearest images say how to install the data set."""
+    _shipped_fashion(monkeypatch)
+    monkeypatch.setenv(datasets.ENV_VAR, str(tmp_path))  # an empty folder: no Fashion-MNIST
+    st.cache_data.clear()
+    at = _fashion_page(gen_seed="3")
+    assert any("apt-get install" in i.value and datasets.ENV_VAR in i.value for i in at.info)
+    assert not _metric(at, "Median distance")
 
 
 def test_generation_says_what_to_do_when_a_checkpoint_is_missing(tmp_path, monkeypatch):

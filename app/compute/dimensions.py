@@ -1,6 +1,7 @@
 """The High dimensions page's analysis of the exact field: statistics of the log-weights per dimension D (largest
-share, float32/float64 under- and overflow, the nearest charge's direction) for two Gaussians and for noise -> digits,
-and the exact map's memorisation of the training digits at D = 64. Small hashable arguments in, numpy arrays out.
+share, float32/float64 under- and overflow, the nearest charge's direction) for two Gaussians and for noise -> real
+images (8×8 digits at D = 64, Fashion-MNIST at D = 784), and the exact map's memorisation of the training images.
+Small hashable arguments in, numpy arrays out.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import streamlit as st
 import torch
 
 from app.compute.exact import TRACE_DTYPE, TRACE_TOL
-from app.compute.learned import translate_moved
+from app.compute.learned import EXACT_NEAREST_MAX_D, translate_moved
+from app.compute.loading import IMAGE_DATA
 from efm_core import CASES, make_plates, plate_field_at, transport_trace
 from efm_core.checkpoints import Checkpoint
 from efm_core.config import make_source
@@ -91,28 +93,27 @@ def dimension_stats(dims: tuple[int, ...], n: int, shift: float, L: float, n_que
     return _dim_stats(list(dims), rows)
 
 
-DIGITS_D = 64  # scikit-learn's 8 x 8 digits
-DIGITS_TRAIN = {"kind": "digits", "classes": None, "split": "train"}
-
-
-def _digits(n: int, g: torch.Generator) -> torch.Tensor:
-    """n training digits (n, 64) in [-1, 1], drawn with ``g``."""
-    return make_source(DIGITS_TRAIN).sample(n, g).flatten(1).double()
+def _real(data: str, n: int, g: torch.Generator) -> torch.Tensor:
+    """n training images of ``data`` (a key of ``loading.IMAGE_DATA``) as rows (n, D) in [-1, 1], drawn with ``g``.
+    A local data set that is not installed raises ``DatasetError`` saying how to install it."""
+    return make_source(IMAGE_DATA[data].train).sample(n, g).flatten(1).double()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def digits_stats(n: int, L: float, n_query: int = 64, seed: int = 0) -> DimStats:
-    """``dimension_stats`` of real data at D = 64: P = N(0, I) noise, Q = ``n`` scikit-learn training digits."""
+def real_stats(data: str, n: int, L: float, n_query: int = 64, seed: int = 0) -> DimStats:
+    """``dimension_stats`` of real data (8×8 digits at D = 64, Fashion-MNIST at D = 784): P = N(0, I) noise, Q =
+    ``n`` training images of ``data``."""
     g = torch.Generator().manual_seed(seed)
-    pos, neg = torch.randn(n, DIGITS_D, generator=g, dtype=torch.float64), _digits(n, g)
-    x = _segment_queries(torch.randn(n_query, DIGITS_D, generator=g, dtype=torch.float64), _digits(n_query, g), L, g)
-    return _dim_stats([DIGITS_D], [_weight_stats(pos, neg, x, L)])
+    D = IMAGE_DATA[data].D
+    pos, neg = torch.randn(n, D, generator=g, dtype=torch.float64), _real(data, n, g)
+    x = _segment_queries(torch.randn(n_query, D, generator=g, dtype=torch.float64), _real(data, n_query, g), L, g)
+    return _dim_stats([D], [_weight_stats(pos, neg, x, L)])
 
 
 class Memorised(NamedTuple):
-    """Fresh noise carried along the exact field of noise charges -> digit charges, the lines that ended first:
-    starts (k, 64), ends (k, 64), the index of the training digit (Q charge) each line ended on (k,), -1 if none, the
-    distance (pixels in [-1, 1], L2) from each end to the nearest training digit of the whole split (k,), Theorem
+    """Fresh noise carried along the exact field of noise charges -> training images, the lines that ended first:
+    starts (k, D), ends (k, D), the index of the training image (Q charge) each line ended on (k,), -1 if none, the
+    distance (pixels in [-1, 1], L2) from each end to the nearest training image of the whole split (k,), Theorem
     3.1's case of each line, and how many lines were traced and how many of them were lost (left the tracer's reach)."""
 
     starts: np.ndarray
@@ -125,48 +126,53 @@ class Memorised(NamedTuple):
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def digits_memorisation(n: int, L: float, k: int = 8, seed: int = 0) -> Memorised:
-    """Theorem 3.1's map along the exact field of ``n`` noise charges on P and ``n`` training digits on Q (D = 64),
+def real_memorisation(data: str, n: int, L: float, k: int = 8, seed: int = 0) -> Memorised:
+    """Theorem 3.1's map along the exact field of ``n`` noise charges on P and ``n`` training images of ``data`` on Q,
     for 2k fresh noise points; the k shown are the lines that ended on Q first (in start order), then lost ones if
-    fewer ended. Every line that ends, ends on one of the digit charges: the exact map memorises."""
-    return memorise(n, L, k, seed)
+    fewer ended. Every line that ends, ends on one of the image charges: the exact map memorises."""
+    return memorise(n, L, k, seed, data)
 
 
-def memorise(n: int, L: float, k: int = 8, seed: int = 0) -> Memorised:
-    """``digits_memorisation`` without the cache (a plain function for background jobs, ``app.background``)."""
+def memorise(n: int, L: float, k: int = 8, seed: int = 0, data: str = "digits") -> Memorised:
+    """``real_memorisation`` without the cache (a plain function for background jobs, ``app.background``)."""
     g = torch.Generator().manual_seed(seed)
-    pos, neg = torch.randn(n, DIGITS_D, generator=g, dtype=torch.float64), _digits(n, g)
-    starts = torch.randn(2 * k, DIGITS_D, generator=g, dtype=torch.float64)
+    D = IMAGE_DATA[data].D
+    pos, neg = torch.randn(n, D, generator=g, dtype=torch.float64), _real(data, n, g)
+    starts = torch.randn(2 * k, D, generator=g, dtype=torch.float64)
     trace = transport_trace(make_plates(pos, neg, L), starts, sides="both", seed=seed, tol=TRACE_TOL, dtype=TRACE_DTYPE)
     lost = trace.case == CASES.index("lost")
     pick = torch.argsort(lost.to(torch.int8), stable=True)[:k]
-    ends = trace.end[pick, :DIGITS_D].double().numpy()
+    ends = trace.end[pick, :D].double().numpy()
     return Memorised(
-        starts[pick].numpy(), ends, trace.end_charge[pick].numpy(), nearest_training_digit(ends),
+        starts[pick].numpy(), ends, trace.end_charge[pick].numpy(), nearest_training_image(ends, data),
         [CASES[c] for c in trace.case[pick].tolist()], 2 * k, int(lost.sum()),
     )
 
 
-def nearest_training_digit(images: np.ndarray) -> np.ndarray:
-    """L2 distance (k,) from each of ``images`` (k, 64) in [-1, 1] to its nearest training digit."""
-    return nearest_neighbours(np.asarray(images, dtype=np.float64), make_source(DIGITS_TRAIN).items)[0].numpy()
+def nearest_training_image(images: np.ndarray, data: str = "digits") -> np.ndarray:
+    """L2 distance (k,) from each of ``images`` (k, D) in [-1, 1] to its nearest training image of ``data``."""
+    train = make_source(IMAGE_DATA[data].train).items
+    exact = IMAGE_DATA[data].D <= EXACT_NEAREST_MAX_D
+    return nearest_neighbours(np.asarray(images, dtype=np.float64), train, exact=exact)[0].numpy()
 
 
 class MemorisationCheck(NamedTuple):
     """The High dimensions page's last section: the exact map's lines (``Memorised``) and, when a learned model is
-    given, the same noise moved along its field (k, 64) with each image's distance to its nearest training digit (k,)."""
+    given, the same noise moved along its field (k, D) with each image's distance to its nearest training image (k,)."""
 
     mem: Memorised
     learned: np.ndarray | None
     learned_nearest: np.ndarray | None
 
 
-def memorisation_check(n: int, L: float, ckpt: Checkpoint | None) -> MemorisationCheck:
-    """``memorise(n, L)``, then its noise starts carried by ``ckpt`` (Heun, 50 steps) when given. Plain function: it
-    runs in a background thread (``app.background`` keeps its results), so that the page's charts do not wait for it."""
-    mem = memorise(n, L)
+def memorisation_check(n: int, L: float, ckpt: Checkpoint | None, data: str = "digits") -> MemorisationCheck:
+    """``memorise(n, L, data=data)``, then its noise starts carried by ``ckpt`` (with the solver of its card) when
+    given. Plain function: it runs in a background thread (``app.background`` keeps its results), so that the page's
+    charts do not wait for it."""
+    mem = memorise(n, L, data=data)
     if ckpt is None:
         return MemorisationCheck(mem, None, None)
-    k = len(mem.starts)
-    moved = translate_moved(ckpt, mem.starts.astype(np.float32).reshape(k, 1, 8, 8), False, "heun", 50).x.reshape(k, -1)
-    return MemorisationCheck(mem, moved, nearest_training_digit(moved))
+    k, solver = len(mem.starts), ckpt.config.solver
+    starts = mem.starts.astype(np.float32).reshape(k, *IMAGE_DATA[data].shape)
+    moved = translate_moved(ckpt, starts, False, solver.get("kind", "heun"), solver.get("steps", 50)).x.reshape(k, -1)
+    return MemorisationCheck(mem, moved, nearest_training_image(moved, data))

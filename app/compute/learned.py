@@ -33,7 +33,9 @@ from efm_core import (
     transport_two_sided,
 )
 from efm_core.checkpoints import Checkpoint
-from efm_core.config import SOLVERS, ExperimentConfig, FiniteSource, make_source
+from efm_core.classifier import fashion_outputs
+from efm_core.config import IMAGE_SETS, SOLVERS, ExperimentConfig, FiniteSource, make_source
+from efm_core.data.datasets import FASHION_CLASSES, fashion_available
 from efm_core.lines import LOST
 from efm_core.metrics import nearest_neighbours
 from efm_core.solvers import transport
@@ -41,6 +43,9 @@ from efm_core.solvers import transport
 SOLVER_LABELS = {"euler": "Euler (the paper)", "heun": "Heun", "rk45": "Adaptive (RK45)"}
 assert set(SOLVER_LABELS) == set(SOLVERS), "every solver of efm_core needs a label here"
 MODEL_NAMES = ("EFM", "flow matching")
+CLASSIFIED = ("digits", "coloured_digits", "fashion_mnist")  # data kinds a shipped classifier reads (``readings``)
+IMAGE_RANGE = (-1.0, 1.0)  # pixels of every image data set
+EXACT_NEAREST_MAX_D = 256  # nearest training items by direct differences up to this size per item, matrix products above
 
 
 class Moved(NamedTuple):
@@ -137,8 +142,10 @@ def data_end(config: ExperimentConfig, reverse: bool = False) -> dict:
 
 
 def data_clip(config: ExperimentConfig, reverse: bool = False) -> tuple[float, float] | None:
-    """The value range of the data at the end of a run ((-1, 1) for images, None for points)."""
-    return make_source(data_end(config, reverse)).clip
+    """The value range of the data at the end of a run ((-1, 1) for images, None for points). A local image set
+    (Fashion-MNIST, CIFAR-10) is not read for it: the samples of a shipped checkpoint need no data set installed."""
+    spec = data_end(config, reverse)
+    return IMAGE_RANGE if spec.get("kind") in IMAGE_SETS else make_source(spec).clip
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -152,17 +159,27 @@ def gallery(digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def readings(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The project's digit classifier on images (n, C, 8, 8) (grey = max over channels): (digit (n,), probability (n,))."""
-    probs, _ = classifier_outputs(torch.from_numpy(np.ascontiguousarray(images)))
+    """The project's classifier of the images' data set on images (n, C, 8, 8) (digits; grey = max over channels) or
+    (n, 1, 28, 28) (Fashion-MNIST): (class (n,), probability (n,))."""
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    probs, _ = fashion_outputs(x) if images.shape[-2:] == (28, 28) else classifier_outputs(x)
     top = probs.max(dim=1)
     return top.indices.numpy(), top.values.numpy()
+
+
+def reading_labels(images: np.ndarray) -> list[str]:
+    """``readings`` as tile captions: "7 · 98%" for a digit, "Trouser · 98%" for Fashion-MNIST."""
+    classes, probs = readings(images)
+    names = FASHION_CLASSES if images.shape[-2:] == (28, 28) else [str(d) for d in range(10)]
+    return [f"{names[c]} · {p:.0%}" for c, p in zip(classes, probs, strict=True)]
 
 
 def nearest_training(config: ExperimentConfig, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Each sample (n, *shape) beside its nearest training item of the model's data end plate: (the samples as
     compared (n, *shape'), their nearest items (n, *shape'), L2 distances (n,)); None when that data is no finite set.
 
-    Coloured samples of a grey training set (coloured digits) are compared in grey (max over channels).
+    Coloured samples of a grey training set (coloured digits) are compared in grey (max over channels). A local image
+    set that is not installed raises ``efm_core.data.datasets.DatasetError`` saying how to install it.
     """
     train = make_source(data_end(config))
     if not isinstance(train, FiniteSource):
@@ -170,8 +187,14 @@ def nearest_training(config: ExperimentConfig, samples: np.ndarray) -> tuple[np.
     items = train.items
     if items.shape[1:] != samples.shape[1:]:
         samples = grey(torch.from_numpy(samples)).numpy()
-    dist, idx = (t.numpy() for t in nearest_neighbours(samples, items))
+    exact = items[0].numel() <= EXACT_NEAREST_MAX_D
+    dist, idx = (t.numpy() for t in nearest_neighbours(samples, items, exact=exact))
     return samples, items[idx].numpy(), dist
+
+
+def data_installed(config: ExperimentConfig) -> bool:
+    """False when the model's data end is Fashion-MNIST and its files are not there (no file is read to tell)."""
+    return data_end(config).get("kind") != "fashion_mnist" or fashion_available()
 
 
 def reference_points(config: ExperimentConfig, n: int) -> np.ndarray:

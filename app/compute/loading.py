@@ -16,11 +16,14 @@ import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import streamlit as st
 
 from efm_core.checkpoints import Checkpoint, CheckpointError, checkpoint_paths, load_checkpoint
 from efm_core.config import ExperimentConfig, make_source
+from efm_core.data import datasets
+from efm_core.metrics import DIGITS_COPY_DISTANCE, FASHION_COPY_DISTANCE
 
 PRETRAINED_ENV = "EFM_PRETRAINED_DIR"  # overrides the folder of the shipped checkpoints (tests, your own runs)
 def pretrained_dir() -> Path:
@@ -158,6 +161,51 @@ def describe(ckpt: Checkpoint) -> str:
     minutes = ckpt.card.get("cpu_minutes") or (ckpt.card.get("train_seconds") or 0) / 60
     q = "—" if c.q is None else c.q.get("kind")
     return f"{what}, {c.p.get('kind')} → {q}, L = {c.L:g}, {ckpt.card.get('steps')} steps, {minutes:.1f} min of training"
+
+
+# ------------------------------------------------------------------------------------------- image data sets
+
+
+class ImageData(NamedTuple):
+    """An image data set the shipped checkpoints generate: its name in the app, the shipped pair (model label ->
+    checkpoint name, EFM first), the image shape (C, H, W), the data spec of its training split (``make_source``),
+    what its images show, the near-copy distance (``efm_core.metrics``) and what held-out real images score."""
+
+    label: str
+    pair: dict[str, str]
+    shape: tuple[int, int, int]
+    train: dict
+    what: str
+    copy: float
+    held: str
+
+    @property
+    def D(self) -> int:
+        """Numbers per image: the data dimension."""
+        return math.prod(self.shape)
+
+
+IMAGE_DATA = {
+    "digits": ImageData(
+        "8×8 digits", {"EFM": "digits-gen", "flow matching": "fm-digits-gen"}, (1, 8, 8), {"kind": "digits", "classes": None, "split": "train"},
+        "digits", DIGITS_COPY_DISTANCE, "Held-out real digits lie 0.94 or more, median 2.05, from theirs.",
+    ),
+    "fashion": ImageData(
+        "28×28 Fashion-MNIST", {"EFM": "fashion-gen", "flow matching": "fm-fashion-gen"}, (1, 28, 28),
+        {"kind": "fashion_mnist", "split": "train", "classes": None}, "clothing", FASHION_COPY_DISTANCE,
+        "Held-out test images lie at a median 7.0 from theirs (0.1 % closer than 2.0: the set has near-duplicates).",
+    ),
+}
+
+
+def missing_data_message(what: str, still: str) -> str:
+    """What to do when Fashion-MNIST is not installed: ``what`` (e.g. "The nearest training images") needs it,
+    ``still`` says what works without it."""
+    return (
+        f"{what} need the Fashion-MNIST data set, which is not installed on this server; {still}. Install it with "
+        f"`{datasets.FASHION_APT}` (Debian, into `{datasets.FASHION_DEFAULT_DIR}`), or set `{datasets.ENV_VAR}` to a "
+        "folder with its four idx files, and reload the page."
+    )
 
 
 # ------------------------------------------------------------------------------------------------- digits helpers

@@ -263,6 +263,12 @@ def image_grid(images: np.ndarray, cols: int, pad: int = 1, band: int = 0) -> np
 
 MIN_TILE_PX = 64  # screen pixels of the smallest image tile (an 8 x 8 digit at 8 screen pixels per image pixel)
 LABEL_PX = 20  # screen pixels of the caption band above a labelled tile
+
+
+def tile_px(H: int) -> int:
+    """Screen pixels per tile (image and its 1-pixel gap) for images H pixels high: ``MIN_TILE_PX`` for 8×8 digits,
+    3 screen pixels per image pixel for larger ones (a 28×28 image 84 px wide, crisp at a whole scale)."""
+    return max(MIN_TILE_PX, 3 * (int(H) + 1))
 LABEL_FONT = 13
 
 

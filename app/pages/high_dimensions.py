@@ -1,24 +1,29 @@
-"""Page "High dimensions": the same two Gaussians in D = 2 ... 3072, and real data (noise -> scikit-learn digits,
-D = 64) beside them. The field collapses onto the nearest charge, r^-(D+1) leaves float32 (and float64), and
-following the exact field memorises the training set: noise lands on training digits, the learned field does not."""
+"""Page "High dimensions": the same two Gaussians in D = 2 ... 3072, and real data beside them (noise -> 8×8 digits
+at D = 64, or noise -> Fashion-MNIST's 28×28 clothing at D = 784). The field collapses onto the nearest charge,
+r^-(D+1) leaves float32 (and float64), and following the exact field memorises the training set: noise lands on
+training images, the learned field does not. Without Fashion-MNIST installed its part says how to install it."""
 
 import numpy as np
 import streamlit as st
 
-from app import background, ui
+from app import background, lesson, ui
 from app.compute import dimensions, loading
+from app.compute.loading import IMAGE_DATA
 from app.figures import exact as fe
 from app.figures import learned as fl
+from efm_core.data.datasets import DatasetError
 
-DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 3072)
+DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 784, 1024, 3072)
 
 st.title("High dimensions: why EFM learns a network")
 st.caption(
     "P = N(0, I) and Q = the same Gaussian shifted along the first axis, in data dimension D from 2 up to 3072 "
     "(a 32 × 32 colour image). Same charges per plate, same gap L: only D changes. The red stars are real data: "
-    "noise → scikit-learn's 8 × 8 digits (D = 64), as many charges, the same L."
+    "noise → scikit-learn's 8 × 8 digits (D = 64) or Fashion-MNIST's 28 × 28 clothing (D = 784), as many charges, the same L."
 )
-ui.glossary(["S_D", "P and Q", "field line", "Theorem 3.1", "lost"])
+ui.glossary(["S_D", "D", "P and Q", "field line", "Theorem 3.1", "lost", "Fashion-MNIST"])
+data = ui.segmented("Real data (the red stars)", "hd_data", list(IMAGE_DATA), {k: f"{d.label} (D = {d.D})" for k, d in IMAGE_DATA.items()})
+info = IMAGE_DATA[data]
 c1, c2, c3 = st.columns(3)
 with c1:
     shift = float(ui.slider("Shift between P and Q", "hd_shift", fmt="%.1f"))
@@ -28,41 +33,43 @@ with c3:
     L = float(ui.slider("Plate distance L", "hd_L", fmt="%.1f"))
 
 stats = None
-with ui.guard("Could not compute the high-dimension statistics"), st.spinner("Computing in 11 dimensions…"):
+with ui.guard("Could not compute the high-dimension statistics"), st.spinner(f"Computing in {len(DIMS)} dimensions…"):
     stats = dimensions.dimension_stats(DIMS, n, shift, L)
 if stats is None:
     st.stop()
 dims = stats.dims
-digits = None
-with ui.guard("Could not compute the digits statistics"):
-    digits = dimensions.digits_stats(n, L)
-DIGITS = "noise → digits (D = 64)"
+real = None
+with ui.guard(f"Could not compute the statistics of {info.label}"):
+    try:
+        real = dimensions.real_stats(data, n, L)
+    except DatasetError:  # a data set read from local files that is not installed
+        st.info(loading.missing_data_message(f"The red stars and the memorisation check at D = {info.D}", "the Gaussians' curves need no data"))
+REAL = f"noise → {info.label} (D = {info.D})"
 
 
-def _star(values: np.ndarray, quartiles: bool = False) -> tuple | None:
-    """The digits measurement for ``dimension_figure(extra=...)``: values (1,) or quartiles (1, 3)."""
-    if digits is None:
-        return None
+def _star(values: np.ndarray, quartiles: bool = False, name: str = REAL) -> tuple:
+    """The real data's measurement for ``dimension_figure(extra=...)``: values (1,) or quartiles (1, 3)."""
     if quartiles:
-        return (DIGITS, dimensions.DIGITS_D, float(values[0, 1]), (float(values[0, 0]), float(values[0, 2])))
-    return (DIGITS, dimensions.DIGITS_D, float(values[0]), None)
+        return (name, info.D, float(values[0, 1]), (float(values[0, 0]), float(values[0, 2])))
+    return (name, info.D, float(values[0]), None)
 
 a, b = st.columns(2)
 with a:
     st.markdown("**1. The field collapses onto one charge.** Share of |E| contributed by the single largest charge, at points between the plates (median and quartiles).")
     fig = fe.dimension_figure(dims, {"largest charge's share of |E|": stats.top_share[:, 1]}, "share", bands={"largest charge's share of |E|": (stats.top_share[:, 0], stats.top_share[:, 2])},
-                                  extra=_star(digits.top_share, True) if digits else None)
+                                  extra=_star(real.top_share, True) if real else None)
     fig.update_yaxes(range=[0, 1.02])
     ui.chart(fig, key="hd_share")
 with b:
     st.markdown("**2. Direct arithmetic breaks.** $\\log_{10}$ of the weights $r^{-(D+1)}$ (largest and smallest over all charges and points), against the range of float32 and float64.")
     fig = fe.dimension_figure(dims, {"largest weight": stats.log10_w_max, "smallest weight": stats.log10_w_min}, "log₁₀ r⁻⁽ᴰ⁺¹⁾",
-                                  extra=(DIGITS + ", smallest", dimensions.DIGITS_D, float(digits.log10_w_min[0]), None) if digits else None)
+                                  extra=_star(real.log10_w_min, name=REAL + ", smallest") if real else None)
     for name, (lo, _hi) in dimensions.FLOAT_RANGE.items():
         fig.add_hline(y=lo, line={"dash": "dash", "color": "#d62728" if name == "float32" else "#1f77b4"}, annotation_text=f"smallest {name} (10{ui.superscript(round(lo))})", annotation_position="bottom right")
-    fig.update_yaxes(range=[-420, 40])
+    low = min(-420.0, float(real.log10_w_min[0]) - 60) if real else -420.0  # the real data's star on the chart
+    fig.update_yaxes(range=[low, 40])
     ui.chart(fig, key="hd_weights")
-    off = dims[stats.log10_w_max < -420]
+    off = dims[stats.log10_w_max < low]
     if off.size:
         st.caption(f"Off the chart below: D ≥ {int(off[0])}, down to $10^{{{stats.log10_w_min[-1]:.0f}}}$ at D = {int(dims[-1])}.")
 
@@ -70,13 +77,13 @@ c, d = st.columns(2)
 with c:
     st.markdown("**3. Log space keeps working.** Share of points where the directly computed sum of weights is 0 or infinite (no direction), against the log-space field used here.")
     fig = fe.dimension_figure(dims, {"direct, float32": stats.f32_broken, "direct, float64": stats.f64_broken, "log space (efm_core)": np.zeros_like(dims)}, "share of points with no field",
-                                  extra=(DIGITS + ", float32", dimensions.DIGITS_D, float(digits.f32_broken[0]), None) if digits else None)
+                                  extra=_star(real.f32_broken, name=REAL + ", float32") if real else None)
     fig.update_yaxes(range=[-0.02, 1.02])
     ui.chart(fig, key="hd_broken")
 with d:
     st.markdown("**4. The field is that of one sample.** Cosine between E and the field of the nearest charge alone (towards it on Q, away from it on P), median and quartiles.")
     fig = fe.dimension_figure(dims, {"cos(E, nearest charge's field)": stats.cos_nearest[:, 1]}, "cosine", bands={"cos(E, nearest charge's field)": (stats.cos_nearest[:, 0], stats.cos_nearest[:, 2])},
-                                  extra=_star(digits.cos_nearest, True) if digits else None)
+                                  extra=_star(real.cos_nearest, True) if real else None)
     ui.chart(fig, key="hd_cos")
 
 k64 = int(np.searchsorted(dims, 64))
@@ -86,29 +93,23 @@ st.markdown(
     f"{100 * stats.f32_broken[k64]:.0f} % of the points from D = 64 on."
 )
 
-if digits is not None:
-    st.markdown(
-        f"Real digits at D = 64: the largest charge carries {100 * digits.top_share[0, 1]:.0f} % of the field (median; "
-        f"the Gaussians at D = 64: {100 * stats.top_share[k64, 1]:.0f} %), and direct float32 arithmetic has no field at "
-        f"{100 * digits.f32_broken[0]:.0f} % of the points. Digits are not a Gaussian cloud (they lie near a thin set of "
-        f"shapes), so the nearest charge dominates less, but the cosine with its field is already {digits.cos_nearest[0, 1]:.2f}."
-    )
+if real is not None:
+    st.markdown(lesson.real_data_text(info.label, info.D, real, float(stats.top_share[int(np.searchsorted(dims, info.D)), 1])))
 
 st.subheader("5. Following the exact field memorises; the learned field does not")
+gen = info.pair["EFM"]
 st.markdown(
-    f"Fresh noise, carried by Theorem 3.1's map along the exact field of {n} noise charges on P and {n} training "
-    f"digits on Q (L = {L:g}): each line ends **on** one of the digit charges, a copy of a training image (distance "
-    "0 to its nearest training digit). The shipped `digits-gen` network, from the same noise, draws new digits."
+    f"Fresh noise, carried by Theorem 3.1's map along the exact field of {n} noise charges on P and {n} training images "
+    f"of {info.label} on Q (L = {L:g}): each line ends **on** one of the image charges, a copy of a training image "
+    f"(distance 0 to its nearest training image). The shipped `{gen}` network, from the same noise, draws new images."
 )
 ckpt = None
-with ui.guard("Could not load digits-gen"):
-    ckpt = loading.load_pretrained("digits-gen")
-job_key = ("memorised", n, L, loading.pretrained_key("digits-gen"))
-job = background.submit("memorised", {job_key: (dimensions.memorisation_check, (n, L, ckpt))})[job_key]
+with ui.guard(f"Could not load {gen}"):
+    ckpt = loading.load_pretrained(gen)
 
 
 def _waiting(done: int, total: int) -> None:
-    st.info("Tracing 8 lines in 65 dimensions, in the background… (the charts above are up to date)")
+    st.info(f"Tracing 8 lines in {info.D + 1} dimensions, in the background… (the charts above are up to date)")
 
 
 def _memorised(ready: list) -> None:
@@ -116,20 +117,19 @@ def _memorised(ready: list) -> None:
     k = len(mem.starts)
     rows = [mem.starts, np.where(np.array(mem.cases)[:, None] == "lost", 0.0, mem.ends)]  # a lost line's last point is no image
     labels = [""] * k + [f"#{c} · {d:.2f}" if case != "lost" else "lost" for c, d, case in zip(mem.charge, mem.nearest, mem.cases, strict=True)]
-    names = ["noise (start)", "exact field: end"] + (["learned (digits-gen)"] if moved is not None else [])
+    names = ["noise (start)", "exact: end"] + (["learned: end"] if moved is not None else [])
     if moved is not None:
         rows, labels = rows + [moved], labels + [f"{d:.2f}" for d in near]
-    ui.chart(fl.images_figure(np.concatenate(rows).reshape(-1, 1, 8, 8), k, labels=labels, y_labels=names, tile_px=64), key="hd_memorised")
-    st.caption(
-        f"Labels: the training digit a line ended on (#index) and the L2 distance, in pixels of [−1, 1], from each image "
-        f"to its nearest training digit (held-out real digits are at least 1.25 from theirs). Of {mem.traced} lines traced, "
-        f"{mem.lost} left the tracer's reach (lines that leave P backwards loop far out in 65 dimensions); the first "
-        f"{k} shown are the first that ended."
-        + ("" if moved is not None else " The learned row needs pretrained/digits-gen.")
-    )
+    tiles = np.concatenate(rows).reshape(-1, *info.shape)
+    ui.chart(fl.images_figure(tiles, k, labels=labels, y_labels=names, tile_px=fl.tile_px(info.shape[1])), key="hd_memorised")
+    caption = lesson.memorised_caption(info.held, info.D, mem.traced, mem.lost, mem.charge.tolist())
+    st.caption(caption + ("" if moved is not None else f" The learned row needs pretrained/{gen}."))
 
 
-ui.background_panel([job], 0.5, "Tracing the exact lines at D = 64", _waiting, _memorised)
+if real is not None:  # the data set is there: trace in the background
+    job_key = ("memorised", data, n, L, loading.pretrained_key(gen))
+    job = background.submit("memorised", {job_key: (dimensions.memorisation_check, (n, L, ckpt, data))})[job_key]
+    ui.background_panel([job], 0.5, f"Tracing the exact lines at D = {info.D}", _waiting, _memorised)
 
 ui.explain(
     "Four views of the same fact. Each charge's share of the field falls off like $r^{-D}$, so in high dimension the "
