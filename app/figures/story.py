@@ -23,7 +23,7 @@ def l_sweep_figure(
     percentile for as many points drawn from Q) as a grey band; (2) the share of P's flux leaving backwards; (3) the
     forward lines' bulge at z = L / 2 against the training region's radius, and the share of lines leaving it."""
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.09, specs=[[{}, {}, {"secondary_y": True}]],
-                        subplot_titles=("landing energy distance to Q", "share of flux leaving P backwards", "bulge vs training region"))
+                        subplot_titles=("energy distance to Q", "backward flux share", "bulge vs region"))  # short: they overlapped at 1000 px
     fig.add_trace(go.Scatter(x=np.r_[Ls, Ls[::-1]], y=np.r_[np.zeros_like(Ls), floor[1][::-1]], fill="toself", mode="none",
                              fillcolor="rgba(187,187,187,0.35)", name="floor (95 % of Q's own samples)", hoverinfo="skip"), row=1, col=1)
     fig.add_trace(go.Scatter(x=Ls, y=floor[0], mode="lines", line={"color": FLOOR_COLOR, "dash": "dash"}, name="floor (mean)"), row=1, col=1)
@@ -42,7 +42,7 @@ def l_sweep_figure(
         for col in (1, 2, 3):
             fig.add_vline(x=current_L, line={"color": "#000000", "dash": "dot", "width": 1}, row=1, col=col)
     fig.update_xaxes(title_text="L", range=[0, float(max(Ls)) * 1.05])
-    fig.update_yaxes(title_text="energy distance (data units)", rangemode="tozero", tickformat=".2f", automargin=True, row=1, col=1)
+    fig.update_yaxes(title_text="energy distance", rangemode="tozero", tickformat=".2f", automargin=True, row=1, col=1)
     fig.update_yaxes(title_text="share", range=[0, 1], row=1, col=2)
     fig.update_yaxes(title_text="distance from the axis", rangemode="tozero", row=1, col=3)
     fig.update_yaxes(title_text="% of lines", range=[0, 100], tickmode="linear", tick0=0, dtick=25, row=1, col=3, secondary_y=True, showgrid=False)

@@ -104,7 +104,7 @@ with p2:
                 "on the other side of Q and lands on it later."
             )
         st.markdown("Behind the plate the total is P's push plus Q's pull:")
-        st.latex(rf"E_z(L^+) = \underbrace{{{ui.tex_number(decision.behind_pos)}}}_{{E_z^+\ (P)}} + \underbrace{{{ui.tex_number(decision.behind_neg)}}}_{{E_z^-\ (Q)}}")
+        st.latex(rf"\begin{{aligned}} E_z(L^+) &= \underbrace{{{ui.tex_number(decision.behind_pos)}}}_{{E_z^+\ (P)}} \\ &\quad + \underbrace{{{ui.tex_number(decision.behind_neg)}}}_{{E_z^-\ (Q)}} \end{{aligned}}")  # two rows: one was cut in a narrow column
 
 ui.explain(
     "The 3-D view shows the two lines that leave your start: the forward one (towards Q) and the backward one. The "
@@ -117,8 +117,10 @@ ui.explain(
     "that leave P backwards, still end on Q — Gauss's law sends all of P's flux to Q — and only counting them makes "
     "the landing points follow Q.",
     [
-        r"\text{stop at } (y, L) \iff E_z(y, L^-)\,E_z(y, L^+) < 0 \quad(\text{arriving from the front: } E_z(y, L^+) \le 0)",
-        r"\Pr[\text{forward} \mid x] = \frac{E_z(x, 0^+)}{E_z(x, 0^+) - E_z(x, 0^-)},\qquad E_z(x, 0^+) - E_z(x, 0^-) = \rho_P(x)",
+        r"\text{stop at } (y, L) \iff E_z(y, L^-)\,E_z(y, L^+) < 0",  # short equations: long ones were cut at 1000 px
+        r"\text{arriving from the front: } E_z(y, L^+) \le 0",
+        r"\Pr[\text{forward} \mid x] = \frac{E_z(x, 0^+)}{E_z(x, 0^+) - E_z(x, 0^-)}",
+        r"E_z(x, 0^+) - E_z(x, 0^-) = \rho_P(x)",
     ],
 )
 
