@@ -56,10 +56,10 @@ def _probe(scene: exact.Scene, L: float, box: fc.Box) -> None:
     with pc2:
         with ui.guard("Could not evaluate the field at the probe"):
             pr = exact.probe(scene, L, tuple(float(v) for v in probe_point))
-            names = [f"x{i + 1}" for i in range(D)] + ["z"]
+            names = [f"x{ui.subscript(i + 1)}" for i in range(D)] + ["z"]
             st.markdown("Probe at (" + ", ".join(f"{n} = {v:.2f}" for n, v in zip(names, probe_point, strict=True)) + "). Click the slice to move it.")
             table = pd.DataFrame(
-                {label: list(v) + [float(np.linalg.norm(v))] for label, v in (("E (total)", pr.E), ("E₊ (P)", pr.E_pos), ("E₋ (Q)", pr.E_neg))},
+                {label: list(v) + [float(np.linalg.norm(v))] for label, v in (("E (total)", pr.E), ("E⁺ (P)", pr.E_pos), ("E⁻ (Q)", pr.E_neg))},
                 index=[f"{n} component" for n in names] + ["norm |·|"],
             )
             # a column format, not a pandas Styler: importing the Styler (jinja2) costs a second on the first page

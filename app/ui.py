@@ -239,6 +239,12 @@ def glossary(terms: Sequence[str], expanded: bool = False) -> None:
 
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def subscript(n: int) -> str:
+    """n as subscript digits: 12 -> "₁₂" (coordinate names such as x₁ in plain text)."""
+    return str(n).translate(SUBSCRIPT)
 
 
 def superscript(n: int) -> str:

@@ -107,7 +107,7 @@ def test_probe_moves_where_the_slice_is_clicked():
     assert at.session_state["probe"] == (-1.5, 0.0, 2.0)
     fig = chart(at, "click to probe")
     assert decode(trace(fig, "probe")["x"]).tolist() == [2.0]
-    assert any("x1 = -1.50" in m.value and "z = 2.00" in m.value for m in at.markdown)
+    assert any("x₁ = -1.50" in m.value and "z = 2.00" in m.value for m in at.markdown)
     assert at.query_params["probe"] == "-1.5:0:2"  # the link carries the probe
 
 

@@ -68,11 +68,12 @@ for L in (6.0, 30.0):
         "whole-space net, two-sided": (runs["two-sided"].lines[:DRAWN], runs["two-sided"].moved.cases[:DRAWN]),
     }
     ui.chart(story.region_panels_figure(panels, scene.pos, scene.neg, L, box, region.edges, region.centre, region.radius), key=f"ll_panels_{L:g}")
-    cols = st.columns(5)
+    cols = [*st.columns(3), *st.columns(3)]  # two rows: five a row cut the labels at 1000 px
     cols[0].metric("Exact lines leaving the region", f"{100 * exact_out:.0f} %", help=f"Share of {N_POINTS} exact forward lines with a point between the plates outside the training region.")
     for col, kind in zip(cols[1:3], ("slab", "two-sided"), strict=True):
         col.metric(f"{kind}: energy distance", f"{runs[kind].energy:.3f}", help=f"Energy distance (V-statistic, ≥ 0) of the {N_POINTS} end points to Q's charges. "
-                   f"Floor: {floor[0]:.3f} on average for {N_POINTS} fresh samples of Q, 95 % below {floor[1]:.3f}.")
+                   f"Floor: {floor[0]:.3f} on average for {N_POINTS} fresh samples of Q, 95 % below {floor[1]:.3f} (higher than "
+                   "section 1's floor, which is for points drawn from Q's charges themselves: fresh samples also differ from those charges).")
     cols[3].metric("slab: bad lines", f"{100 * runs['slab'].bad_share:.0f} %", help="Lines where the learned f_z fell to f_min or below (the slope was guarded).")
     cols[4].metric("W2 / floor (cards)", " / ".join(f"{found[L]['cards'][k]['w2_over_floor']:.1f}×" for k in ("slab", "two-sided")),
                    help="Slab / two-sided: W2 of 1000 samples to the target over the two-sample floor, measured when each checkpoint was saved.")

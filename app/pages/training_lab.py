@@ -56,8 +56,8 @@ ui.explain(
     "black, flow matching brown), next to the exact field lines from the same starts (coloured by their Theorem 3.1 "
     "case; with **Two-sided EFM** its learned lines are coloured by case too, and both start on the side of P the "
     "flux picks). The heat map shows, at every point of a slice between the plates, the angle between a learned field and "
-    "the exact E: pale is right, dark red is wrong (90° or more: at right angles or backwards). EFM's error is largest close to the charges (where E turns sharply) "
-    "and far from the data; flow matching's field is not meant to follow E at all, its angle shows how different its "
+    "the exact E: pale is right, dark red is wrong (90° or more: at right angles or backwards). EFM's error is largest far from the data, "
+    "where no training point fell; flow matching's field is not meant to follow E at all, its angle shows how different its "
     "paths are.",
     "EFM replaces the exact field, whose lines memorise the charges in high dimensions and take seconds to trace, by "
     "a network that is cheap to evaluate and generalises. The network only learns the field where it is taught (the "
