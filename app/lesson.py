@@ -62,6 +62,10 @@ GLOSSARY: dict[str, str] = {
     "lines can leave P backwards and loop round, as Theorem 3.1's map needs.",
     "flow matching": "A generative method that learns a velocity field carrying noise to data along straight paths "
     "$x_t = (1 - t)\\,x_P + t\\,x_Q$ between random pairs.",
+    "PFGM++": "Poisson Flow Generative Models++ (Xu et al., ICML 2023): the data sit on one plate in D + D_aug "
+    "dimensions; a network learns to denoise points perturbed by the field of the data alone, and samples start on a "
+    "prior far out and follow that field in to the data. It needs no P: a peer of EFM for generation, not for "
+    "translation.",
     "D": "The data dimension: how many numbers one data item has (an 8×8 digit 64, a 28×28 picture 784).",
     "Fashion-MNIST": "Zalando's 70,000 grey 28×28 pictures of clothing (60,000 to train on, 10,000 held out) in ten "
     f"classes: {', '.join(FASHION_CLASSES)}. Read from local files (Debian's package `dataset-fashion-mnist`), never "

@@ -154,6 +154,10 @@ WIDGETS: dict[str, Widget] = {
                             "Without it EFM follows the field forwards in z, as the paper's Algorithm 2."),
     "lab_fm": Widget(True, help="Also train conditional flow matching on the same charges with the same network, steps, "
                      "learning rate and seed (the same budget), to compare."),
+    "lab_pfgmpp": Widget(False, help="Also train PFGM++ (Xu et al., 2023) on Q's charges alone, with the same network, steps, "
+                         "learning rate and seed. It has no P: its samples start on its own prior far out (D_aug = 4 extra "
+                         "dimensions) and are carried to Q, so it has no lines beside E's and no angle map; its end points "
+                         "and its W2 / energy distance to Q are shown beside the others."),
     "tr_dir": Widget("2to3", help="Translate coloured 2s into 3s, or 3s into 2s (the same field run backwards, or its own "
                      "checkpoint if one is shipped)."),
     "tr_seed": Widget(0, 0, 10_000, 1, "Seed of the gallery's random hues (the inputs are held-out digits the models never saw)."),

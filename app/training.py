@@ -143,7 +143,9 @@ def _metrics(view: lab.LabView) -> None:
             a.metric("NFE", f"{m['nfe']:.0f}", help="Network evaluations (batched) the solver used to move all points.")
             b.metric("Bad lines", f"{m['bad']:.0f}", help="Lines where the field turned back (f_z ≤ 0.05, the slope was guarded) or became non-finite; "
                      "for two-sided EFM, lines that did not reach Q within the solver's step limit (lost).")
-            st.metric("Median angle to E", f"{m['angle']:.1f}°", help="Median over the slice of the angle between this model's field and the exact E (the map below).")
+            st.metric("Median angle to E", "—" if math.isnan(m["angle"]) else f"{m['angle']:.1f}°",
+                      help="Median over the slice of the angle between this model's field and the exact E (the map below); "
+                      "none for PFGM++, whose field is not a field between the plates.")
 
 
 def _pictures(run: lab.LabRun, view: lab.LabView, y_slice: float) -> None:
@@ -159,6 +161,7 @@ def _pictures(run: lab.LabRun, view: lab.LabView, y_slice: float) -> None:
             else (fl.trajectories_as_paths(m.levels, m.path[:, :drawn]), fc.MODEL_COLOR[name])
         )
         for name, m in view.moved.items()
+        if m.lines is not None or len(m.levels)  # PFGM++ starts on its prior, not on P: no lines beside E's
     }
     exact_lines = {}
     with ui.guard("Could not trace the exact lines"):

@@ -465,3 +465,19 @@ def test_shipped_checkpoints_work_on_both_pages():
     no_errors(at)
     reads = _metric(at, "Read as 3")
     assert reads and float(reads[0].rstrip("%")) >= 50
+
+
+def test_training_lab_trains_pfgmpp_beside_efm_on_qs_charges():
+    """PFGM++ in the lab: trained in lockstep with EFM on Q's charges alone, its fresh samples carried from its prior to
+    Q and scored like the others (W2, energy distance, 35 network calls); no lines beside E's and no angle map."""
+    scene = exact.scene_charges(2, "gaussian", "two_moons", 32, 0, None, None)
+    run = lab.LabRun(scene, lab.LabSettings(scene.key, 6.0, 0.1, 32, 60, 1e-3, 0, False, False, True))
+    assert list(run.trainers) == ["EFM", lab.PFGMPP_NAME]
+    assert run.trainers[lab.PFGMPP_NAME].config.objective == "pfgmpp" and run.trainers[lab.PFGMPP_NAME].config.q is None
+    while not run.done:
+        run.advance(5.0)
+    assert {t.step_count for t in run.trainers.values()} == {60}
+    view = lab.lab_view(run, "heun", 8, 0.0, (-6.0, 6.0))
+    m = view.metrics[lab.PFGMPP_NAME]
+    assert np.isfinite(m["w2"]) and np.isfinite(m["energy"]) and m["nfe"] == 2 * lab.PFGMPP_STEPS - 1 and np.isnan(m["angle"])
+    assert view.moved[lab.PFGMPP_NAME].x.shape == run.starts.shape and lab.PFGMPP_NAME not in view.errors

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from app.compute import exact
-from app.compute.learned import MODEL_NAMES, Moved, move, move_two_sided
+from app.compute.learned import MODEL_NAMES, Moved, move, move_from_prior, move_two_sided
 from efm_core import CASES, Trainer, energy_distance, learned_field, plate_field_at, transport_trace, w2_exact
 from efm_core.config import ARC, ExperimentConfig
 from efm_core.plates import systematic_indices
@@ -112,6 +112,24 @@ class LabSettings:
     seed: int
     with_fm: bool
     two_sided: bool = False
+    with_pfgmpp: bool = False
+
+
+PFGMPP_NAME = "PFGM++"
+PFGMPP_METHOD = {"D_aug": 4, "P_mean": -0.17, "P_std": 1.2, "sigma_min": 0.002, "rho": 7.0}  # the toy presets' (pfgmpp-two_moons)
+PFGMPP_STEPS = 18  # Heun steps in sigma (35 network calls), as the toy presets
+
+
+def pfgmpp_config(s: LabSettings, q_path: str, q_rows: np.ndarray) -> ExperimentConfig:
+    """PFGM++ on Q's charges alone (its data plate; it has no P: it starts on its own prior), with the lab's net,
+    steps, learning rate and seed: the same budget as EFM. ``sigma_data`` is the charges' standard deviation."""
+    method = {**PFGMPP_METHOD, "sigma_data": round(float(np.std(q_rows)) or 1.0, 3)}
+    return ExperimentConfig(
+        name="lab-pfgmpp", objective="pfgmpp", p={"kind": "points_file", "path": q_path}, q=None, L=80.0,
+        net={"kind": "mlp", "width": int(s.width), "depth": LAB_DEPTH}, sampler={}, n_charges=len(q_rows), n_queries=LAB_QUERIES,
+        steps=int(s.steps), lr=float(s.lr), warmup=min(100, int(s.steps) // 10), ema=0.995, seed=int(s.seed),
+        solver={"kind": "heun", "steps": PFGMPP_STEPS}, method=method, description="Training lab run: PFGM++ on Q's charges.",
+    )
 
 
 def lab_config(objective: str, s: LabSettings, p_path: str, q_path: str, n_charges: int) -> ExperimentConfig:
@@ -151,13 +169,17 @@ class LabRun:
         rows_p, rows_q = charge_rows(scene.pos, scene.pos_w), charge_rows(scene.neg, scene.neg_w)
         n_charges = max(len(rows_p), len(rows_q))
         self.trainers: dict[str, Trainer] = {}
-        with tempfile.TemporaryDirectory() as folder:  # the sources read the files while the trainers are built
-            p_path, q_path = os.path.join(folder, "p.npy"), os.path.join(folder, "q.npy")
-            np.save(p_path, rows_p)
-            np.save(q_path, rows_q)
-            for name, objective in zip(MODEL_NAMES, ("efm", "fm"), strict=True):
-                if objective == "efm" or settings.with_fm:
-                    self.trainers[name] = Trainer(lab_config(objective, settings, p_path, q_path, n_charges), device="cpu")
+        # the charges as files for the configs' sources, kept while the run lives (PFGM++'s sampler reads its data's
+        # shape from them; the folder is removed with the run)
+        self._files = tempfile.TemporaryDirectory(prefix="efm-lab-")
+        p_path, q_path = os.path.join(self._files.name, "p.npy"), os.path.join(self._files.name, "q.npy")
+        np.save(p_path, rows_p)
+        np.save(q_path, rows_q)
+        for name, objective in zip(MODEL_NAMES, ("efm", "fm"), strict=True):
+            if objective == "efm" or settings.with_fm:
+                self.trainers[name] = Trainer(lab_config(objective, settings, p_path, q_path, n_charges), device="cpu")
+        if settings.with_pfgmpp:
+            self.trainers[PFGMPP_NAME] = Trainer(pfgmpp_config(settings, q_path, rows_q), device="cpu")
         self.running = False
         self.error: str | None = None
         self._lock = threading.Lock()  # held by whoever is inside a training step or copies the weights
@@ -380,6 +402,10 @@ def lab_view(run: LabRun, solver: str, steps: int, y: float, x_range: tuple[floa
     step, nets = run.snapshot()  # copies: the run may go on training meanwhile
     for name, (ema, config) in nets.items():
         starts = torch.from_numpy(run.starts).float()
+        if config.objective == "pfgmpp":  # no P: fresh samples of its prior, carried to Q; its field is not E's
+            moved[name] = m = move_from_prior(ema, config, len(run.starts), s.seed)
+            metrics[name] = {**point_metrics(m.x.astype(np.float64), scene, s.seed), "nfe": float(m.nfe), "bad": float(m.bad), "angle": math.nan}
+            continue
         if config.solver.get("kind") == ARC:
             m = move_two_sided(ema, s.L, starts, s.seed, LAB_ARC_STEPS)
         else:

@@ -89,6 +89,16 @@ def move(
     return Moved(x.numpy(), r.levels.numpy(), path.numpy(), r.nfe, int(r.bad.sum()), seconds)
 
 
+def move_from_prior(net: nn.Module, config: ExperimentConfig, n: int, seed: int) -> Moved:
+    """``n`` samples of a model that starts on its own prior (PFGM, PFGM++; ``efm_core.generate`` with its solver):
+    end points only (no heights, no path); bad counts guarded or non-finite lines."""
+    t0 = time.perf_counter()
+    r = generate(net, config, n, seed)
+    seconds = time.perf_counter() - t0
+    x = r.x.numpy()
+    return Moved(x, np.zeros(0), np.zeros((0, *x.shape)), r.nfe, int((r.turned_back | r.nonfinite).sum()), seconds)
+
+
 def move_two_sided(net: nn.Module, L: float, x0: Tensor, seed: int, max_steps: int = 3000) -> Moved:
     """Carry points ``x0`` (n, D) of P to Q by Theorem 3.1's map along the whole-space field of ``net`` (side chosen
     by the flux share, seeded by ``seed``; ``efm_core.theorem.transport_two_sided``); lines still running after

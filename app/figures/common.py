@@ -25,7 +25,7 @@ PLOT_CONFIG = {
                                "hoverClosest3d", "orbitRotation", "tableRotation", "resetCameraLastSave3d"],
 }
 CLICK_CONFIG = {**PLOT_CONFIG, "displayModeBar": False}
-MODEL_COLOR = {"EFM": "#111111", "flow matching": "#8c564b"}
+MODEL_COLOR = {"EFM": "#111111", "flow matching": "#8c564b", "PFGM++": "#e377c2"}
 POS_COLOR = "#d62728"
 NEG_COLOR = "#1f77b4"
 PROBE_COLOR = "#111111"

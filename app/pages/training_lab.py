@@ -23,7 +23,7 @@ scene, L, D, seed = ui.scene_page(
     "same budget. Then both move fresh points of P to Q.",
 )
 
-ui.glossary(["tent sampler", "whole-space net", "flow matching", "EMA", "W2", "energy distance", "NFE", "bad lines", "f_min", "training region"])
+ui.glossary(["tent sampler", "whole-space net", "flow matching", "PFGM++", "EMA", "W2", "energy distance", "NFE", "bad lines", "f_min", "training region"])
 c1, c2, c3 = st.columns(3, vertical_alignment="bottom")  # rows of three: five a row cut the labels at 1000 px
 with c1:
     width = int(ui.select("Network width", "lab_width", WIDTHS))
@@ -31,12 +31,14 @@ with c2:
     steps = int(ui.number("Training steps", "lab_steps"))
 with c3:
     lr = float(ui.select("Learning rate", "lab_lr", LRS, {v: f"{v:g}" for v in LRS}))
-c4, c5, c6 = st.columns([3, 4, 3], vertical_alignment="bottom")
+c4, c5, c6, c7 = st.columns([3, 3, 3, 3], vertical_alignment="bottom")
 with c4:
     sigma = float(ui.slider("Noise σ (sampler)", "lab_sigma"))
 with c5:
-    with_fm = ui.toggle("Flow matching too", "lab_fm")
+    with_fm = ui.toggle("Flow matching", "lab_fm")
 with c6:
+    with_pfgmpp = ui.toggle("PFGM++", "lab_pfgmpp")
+with c7:
     two_sided = ui.toggle("Two-sided EFM", "lab_two_sided")
 s1, s2, s3 = st.columns(3, vertical_alignment="bottom")
 with s1:
@@ -46,7 +48,7 @@ with s2:
 with s3:
     y_slice = float(ui.slider("Slice at x₂ = (error map)", "lab_y", fmt="%.1f")) if D == 2 else 0.0
 
-settings = lab.LabSettings(scene.key, L, sigma, width, steps, lr, seed, bool(with_fm), bool(two_sided))
+settings = lab.LabSettings(scene.key, L, sigma, width, steps, lr, seed, bool(with_fm), bool(two_sided), bool(with_pfgmpp))
 training = controls(scene, settings, ui.p_toy())
 live_panel(training, solver, solver_steps, y_slice)
 box = fc.view_box(scene.pos, scene.neg, L)
