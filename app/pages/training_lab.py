@@ -31,21 +31,21 @@ with c2:
     steps = int(ui.number("Training steps", "lab_steps"))
 with c3:
     lr = float(ui.select("Learning rate", "lab_lr", LRS, {v: f"{v:g}" for v in LRS}))
-c4, c5, c6, c7 = st.columns([3, 3, 3, 3], vertical_alignment="bottom")
+c4, c5, c6 = st.columns(3, vertical_alignment="bottom")
 with c4:
     sigma = float(ui.slider("Noise σ (sampler)", "lab_sigma"))
 with c5:
     with_fm = ui.toggle("Flow matching", "lab_fm")
 with c6:
     with_pfgmpp = ui.toggle("PFGM++", "lab_pfgmpp")
-with c7:
-    two_sided = ui.toggle("Two-sided EFM", "lab_two_sided")
 s1, s2, s3 = st.columns(3, vertical_alignment="bottom")
 with s1:
-    solver = ui.select("Solver", "lab_solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
+    two_sided = ui.toggle("Two-sided EFM", "lab_two_sided")
 with s2:
-    solver_steps = int(ui.number("Solver steps", "lab_solver_steps"))
+    solver = ui.select("Solver", "lab_solver", list(learned.SOLVER_LABELS), learned.SOLVER_LABELS)
 with s3:
+    solver_steps = int(ui.number("Solver steps", "lab_solver_steps"))
+with st.columns(3)[0]:
     y_slice = float(ui.slider("Slice at x₂ = (error map)", "lab_y", fmt="%.1f")) if D == 2 else 0.0
 
 settings = lab.LabSettings(scene.key, L, sigma, width, steps, lr, seed, bool(with_fm), bool(two_sided), bool(with_pfgmpp))
