@@ -44,6 +44,8 @@ STEM = {title: stem for rows in SCRIPTS.values() for stem, title, _ in rows}
 
 for warning in state.init_session(st.session_state, st.query_params):
     st.warning(warning)
+if st.session_state.pop("_link_changed", False):
+    ui.reseed_from_link()
 
 page = st.navigation(PAGES, position="top")
 stem = STEM.get(getattr(page, "title", None), "")  # no title outside `streamlit run` (e.g. a spawned worker re-running this file)

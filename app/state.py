@@ -402,11 +402,12 @@ def check_url_values(query: Mapping[str, str]) -> dict[str, str]:
     return bad
 
 
-def init_session(ss: MutableMapping[str, Any], query: Mapping[str, str]) -> list[str]:
+def init_session(ss: MutableMapping[str, Any], query: MutableMapping[str, str]) -> list[str]:
     """Once per session: hand-built charges and clicked points from the URL (validated), else empty.
 
     Returns warnings about parts of the link that were ignored or replaced. Widget values are restored by Streamlit
-    itself, which replaces invalid ones without a word: ``check_url_values`` says so.
+    itself; the values ``check_url_values`` finds invalid are removed from ``query`` first, with a warning each, so
+    that the widgets start at their defaults (Streamlit's own parser raised OverflowError on ``n_charges=inf``).
     """
     if ss.get("_session_ready"):
         return []
@@ -416,6 +417,9 @@ def init_session(ss: MutableMapping[str, Any], query: Mapping[str, str]) -> list
         D = WIDGETS["D"].default
     D = D if D in (1, 2) else WIDGETS["D"].default
     bad = check_url_values(query)
+    for key in bad:
+        del query[key]
+    ss["_link_changed"] = bool(bad)  # the router re-seeds the widgets from the cleaned link (ui.reseed_from_link)
     found, warnings = read_custom_from_url(query, D)
     warnings = list(bad.values()) + warnings
     for side, key in CUSTOM_KEYS.items():

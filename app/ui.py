@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from app import state
 from app.compute import exact
@@ -195,6 +196,17 @@ def background_panel(
 def set_current_page(stem: str, scene_page: bool) -> None:
     """Record, for ``sync_url``, which page runs (its script stem) and whether it has the scene sidebar."""
     st.session_state["_page_stem"] = (stem, scene_page)
+
+
+def reseed_from_link() -> None:
+    """After ``state.init_session`` removed invalid values from the link: make Streamlit seed the bound widgets from
+    the cleaned link. It seeds them from a copy of the first query string kept apart from ``st.query_params``; without
+    this, a value its own parser cannot take (``n_charges=inf``) raised OverflowError. Uses Streamlit's internal
+    ``set_initial_query_params_from_current`` (as of 1.67); a no-op if that is ever gone (tests/test_fuzz_urls.py
+    would then fail on such a link)."""
+    ctx = get_script_run_ctx()
+    with contextlib.suppress(AttributeError), ctx.session_state.query_params() as params:
+        params.set_initial_query_params_from_current()
 
 
 def sync_url() -> None:

@@ -108,9 +108,12 @@ def test_rapid_stop_continue_in_the_page():
 
 
 # ------------------------------------------------------------------------------ 5. no silent resets of the link
-@pytest.mark.parametrize(("key", "value"), [("n_charges", "1.5"), ("L", "1e9"), ("seed", "abc"), ("p_toy", "nonsense"), ("L", "nan")])
-def test_bad_link_values_are_replaced_with_a_warning(key, value):
-    at = app_test(FIELD_LINES, **{key: value})
+@pytest.mark.parametrize(("key", "value"), [("n_charges", "1.5"), ("L", "1e9"), ("seed", "abc"), ("p_toy", "nonsense"), ("L", "nan"),
+                                          ("n_charges", "inf"), ("seed", "-inf")])  # inf: Streamlit's own parser raised OverflowError
+@pytest.mark.parametrize("page", [FIELD_LINES, "app/pages/theorem.py"])
+def test_bad_link_values_are_replaced_with_a_warning(key, value, page):
+    at = app_test(page, **{key: value})
+    assert not at.error, [e.value for e in at.error]
     assert not at.exception
     warned = [w.value for w in at.warning if f"{key} = " in w.value]
     assert warned and "replaced" in warned[0], [w.value for w in at.warning]
