@@ -62,6 +62,8 @@ GLOSSARY: dict[str, str] = {
     "lines can leave P backwards and loop round, as Theorem 3.1's map needs.",
     "flow matching": "A generative method that learns a velocity field carrying noise to data along straight paths "
     "$x_t = (1 - t)\\,x_P + t\\,x_Q$ between random pairs.",
+    "PFGM": "Poisson Flow Generative Models (Xu et al., NeurIPS 2022): the data are charges on one plate in D + 1 "
+    "dimensions; samples start on a large hemisphere far out and follow the field of the data alone back to them.",
     "PFGM++": "Poisson Flow Generative Models++ (Xu et al., ICML 2023): the data sit on one plate in D + D_aug "
     "dimensions; a network learns to denoise points perturbed by the field of the data alone, and samples start on a "
     "prior far out and follow that field in to the data. It needs no P: a peer of EFM for generation, not for "

@@ -21,7 +21,9 @@ from efm_core.checkpoints import Checkpoint
 from efm_core.config import make_source
 from efm_core.metrics import nearest_neighbours
 
-FLOAT_RANGE = {"float32": (-45.8, 38.5), "float64": (-323.3, 308.3)}  # log10 of the smallest subnormal / largest finite
+FLOAT_RANGE = {  # log10 of the smallest subnormal / largest finite number of each type (float32: 1.4e-45 / 3.4e38)
+    name: (float(np.log10(np.finfo(t).smallest_subnormal)), float(np.log10(np.finfo(t).max))) for name, t in (("float32", np.float32), ("float64", np.float64))
+}
 
 class DimStats(NamedTuple):
     """Per dimension D (k,): quartiles (k, 3) of the largest charge's share of |E|; log10 of the largest and

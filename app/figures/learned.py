@@ -85,7 +85,8 @@ def loss_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], total_steps: i
         fig.add_trace(go.Scatter(x=compact(xs), y=compact(ys), mode="lines", name=f"{name} (average)", line={"color": color, "width": 2.5}), row=1, col=col)
         fig.update_xaxes(title_text="training step", range=[0, max(total_steps, 1)], row=1, col=col)
         positive = loss[np.isfinite(loss) & (loss > 0)]
-        fig.update_yaxes(**(log_ticks(float(positive.min()), float(positive.max()), most=5) if positive.size else {"type": "log"}), row=1, col=col)
+        fig.update_yaxes(**(log_ticks(float(positive.min()), float(positive.max()), most=5) if positive.size else {"type": "log"}),
+                         title_text="loss (log scale)" if col == 1 else None, row=1, col=col)
     fig.update_layout(template=TEMPLATE, height=height, showlegend=False, uirevision="loss", margin={"t": TOOLBAR_BAND + SUBPLOT_TITLE_BAND})
     return fig
 

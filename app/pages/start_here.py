@@ -20,7 +20,7 @@ ui.page_header(
     "EFM (Electrostatic Field Matching, Kolesov et al., ICML 2025) moves samples of a source distribution P (noise) "
     "to a target distribution Q (data) along an electric field. Each step below is live: change its one control.",
 )
-ui.glossary(["EFM", "P and Q", "z", "field line", "flux", "Theorem 3.1", "lost"])
+ui.glossary(["EFM", "P and Q", "z", "field line", "flux", "Theorem 3.1", "lost", "D", "PFGM"])
 
 
 def step(number: int, title: str, text: str) -> tuple:
