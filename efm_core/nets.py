@@ -320,16 +320,21 @@ class FieldEDMUNet(nn.Module):
 
     ``channels`` base width, ``mults`` width per level (H, W divisible by 2^(levels - 1); 28x28 takes (1, 2, 2):
     28, 14, 7), ``blocks`` residual blocks per level down (one more up, with the skip connection), ``attention``
-    self-attention in the middle (coarsest level). f_x: the first C output channels; f_z: the spatial mean of the
-    last one. About 0.6 M parameters at the defaults (16 channels, (1, 2, 2)) for 28x28.
+    self-attention in the middle (coarsest level). f_x: the first C output channels times ``x_scale``; f_z: the
+    spatial mean of the last one. About 0.6 M parameters at the defaults (16 channels, (1, 2, 2)) for 28x28.
+
+    ``x_scale`` is EDM's output scaling: EFM's unit field has components of about 1/sqrt(D) in the data coordinates,
+    so with ``x_scale`` = 1/sqrt(D) the raw outputs the net learns are of order one (as flow matching's velocity is),
+    and the optimiser's steps are not large against the target. The default 1 keeps earlier checkpoints as trained.
     """
 
     def __init__(
         self, data_shape: tuple[int, ...], L: float, channels: int = 16, mults: tuple[int, ...] = (1, 2, 2), blocks: int = 1,
-        attention: int = 1, emb_features: int = 64,
+        attention: int = 1, emb_features: int = 64, x_scale: float = 1.0,
     ) -> None:
         super().__init__()
         C, H, W = _image_shape(data_shape, len(mults))
+        self.x_scale = float(x_scale)
         levels = len(mults)
         self.data_shape, self.L, self.levels, self.blocks_per_level = (C, H, W), float(L), levels, blocks
         emb_width = 4 * channels
@@ -358,7 +363,8 @@ class FieldEDMUNet(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
-        return _unet_forward(self, x, z, lambda h, emb: self.mid[1](self.attn(self.mid[0](h, emb)), emb))
+        f_x, f_z = _unet_forward(self, x, z, lambda h, emb: self.mid[1](self.attn(self.mid[0](h, emb)), emb))
+        return f_x * self.x_scale, f_z
 
     def activation_numbers(self) -> int:
         """Numbers per item in the layer outputs of one forward pass, estimated from the widths and resolutions: 8
@@ -400,7 +406,7 @@ def build_net(spec: dict, data_shape: tuple[int, ...], L: float, batch: int = 1)
     elif spec["kind"] in ("unet", "edm_unet"):
         cls, known = FieldUNet, {"channels", "mults", "blocks", "emb_features"}
         if spec["kind"] == "edm_unet":
-            cls, known = FieldEDMUNet, known | {"attention"}
+            cls, known = FieldEDMUNet, known | {"attention", "x_scale"}
         if "mults" in options:
             options["mults"] = tuple(options["mults"])
     else:
@@ -410,9 +416,12 @@ def build_net(spec: dict, data_shape: tuple[int, ...], L: float, batch: int = 1)
         raise ValueError(f"unknown option(s) {unknown} for a {spec['kind']} net; known: {sorted(known)}.")
     if options.get("attention", 0) not in (0, 1) or isinstance(options.get("attention"), bool):
         raise ValueError(f"net option 'attention' must be 0 (none) or 1 (self-attention in the middle); got {options['attention']!r}.")
+    x_scale = options.get("x_scale", 1.0)
+    if not (isinstance(x_scale, int | float) and not isinstance(x_scale, bool) and math.isfinite(x_scale) and x_scale > 0):
+        raise ValueError(f"net option 'x_scale' must be a finite number > 0; got {x_scale!r}.")
     for key, value in options.items():
         values = value if key == "mults" else (value,)
-        if key == "attention":
+        if key in ("attention", "x_scale"):
             continue
         if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
             raise ValueError(f"net option {key!r} must be {'a list of ' if key == 'mults' else 'a '}positive integer(s); got {value!r}.")
