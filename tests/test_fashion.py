@@ -90,7 +90,10 @@ def test_fresh_samples_meet_loose_bars(name):
     assert r["memorised_share"] <= 0.05, r
     assert r["class_share_max"] <= 0.35, r["class_shares"]
     assert r["precision"] >= 0.5 and r["recall"] >= 0.3, r
-    assert r["fd"] <= 3 * ckpt.card["metrics"]["fd"] + 5, (r["fd"], ckpt.card["metrics"]["fd"])
+    # FD of 48 items is dominated by its small-sample bias: 48 real held-out images score 108-140 against the same
+    # 48 reference images (measured), so the fresh samples are held to that floor, not to the card's 1000-sample FD
+    real = metrics.fashion_report(test.images[1000:1000 + N_FRESH], test.images[:N_FRESH], test.images[2000:2100])
+    assert r["fd"] <= 1.5 * real["fd"], (r["fd"], real["fd"])
 
 
 @pytest.mark.parametrize("name", GENERATORS)
@@ -103,14 +106,22 @@ def test_cards_record_the_issue_metrics(name):
     assert m["memorised_share"] <= 0.05  # the near-copy bar
 
 
-def test_efm_fd_against_flow_matching_in_the_cards():
-    """The issue's bar is EFM's FD within 1.5x of flow matching's at an equal CPU budget. The shipped 500-step EFM
-    run reaches 1.9x (146 vs 75, docs/pretrained.md): NOT the bar. This guards the measured state (at most 2x) and
-    the equal budget, so that a retrained pair cannot silently get worse; tighten it to 1.5 once EFM gets there."""
+@pytest.mark.parametrize("name", GENERATORS)
+def test_cards_meet_the_issue_bars(name):
+    """The issue's bars at 1000 samples, as the cards measured them: k-NN precision >= 0.75, recall >= 0.5, every
+    class between 4 % and 16 %, at most 5 % near-copies."""
+    m = load_checkpoint(PRETRAINED / name).card["metrics"]
+    assert m["precision"] >= 0.75 and m["recall"] >= 0.5, m
+    assert 0.04 <= m["class_share_min"] and m["class_share_max"] <= 0.16, m["class_shares"]
+    assert m["memorised_share"] <= 0.05, m
+
+
+def test_efm_fd_within_1_5x_of_flow_matching_at_an_equal_budget():
+    """The issue's bar: EFM's FD within 1.5x of flow matching's at an equal CPU budget (cards: 31.6 vs 25.1 at
+    18.2 and 18.5 CPU minutes, docs/pretrained.md)."""
     efm, fm = (load_checkpoint(PRETRAINED / n).card for n in GENERATORS)
-    assert abs(efm["cpu_minutes"] - fm["cpu_minutes"]) <= 0.25 * fm["cpu_minutes"], (efm["cpu_minutes"], fm["cpu_minutes"])
-    assert efm["metrics"]["fd"] <= 2.0 * fm["metrics"]["fd"], (efm["metrics"]["fd"], fm["metrics"]["fd"])
-    assert efm["metrics"]["precision"] >= 0.75 and fm["metrics"]["precision"] >= 0.75  # the precision bar holds
+    assert abs(efm["cpu_minutes"] - fm["cpu_minutes"]) <= 0.1 * fm["cpu_minutes"], (efm["cpu_minutes"], fm["cpu_minutes"])
+    assert efm["metrics"]["fd"] <= 1.5 * fm["metrics"]["fd"], (efm["metrics"]["fd"], fm["metrics"]["fd"])
 
 
 @needs_fashion
