@@ -26,6 +26,7 @@ MAX_CHARGES = 4096  # per plate: uploads and hand-built sets above this are refu
 MAX_TOY_CHARGES = 2048  # the charges-per-plate control's upper end
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MAX_CSV_LINE = 1 << 17  # characters of one uploaded CSV line (the csv module's limit; a charge row needs < 100)
+SWEEP_LINES = 256  # lines of each kind at every L of the L sweep: Theorem 3.1's default and Why large L is hard's
 URL_MAX_CUSTOM = 32  # hand-built plates with at most this many charges are written into the URL
 COORD_LIMIT = 1e4  # |coordinate| above this is refused (the views and the tracer are sized for toys)
 CUSTOM_KEYS = {"pos": "custom_pos", "neg": "custom_neg"}
@@ -127,7 +128,7 @@ WIDGETS: dict[str, Widget] = {
     "probe_y": Widget(0.0, -20.0, 20.0, 0.5, "The slice through the 3-D space: points with second coordinate x₂ equal to this value."),
     "thm_preset": Widget("behind", help="Put the start where its line shows this case of Theorem 3.1 (found by tracing from a few P points)."),
     "thm_line": Widget("forward", help="Which of the start's two lines the chart below follows."),
-    "sweep_lines": Widget(128, 32, 1024, 32, "Lines traced at every L of the sweep, for each kind of start. More: less noisy curves, slower."),
+    "sweep_lines": Widget(SWEEP_LINES, 32, 1024, 32, "Lines traced at every L of the sweep, for each kind of start. More: less noisy curves, slower."),
     "hd_shift": Widget(4.0, 0.0, 20.0, 0.5, "Distance between the means of the two Gaussians P and Q (along the first axis)."),
     "hd_n": Widget(256, 16, 2048, 16, "Charges on each plate (samples of P and Q)."),
     "hd_L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates in the high-dimension demo."),

@@ -8,6 +8,7 @@ import pytest
 from app_testing import app_test, case_counts, chart, decode, no_errors, select, trace, wait_for
 
 from app import background, state
+from app.compute import exact, large_l
 
 
 @pytest.fixture(autouse=True)
@@ -171,8 +172,10 @@ def test_landing_check_arrives_from_the_background():
     wait_for(at, lambda a: any(m.label == "two-sided starts" for m in a.metric))
     no_errors(at)
     values = {m.label: m.value for m in at.metric}
-    for kind in ("two-sided", "forward-only"):
-        assert np.isfinite(float(values[f"{kind} starts"]))
+    scene = exact.scene_charges(2, "gaussian", "two_gaussians", 32, 0, None, None)  # the page's scene (app_test's SMALL)
+    expected = large_l.landing_distances(scene, exact.landings(scene, 6.0, 64, 0))
+    for kind in ("two-sided", "forward-only"):  # each distance with its noise: "0.031 ± 0.012"
+        assert values[f"{kind} starts"] == f"{expected[kind]:.3f}" and expected[kind].std > 0
     hist = chart(at, "two-sided ends")
     assert [t["type"] for t in hist["data"]] in (["scatter"] * 3, ["histogram"] * 3)
 

@@ -479,5 +479,5 @@ def test_training_lab_trains_pfgmpp_beside_efm_on_qs_charges():
     assert {t.step_count for t in run.trainers.values()} == {60}
     view = lab.lab_view(run, "heun", 8, 0.0, (-6.0, 6.0))
     m = view.metrics[lab.PFGMPP_NAME]
-    assert np.isfinite(m["w2"]) and np.isfinite(m["energy"]) and m["nfe"] == 2 * lab.PFGMPP_STEPS - 1 and np.isnan(m["angle"])
+    assert np.isfinite(m["w2"].value) and np.isfinite(m["energy"].std) and m["nfe"] == 2 * lab.PFGMPP_STEPS - 1 and np.isnan(m["angle"])
     assert view.moved[lab.PFGMPP_NAME].x.shape == run.starts.shape and lab.PFGMPP_NAME not in view.errors

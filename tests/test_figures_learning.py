@@ -120,6 +120,23 @@ def test_sampler_arrows_point_along_the_projected_targets():
     assert np.allclose(decode(heads["marker"]["angle"]), np.degrees(np.arctan2(d[:, 2], d[:, 0])))
 
 
+def test_sampler_arrows_stop_at_the_plates():
+    # training points next to the plates, their arrows pointing across them: every arrow ends on the plate at most
+    rng = np.random.default_rng(2)
+    z = np.r_[rng.uniform(5.9, 6.0, 20), rng.uniform(0.0, 0.1, 20), rng.uniform(6.0, 6.1, 5)]
+    d = np.c_[rng.normal(size=(45, 2)), np.r_[np.ones(20), -np.ones(20), -np.ones(5)]]
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    pts = np.c_[rng.normal(size=(45, 2)), z]
+    pos, neg = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    fig = fl.sampler_figure(pts, d, pos, neg, 6.0, view_box(pos, neg, 6.0)).to_dict()
+    seg = next(t for t in fig["data"] if t.get("name") == "target E/|E|")
+    start, tip = decode(seg["x"])[0::3], decode(seg["x"])[1::3]
+    assert np.all(tip[:20] <= 6.0 + 1e-5) and np.all(tip[20:40] >= -1e-5) and np.all(tip[40:] >= 6.0 - 1e-5)
+    assert np.all(tip[:20] > start[:20] - 1e-6)  # shortened, never turned round
+    heads = fig["data"][fig["data"].index(seg) + 1]
+    assert np.allclose(decode(heads["x"]), tip)
+
+
 def test_lines_panels_put_learned_and_exact_lines_side_by_side():
     levels = np.linspace(0, 2.0, 5)
     path = np.random.default_rng(2).normal(size=(5, 3, 2))

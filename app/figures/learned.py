@@ -172,6 +172,17 @@ def lines_panels_figure(
     return fig
 
 
+def _plate_stop(z: np.ndarray, dz: np.ndarray, length: float, L: float) -> np.ndarray:
+    """Arrow lengths (n,): ``length`` along unit directions with z components ``dz`` (n,) from heights ``z`` (n,),
+    shortened so that no arrow crosses a plate (z = 0 or L) it starts in front of or behind: it stops there."""
+    out = np.full(len(z), float(length))
+    for plate in (0.0, L):
+        gap = plate - z
+        crosses = (gap * dz > 0) & (np.abs(dz) * length > np.abs(gap))  # heads for the plate and would pass it
+        out[crosses] = np.minimum(out[crosses], gap[crosses] / dz[crosses])
+    return out
+
+
 def sampler_figure(
     points: np.ndarray, directions: np.ndarray, pos: np.ndarray, neg: np.ndarray, L: float, box: Box, height: int = 380, outside: bool = False,
 ) -> go.Figure:
@@ -179,12 +190,12 @@ def sampler_figure(
     whole box in z (points behind the plates), not just 0.15 L beyond them.
 
     points, directions: (n, D + 1), z last. Traces: plates and charges, then the arrows (one trace of segments, an
-    arrow head at each end), then the points.
+    arrow head at each end; an arrow stops at a plate it would cross), then the points.
     """
     fig = make_subplots(rows=1, cols=1)
     _plates_and_charges(fig, pos, neg, L, box, 1, 1, legend=True)
     length = 0.05 * (box.ranges()[0][1] - box.ranges()[0][0])
-    tips = points + length * directions
+    tips = points + _plate_stop(points[:, -1], directions[:, -1], length, L)[:, None] * directions
     seg = np.full((3 * len(points), 2), np.nan)
     seg[0::3] = points[:, [-1, 0]]
     seg[1::3] = tips[:, [-1, 0]]

@@ -114,15 +114,17 @@ def _landing(ready: list) -> None:
     land = ready[0][1]
     distance, floor = large_l.landing_distances(scene, land), large_l.landing_floor(scene, K, seed)
     st.markdown(f"**Energy distance of the landing points to Q's charges** — floor {floor[0]:.3f}: the value for {K} points "
-                f"drawn from Q's charges themselves (95 % of such draws are below {floor[1]:.3f})")
+                f"drawn from Q's charges themselves (95 % of such draws are below {floor[1]:.3f}); ± is one standard "
+                f"deviation over bootstrap resamples of the {K} landing points")
     m1, m2 = st.columns(2)
     for col, name in ((m1, "two-sided"), (m2, "forward-only")):
         ed = distance[name]
         col.metric(
-            f"{name} starts", "—" if np.isnan(ed) else f"{ed:.3f}",
-            help="Energy distance (V-statistic, never negative) between the end points and Q's charges. At or below the "
-            "floor: indistinguishable from Q with this many lines. Two-sided starts (the side drawn in proportion to the flux) "
-            "reproduce Q at every L; forward-only starts drop the backward flux.",
+            f"{name} starts", "—" if np.isnan(ed.value) else f"{ed:.3f}",
+            help="Energy distance (V-statistic: the estimator over all pairs of points, never negative) between the end "
+            "points and Q's charges, ± its noise. At or below the floor: indistinguishable from Q with this many lines. "
+            "Two-sided starts (the side drawn in proportion to the flux) reproduce Q at every L; forward-only starts drop "
+            "the backward flux.",
         )
     if D == 2:
         ui.chart(fe.landing_scatter(scene.neg, land.ends), key="landing_fig")
