@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures.common import TEMPLATE, VARIANT_STYLE, Box, error_bars
-from app.figures.learned import lines_panels_figure
+from app.figures.common import TEMPLATE, TOOLBAR_BAND, VARIANT_STYLE, Box, error_bars
+from app.figures.learned import SUBPLOT_TITLE_BAND, lines_panels_figure
 
 REGION_COLOR = "#9ecae1"
 FLOOR_COLOR = "#bbbbbb"
@@ -49,8 +49,8 @@ def l_sweep_figure(
     fig.update_yaxes(title_text="share", range=[0, 1], row=1, col=2)
     fig.update_yaxes(title_text="distance from the axis", rangemode="tozero", row=1, col=3)
     fig.update_yaxes(title_text="% of lines", range=[0, 100], tickmode="linear", tick0=0, dtick=25, row=1, col=3, secondary_y=True, showgrid=False)
-    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 64, "r": 0, "t": 30, "b": 0}, legend={"orientation": "h", "y": -0.28},
-                      uirevision="l-sweep")  # the left margin holds the first panel's title clear of its tick labels
+    fig.update_layout(template=TEMPLATE, height=height + TOOLBAR_BAND, margin={"l": 64, "r": 0, "t": TOOLBAR_BAND + SUBPLOT_TITLE_BAND, "b": 0},
+                      legend={"orientation": "h", "y": -0.28}, uirevision="l-sweep")  # the left margin holds the first panel's title clear of its tick labels; the top one the toolbar clear of the titles
     return fig
 
 
