@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
+from app.figures.learned import STRIP_LEVELS
 from app_testing import ROOT, app_test, charts, decode, no_errors, select, wait_for
 from learning_testing import tiny_checkpoint, tiny_checkpoints
 from torch import nn
@@ -298,7 +299,9 @@ def _fashion_page(**params: str):
         names = [a["text"].replace("<br>", " · ").split(" · ")[0] for a in layout["annotations"]]
         assert set(names) <= set(FASHION_CLASSES)  # the shipped FashionCNN's reading of every tile
     strips = [f for f in _image_figs(at) if f["layout"]["yaxis"].get("ticktext") == ["#0", "#1", "#2"]]
-    assert len(strips) == 2 and _image(strips[0]).shape[1] == 8 * 29 - 1  # 8 heights of 28×28 tiles
+    assert len(strips) == 2 and _image(strips[0]).shape[1] == STRIP_LEVELS * 29 - 1  # the strip's heights of 28×28 tiles
+    heads = [c for c in at.columns if any(m.value.startswith(("**EFM** ·", "**flow matching** ·")) for m in c.markdown)]
+    assert len(heads) == 2 and all(len(c.children) == 1 for c in heads)  # a row of headers alone: the grids start level
     return at
 
 

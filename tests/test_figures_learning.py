@@ -74,6 +74,17 @@ def test_strip_figure_rows_are_items_and_columns_are_heights():
     assert fig["layout"]["xaxis"]["title"]["text"] == "z"
 
 
+def test_strip_columns_are_labelled_by_round_shares_of_the_way():
+    # not z = 0, 0.71, 1.4, …: the columns of a strip from z = 0 to L (or back) at round shares of the way
+    quarters = ["0", "", "0.25", "", "0.5", "", "0.75", "", "1"]
+    assert fl.strip_labels(np.linspace(0, 5.0, fl.STRIP_LEVELS)) == quarters
+    assert fl.strip_labels(np.linspace(6.0, 0, fl.STRIP_LEVELS)) == quarters  # a translation backwards, Q -> P
+    assert fl.strip_labels(np.linspace(0, 1.0, 5)) == ["0", "0.25", "0.5", "0.75", "1"]
+    path = np.zeros((fl.STRIP_LEVELS, 2, 1, 8, 8))
+    fig = fl.strip_figure(path, np.linspace(0, 5.0, fl.STRIP_LEVELS), [0, 1], "z / L").to_dict()
+    assert fig["layout"]["xaxis"]["ticktext"] == quarters and fig["layout"]["xaxis"]["title"]["text"] == "z / L"
+
+
 def test_smooth_is_a_bias_corrected_average():
     assert np.allclose(fl.smooth(np.full(50, 3.0)), 3.0)
     y = np.r_[np.zeros(100), np.ones(400)]

@@ -49,6 +49,7 @@ def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CURVE_POINTS) -> tuple[
     return x[idx], y[idx]
 
 
+STRIP_LEVELS = 9  # heights of a trajectory strip: z / L = 0, 1/8, …, 1, labelled at 0, 0.25, …, 1 (``strip_labels``)
 SUBPLOT_TITLE_BAND = 26  # px under the toolbar's band for the titles of side-by-side panels
 
 
@@ -358,10 +359,22 @@ def strip_images(path: np.ndarray, rows: Sequence[int]) -> np.ndarray:
     return np.concatenate([path[:, i] for i in rows], axis=0)
 
 
+def strip_labels(levels: np.ndarray) -> list[str]:
+    """Column labels of a strip at heights ``levels`` (K,): the share of the way from the first plate to the last
+    (z / L when going from 0 to L), written only where it is a round quarter (0, 0.25, …, 1) and blank between;
+    uneven heights keep their share to two decimals."""
+    z = np.asarray(levels, dtype=np.float64)
+    share = (z - z[0]) / (z[-1] - z[0]) if len(z) > 1 and z[-1] != z[0] else np.zeros_like(z)
+    if len(z) > 2 and not np.allclose(np.diff(share), share[1]):
+        return [f"{f:.2f}" for f in share]
+    return [f"{round(4 * f) / 4:g}" if abs(4 * f - round(4 * f)) < 1e-6 else "" for f in share]
+
+
 def strip_figure(path: np.ndarray, levels: np.ndarray, rows: Sequence[int], x_title: str, tile_px: int = MIN_TILE_PX) -> go.Figure:
     """A trajectory strip: the chosen items (rows, labelled #i) of a trajectory (K, n, C, H, W) at its K heights
-    ``levels`` (columns, labelled by z), ``x_title`` naming the column axis."""
-    return images_figure(strip_images(path, rows), len(levels), x_labels=[f"{z:.2g}" for z in levels], x_title=x_title,
+    ``levels`` (columns, labelled by ``strip_labels``: round shares of the way), ``x_title`` naming the column axis.
+    ``STRIP_LEVELS`` (or 5) evenly spaced heights put a label at 0, 0.25, 0.5, 0.75 and 1."""
+    return images_figure(strip_images(path, rows), len(levels), x_labels=strip_labels(levels), x_title=x_title,
                          y_labels=[f"#{i}" for i in rows], tile_px=tile_px)
 
 

@@ -103,11 +103,11 @@ with right, ui.guard("Could not generate digits"):
     if ckpt is None:
         st.info(loading.missing_message("digits-gen"))
     else:
-        moved = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 6, seed, "heun", 20, 6)
-        ui.chart(fl.strip_figure(moved.path, moved.levels, list(range(6)), "height z: noise → digits", tile_px=64),
+        moved = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 6, seed, "heun", 20, 5)
+        ui.chart(fl.strip_figure(moved.path, moved.levels, list(range(6)), "z / L: noise (0) → digits (1)", tile_px=64),
                  width="content", key="start_strip")
         digits, _ = learned.readings(moved.x)
-        st.caption("Each row: one noise image carried along the learned field, at 6 heights z. Read by the digit classifier as: "
+        st.caption("Each row: one noise image carried along the learned field, at 5 heights z = 0, L/4, L/2, 3L/4 and L. Read by the digit classifier as: "
                    + ", ".join(str(int(d)) for d in np.asarray(digits)) + ".")
 
 # ------------------------------------------------------------------------------------------------------ comparison

@@ -13,7 +13,6 @@ from app.gallery import pick_inputs
 
 DIRECTIONS = {"2to3": (2, 3), "3to2": (3, 2)}
 DIRECTION_LABELS = {"2to3": "2 → 3", "3to2": "3 → 2"}
-STRIP_LEVELS = 7
 MAX_PICKS = 8
 COLS = 8  # gallery tiles per row: 8 x 64 px fit the page at 1000 px
 
@@ -55,7 +54,7 @@ with st.spinner("Translating the gallery…"):
     for label, (key, ckpt) in loaded.items():
         name, reverse = models[label]
         with ui.guard(f"Could not translate with {name}"):
-            results[label] = learned.translate_items(key, ckpt, images, reverse, solver, steps, STRIP_LEVELS)
+            results[label] = learned.translate_items(key, ckpt, images, reverse, solver, steps, fl.STRIP_LEVELS)
 if not results:
     st.stop()
 
@@ -81,7 +80,7 @@ for col, (label, moved) in zip(cols, results.items(), strict=True):
             digits, probs = learned.readings(moved.x[picks])
             out_hues = learned.hues(moved.x[picks])
             ui.chart(
-                fl.strip_figure(moved.path, moved.levels, picks, "z, from the input plate to the output plate"),
+                fl.strip_figure(moved.path, moved.levels, picks, "share of the way from the input plate (0) to the output plate (1)"),
                 width="content", key=f"tr_strip_{label}",
             )
             st.dataframe(
@@ -120,7 +119,7 @@ with st.expander("All outputs", expanded=False):
         ui.chart(fl.images_figure(moved.x, COLS), width="content", key=f"tr_all_{label}")
 
 ui.explain(
-    f"Each row of a strip is one input carried from its plate to the other, shown at {STRIP_LEVELS} heights z. The "
+    f"Each row of a strip is one input carried from its plate to the other, shown at {fl.STRIP_LEVELS} heights z. The "
     "stroke slides from the shape of a 2 into the shape of a 3. The chart on the right puts every gallery image at its "
     "input hue (across) and its output hue (up): on the diagonal the colour was kept.",
     "Nothing in the field knows about colour: a 2 becomes the 3 its field line ends on. In 192 dimensions the field "
@@ -144,4 +143,4 @@ e1.download_button("EFM outputs (PNG)", exports.png_bytes(fl.image_grid(efm.x, C
 e2.download_button("EFM outputs (NPY)", exports.npy_bytes(efm.x), file_name=f"translation_{direction}.npy", key="dl_tr_npy",
                    help="The outputs as float32 (n, 3, 8, 8) in [-1, 1], the format the CLI's transport command reads and writes.")
 e3.download_button("EFM trajectories (NPY)", exports.npy_bytes(efm.path), file_name=f"translation_{direction}_trajectories.npy", key="dl_tr_traj",
-                   help=f"The gallery at {STRIP_LEVELS} heights from the input plate to the output plate, float32 ({STRIP_LEVELS}, n, 3, 8, 8).")
+                   help=f"The gallery at {fl.STRIP_LEVELS} heights from the input plate to the output plate, float32 ({fl.STRIP_LEVELS}, n, 3, 8, 8).")
