@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
-from app.figures.learned import STRIP_LEVELS
+from app.figures.learned import HALF_STRIP_LEVELS, HUE_DODGE, STRIP_LEVELS
 from app_testing import ROOT, app_test, charts, decode, no_errors, select, wait_for
 from learning_testing import tiny_checkpoint, tiny_checkpoints
 from torch import nn
@@ -419,7 +419,10 @@ def test_translation_outputs_strips_and_hue_readout(pretrained):
     assert len(strips) == 2  # EFM and flow matching
     for fig in strips:
         assert fig["layout"]["yaxis"]["ticktext"] == ["#0", "#1", "#2", "#3"]
-        assert _image(fig).shape == (4 * 9 - 1, 7 * 9 - 1, 3)  # 4 picked inputs x 7 heights of 8x8 RGB tiles
+        assert _image(fig).shape == (4 * 9 - 1, HALF_STRIP_LEVELS * 9 - 1, 3)  # 4 picked inputs x the heights of 8x8 RGB tiles
+        assert fig["layout"]["xaxis"]["ticktext"] == ["0", "0.25", "0.5", "0.75", "1"]
+    heads = [c for c in at.columns if any(m.value.startswith(("**EFM** ·", "**flow matching** ·")) for m in c.markdown)]
+    assert len(heads) == 2 and all(len(c.children) == 1 for c in heads)  # a row of headers alone: the strips start level
     gallery = _image_figs(at)[0]
     assert len(decode(gallery["data"][1]["x"])) == len(images)  # one click target per gallery tile
 
@@ -430,7 +433,7 @@ def test_translation_outputs_strips_and_hue_readout(pretrained):
     kept = _metric(at, "Hue kept (±30°)")
     assert len(kept) == 2 and all(v.endswith("%") for v in kept)
     hue = _fig(at, "hue")
-    assert np.allclose(decode(hue["data"][2]["x"]), hues, atol=1e-3)
+    assert np.allclose(decode(hue["data"][2]["x"]) + HUE_DODGE, hues, atol=1e-3)  # EFM's markers dodged left
 
     select(at, "tr_gallery_0", [{"point_index": 6, "curve_number": 1, "x": 0, "y": 0}])
     no_errors(at)

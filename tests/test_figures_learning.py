@@ -167,9 +167,24 @@ def test_hue_figure_marks_colourless_outputs():
     hue_in = np.array([10.0, 200.0, 350.0])
     fig = fl.hue_figure(hue_in, {"EFM": np.array([12.0, np.nan, 5.0])}, picked=[2]).to_dict()
     t = fig["data"][2]
-    assert np.allclose(decode(t["y"]), [12.0, 0.0, 5.0])
+    top = fig["layout"]["yaxis"]["range"][1]
+    assert np.allclose(decode(t["y"]), [2.0, top - 4, 15.0])  # the change, wrapped round 360; colourless on the top edge
     assert t["marker"]["symbol"] == ["circle", "x", "circle"] and t["marker"]["size"][2] > t["marker"]["size"][0]
     assert t["marker"]["color"][0].startswith("rgb(")
+
+
+def test_hue_figure_keeps_two_agreeing_models_apart():
+    # EFM and flow matching keep nearly the same hues: their markers must not cover each other (they did on the
+    # in-vs-out diagonal); dodged sideways by more than a marker's half width, half transparent, and every change on the chart
+    hue_in = np.linspace(0, 350, 35)
+    fig = fl.hue_figure(hue_in, {"EFM": hue_in + 1.0, "flow matching": hue_in + 4.0}).to_dict()
+    efm, fm = fig["data"][2], fig["data"][3]
+    x_span = np.diff(fig["layout"]["xaxis"]["range"])[0]
+    px_per_degree = 300 / x_span  # the chart is at least 300 px wide on the page
+    assert (decode(fm["x"]) - decode(efm["x"]))[0] * px_per_degree >= max(efm["marker"]["size"]) / 2
+    assert efm["opacity"] < 1 and fm["opacity"] < 1
+    lo, hi = fig["layout"]["yaxis"]["range"]
+    assert lo < -30 and hi > 30 and hi <= 184  # the ±30° band inside, no wasted half turn
 
 
 @pytest.mark.parametrize("D", [1, 2])

@@ -50,6 +50,7 @@ def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CURVE_POINTS) -> tuple[
 
 
 STRIP_LEVELS = 9  # heights of a trajectory strip: z / L = 0, 1/8, …, 1, labelled at 0, 0.25, …, 1 (``strip_labels``)
+HALF_STRIP_LEVELS = 5  # the same in half a page (Start here, Translation): z / L = 0, 0.25, …, 1, every one labelled
 SUBPLOT_TITLE_BAND = 26  # px under the toolbar's band for the titles of side-by-side panels
 
 
@@ -373,7 +374,7 @@ def strip_labels(levels: np.ndarray) -> list[str]:
 def strip_figure(path: np.ndarray, levels: np.ndarray, rows: Sequence[int], x_title: str, tile_px: int = MIN_TILE_PX) -> go.Figure:
     """A trajectory strip: the chosen items (rows, labelled #i) of a trajectory (K, n, C, H, W) at its K heights
     ``levels`` (columns, labelled by ``strip_labels``: round shares of the way), ``x_title`` naming the column axis.
-    ``STRIP_LEVELS`` (or 5) evenly spaced heights put a label at 0, 0.25, 0.5, 0.75 and 1."""
+    ``STRIP_LEVELS`` or ``HALF_STRIP_LEVELS`` evenly spaced heights put a label at 0, 0.25, 0.5, 0.75 and 1."""
     return images_figure(strip_images(path, rows), len(levels), x_labels=strip_labels(levels), x_title=x_title,
                          y_labels=[f"#{i}" for i in rows], tile_px=tile_px)
 
@@ -402,37 +403,41 @@ def _hue_colour(h: float) -> str:
     return f"rgb({int(r * 255)},{int(g * 255)},{int(b * 255)})"
 
 
-def hue_figure(hue_in: np.ndarray, hue_out: dict[str, np.ndarray], picked: Sequence[int] = (), tolerance: float = 30.0, height: int = 360) -> go.Figure:
-    """Hue of the output against hue of the input (degrees), one marker per translated image, coloured by its input hue.
+HUE_DODGE = 4.0  # degrees each model's markers are moved sideways so that EFM's and flow matching's do not cover each other
 
-    hue_out: model name -> (n,) output hues (NaN for a colourless output, drawn at 0 as a grey cross). The diagonal
-    band of +- ``tolerance`` degrees (wrapping round 360) marks "hue kept". ``picked`` items are drawn larger.
-    Traces: the band edges (one trace), the diagonal, then one trace per model.
+
+def hue_figure(hue_in: np.ndarray, hue_out: dict[str, np.ndarray], picked: Sequence[int] = (), tolerance: float = 30.0, height: int = 360) -> go.Figure:
+    """Hue change (output minus input, wrapped to [-180, 180) degrees) against the input hue, one marker per
+    translated image, coloured by its input hue: on the zero line the hue was kept.
+
+    hue_out: model name -> (n,) output hues (NaN for a colourless output, drawn as a grey cross on the chart's top
+    edge). The band of +- ``tolerance`` degrees marks "hue kept". The models' markers are dodged sideways by
+    ``HUE_DODGE`` degrees and half transparent, so that two models that agree stay readable; ``picked`` items larger.
+    Traces: the band edges (one trace), the zero line, then one trace per model.
     """
-    edge_x, edge_y = [], []
-    for shift in (-tolerance, tolerance, 360 - tolerance, -(360 - tolerance)):
-        xs = np.array([0.0, 360.0])
-        ys = xs + shift
-        edge_x += [*xs, None]
-        edge_y += [*ys, None]
-    fig = go.Figure(go.Scatter(x=edge_x, y=edge_y, mode="lines", name=f"±{tolerance:g}°", line={"color": "#bbbbbb", "dash": "dot"}, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=[0, 360], y=[0, 360], mode="lines", name="hue kept", line={"color": "#888888"}, hoverinfo="skip"))
+    change = {name: (np.asarray(out, dtype=float) - hue_in + 180.0) % 360.0 - 180.0 for name, out in hue_out.items()}
+    seen = np.concatenate([np.abs(c[np.isfinite(c)]) for c in change.values()] + [np.zeros(1)])
+    top = min(180.0, float(max(1.5 * tolerance, 10.0 * np.ceil((seen.max() + 5.0) / 10.0))))  # room for every change
+    fig = go.Figure(go.Scatter(x=[0, 360, None, 0, 360], y=[-tolerance, -tolerance, None, tolerance, tolerance], mode="lines",
+                               name=f"±{tolerance:g}°", line={"color": "#bbbbbb", "dash": "dot"}, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[0, 360], y=[0, 0], mode="lines", name="hue kept", line={"color": "#888888"}, hoverinfo="skip"))
     colours = [_hue_colour(h) for h in hue_in]
     big = set(int(i) for i in picked)
-    for name, out in hue_out.items():
-        missing = ~np.isfinite(out)
+    offsets = (np.arange(len(change)) - (len(change) - 1) / 2) * 2 * HUE_DODGE
+    for (name, c), dx in zip(change.items(), offsets, strict=True):
+        missing = ~np.isfinite(c)
         fig.add_trace(
             go.Scatter(
-                x=hue_in, y=np.where(missing, 0.0, out), mode="markers", name=name,
-                marker={"color": colours, "size": [13 if i in big else 8 for i in range(len(out))], "symbol": ["x" if m else ("circle" if name == "EFM" else "diamond") for m in missing],
+                x=hue_in + dx, y=np.where(missing, top, c), mode="markers", name=name, opacity=0.8, customdata=np.c_[hue_in, hue_out[name]],
+                marker={"color": colours, "size": [13 if i in big else 9 for i in range(len(c))], "symbol": ["x" if m else ("circle" if name == "EFM" else "diamond") for m in missing],
                         "line": {"color": MODEL_COLOR.get(name, "#333333"), "width": 1.5}},
-                hovertemplate="in %{x:.0f}° → out %{y:.0f}°<extra>" + name + "</extra>",
+                hovertemplate="in %{customdata[0]:.0f}° → out %{customdata[1]:.0f}° (change %{y:.0f}°)<extra>" + name + "</extra>",
             )
         )
     fig.update_layout(
         template=TEMPLATE, height=height, uirevision="hue",
-        xaxis={"title": {"text": "hue of the input (°)"}, "range": [0, 360], "dtick": 60, "constrain": "domain"},
-        yaxis={"title": {"text": "hue of the output (°)"}, "range": [0, 360], "dtick": 60, "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
+        xaxis={"title": {"text": "hue of the input (°)"}, "range": [-2 * HUE_DODGE, 360 + 2 * HUE_DODGE], "tickvals": list(range(0, 361, 60))},
+        yaxis={"title": {"text": "hue change, output − input (°)"}, "range": [-top - 4, top + 4], "zeroline": False},
     )
     return fig
 

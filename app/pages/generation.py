@@ -78,7 +78,7 @@ def _images(label: str, ckpt: Checkpoint, moved: learned.Moved) -> None:
 def _strip(label: str, moved: learned.Moved) -> None:
     rows = list(range(min(look.strip_rows, moved.x.shape[0])))
     st.markdown(f"**Trajectory strip{f' ({label})' if look.stacked else ''}**: the first samples on their way")
-    ui.chart(fl.strip_figure(moved.path, moved.levels, rows, "z / L: from the noise plate (0) to the data plate (1)", tile_px=tile), width="content", key=f"gen_strip_{label}")
+    ui.chart(fl.strip_figure(moved.path, moved.levels, rows, "z / L: noise plate (0) → data plate (1)", tile_px=tile), width="content", key=f"gen_strip_{label}")
 
 
 heads, bodies = st.columns(len(results)), st.columns(len(results))  # a row of headers: the grids below start level

@@ -103,7 +103,7 @@ with right, ui.guard("Could not generate digits"):
     if ckpt is None:
         st.info(loading.missing_message("digits-gen"))
     else:
-        moved = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 6, seed, "heun", 20, 5)
+        moved = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 6, seed, "heun", 20, fl.HALF_STRIP_LEVELS)
         ui.chart(fl.strip_figure(moved.path, moved.levels, list(range(6)), "z / L: noise (0) → digits (1)", tile_px=64),
                  width="content", key="start_strip")
         digits, _ = learned.readings(moved.x)
