@@ -58,12 +58,11 @@ def _probe(scene: exact.Scene, L: float, box: fc.Box) -> None:
             pr = exact.probe(scene, L, tuple(float(v) for v in probe_point))
             names = [f"x{ui.subscript(i + 1)}" for i in range(D)] + ["z"]
             st.markdown("Probe at (" + ", ".join(f"{n} = {v:.2f}" for n, v in zip(names, probe_point, strict=True)) + "). Click the slice to move it.")
-            table = pd.DataFrame(
-                {label: list(v) + [float(np.linalg.norm(v))] for label, v in (("E (total)", pr.E), ("E⁺ (P)", pr.E_pos), ("E⁻ (Q)", pr.E_neg))},
+            table = pd.DataFrame(  # numbers as text, not a pandas Styler: importing the Styler (jinja2) costs a second
+                {label: [f"{x:.3e}" for x in [*v, np.linalg.norm(v)]] for label, v in (("E (total)", pr.E), ("E⁺ (P)", pr.E_pos), ("E⁻ (Q)", pr.E_neg))},
                 index=[f"{n} component" for n in names] + ["norm |·|"],
             )
-            # a column format, not a pandas Styler: importing the Styler (jinja2) costs a second on the first page
-            st.dataframe(table, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3e") for c in table.columns})
+            st.table(table)  # a static table wraps to its column: the grid cut its third column at 1000 px
             verdict = "towards Q (+z)" if pr.E[-1] > 0 else "away from Q (−z)"
             st.markdown(
                 f"$\\log_{{10}}|E| = {pr.log10_norm:.2f}$. The z components: ${ui.tex_number(pr.E_pos[-1])}$ from P "

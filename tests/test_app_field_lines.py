@@ -110,6 +110,9 @@ def test_probe_moves_where_the_slice_is_clicked():
     assert decode(trace(fig, "probe")["x"]).tolist() == [2.0]
     assert any("x₁ = -1.50" in m.value and "z = 2.00" in m.value for m in at.markdown)
     assert at.query_params["probe"] == "-1.5:0:2"  # the link carries the probe
+    table = at.table[0].value  # E, E+ and E- at the probe as a static table (wraps to its column: no cut column)
+    assert list(table.columns) == ["E (total)", "E⁺ (P)", "E⁻ (Q)"] and len(at.dataframe) == 0
+    assert all(float(v) == float(v) for v in table.to_numpy().ravel())
 
 
 def test_click_adds_a_charge_and_selection_removes_it():

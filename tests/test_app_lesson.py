@@ -42,6 +42,13 @@ def test_start_here_is_the_default_page_with_five_steps_and_links():
         assert f"**{method}**" in table
 
 
+def test_start_here_links_fit_their_column_at_1000_px():
+    # a step's text column holds about 44 characters of a link at 1000 px; longer labels were cut ("… memor")
+    at = app_test()
+    labels = [p.proto.label for p in at.get("page_link")]
+    assert len(labels) >= 7 and max(len(t) for t in labels) <= 44, labels
+
+
 def test_start_here_step_sentences_match_their_charts():
     at = app_test(start_case="behind", start_D="32")
     no_errors(at)

@@ -64,7 +64,7 @@ if lines is not None:
 left, right = step(3, "Where lines end: Theorem 3.1", lesson.STEPS["cases"])
 with left:
     case = ui.segmented("Show the lines that end", "start_case", list(CASES), CASES)
-    st.page_link("app/pages/theorem.py", label="Theorem 3.1: the rule at the plate, line by line", icon=":material/arrow_forward:")
+    st.page_link("app/pages/theorem.py", label="Theorem 3.1: the plate rule, line by line", icon=":material/arrow_forward:")
 if lines is not None:
     keep = [i for i, c in enumerate(lines.cases) if c == case]
     with left:
@@ -77,7 +77,7 @@ if lines is not None:
 left, right = step(4, "Why a network is learned", lesson.STEPS["dims"])
 with left:
     D = int(ui.select("Data dimension D", "start_D", list(DIMS)))
-    st.page_link("app/pages/high_dimensions.py", label="High dimensions: collapse, floating point, memorisation", icon=":material/arrow_forward:")
+    st.page_link("app/pages/high_dimensions.py", label="High dimensions: collapse and memorisation", icon=":material/arrow_forward:")
 stats = None
 with ui.guard("Could not compute the high-dimension statistics"):
     stats = dimensions.dimension_stats(DIMS, HD_CHARGES, 4.0, L)
@@ -96,7 +96,7 @@ if stats is not None:
 left, right = step(5, "Learned transport: noise → digits", lesson.STEPS["learned"])
 with left:
     seed = int(ui.number("Seed of the noise", "start_seed"))
-    st.page_link("app/pages/generation.py", label="Generation: more samples, solvers, memorisation check", icon=":material/arrow_forward:")
+    st.page_link("app/pages/generation.py", label="Generation: more samples and solvers", icon=":material/arrow_forward:")
     st.page_link("app/pages/training_lab.py", label="Training lab: train a field network yourself", icon=":material/arrow_forward:")
 with right, ui.guard("Could not generate digits"):
     ckpt = loading.load_pretrained("digits-gen")
