@@ -38,6 +38,19 @@ GLOSSARY: dict[str, str] = {
     "with its **floor**, the value for as many points drawn from Q itself.",
     "floor": "The value a distance takes between two samples of the same distribution of the same size: the noise "
     "level below which a difference means nothing.",
+    "V-statistic": "The energy distance estimated over all pairs of points, each point paired with itself included "
+    "(distance 0): never negative and exactly 0 for identical clouds, so two samples of the same distribution score a "
+    "little above 0 (its floor). The **U-statistic** leaves out the pairs of a point with itself: unbiased, so it can "
+    "come out slightly negative.",
+    "checkpoint": "A trained network saved as two files: `NAME.safetensors` (the weights, in a format that cannot run "
+    "code) and `NAME.json` (its model card: the training settings, time and measured quality). The shipped names are "
+    "built from parts: a method prefix (none: EFM; `fm-` flow matching; `pfgmpp-` PFGM++), the data (`digits`, "
+    "`fashion` Fashion-MNIST, `cdigits` coloured digits, `toy-gauss-2gauss` Gaussian → two Gaussians, "
+    "`toy-gauss-swiss` Gaussian → Swiss roll), the task (`-gen` generate from noise, `-2to3` turn 2s into 3s), the "
+    "plate distance (`-L6`, `-L30`) and `-slab` for a slab net (without it, a toy checkpoint is a whole-space net).",
+    "Heun": "Heun's method, the solver used by default: a second-order ODE step that takes a trial Euler step, then "
+    "the step with the average of the slopes at its start and at the trial point (two network calls a step; Euler's "
+    "one-call steps are the paper's Algorithm 2).",
     "W2": "The 2-Wasserstein distance: the root mean square distance moved when one point cloud is matched one to one "
     "with another in the cheapest way. Here compared with its floor (two samples of Q).",
     "NFE": "Number of function evaluations: how many (batched) calls of the network a solver made.",

@@ -92,7 +92,8 @@ class Widget:
 
 SOLVER_HELP = (
     "How points are moved along a learned field from z = 0 to z = L: Euler (Algorithm 2 of the paper, one network call "
-    "per step), Heun (two per step, more accurate) or adaptive Dormand-Prince (RK45, step size chosen per line)."
+    "per step), Heun (Heun's method: a second-order step that averages the slopes at the start and at a trial Euler "
+    "step; two calls per step, more accurate) or adaptive Dormand-Prince (RK45, step size chosen per line)."
 )
 STEPS_HELP = (
     "Steps in z of the solver (for the adaptive solver: the first step size, L / steps). More steps: more accurate "
@@ -165,7 +166,9 @@ WIDGETS: dict[str, Widget] = {
     "tr_pick": Widget([0, 1, 2, 3], help="Gallery images to translate and show with their trajectory strips (click tiles "
                       "in the gallery, or these chips)."),
     "gen_model": Widget("pretrained", help="Generate with the shipped checkpoint (with flow matching beside it) or with a "
-                        "checkpoint you upload."),
+                        "checkpoint you upload. A checkpoint is a trained network in two files, NAME.safetensors (weights) "
+                        "and NAME.json (its model card); in the shipped names `fm-` means flow matching (no prefix: EFM), "
+                        "`-gen` generation from noise (Terms on this page: every part of the names)."),
     "gen_seed": Widget(0, 0, 100_000, 1, "Seed of the starting noise. Sample i always starts from the same noise for a given "
                        "seed, whatever the number of samples."),
     "gen_n": Widget(16, 1, 64, 1, "Number of samples to generate."),

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from app.lesson import GLOSSARY
 from app.state import SWEEP_LINES, WIDGETS
 from app_testing import app_test, case_counts, chart, charts, decode, no_errors, trace, wait_for
 
@@ -124,6 +125,8 @@ def test_large_l_checkpoints_sentence_agrees_with_the_metrics(large_l):
         assert all(re.fullmatch(rf"{NOISY}×", v) for v in metrics[f"{kind}: W2 / floor (card)"])
     assert _noisy(metrics["slab: W2 / floor (card)"][1])[0] > 10 * _noisy(metrics["two-sided: W2 / floor (card)"][1])[0]
     assert len(at.get("plotly_chart")) >= 3
+    terms = " ".join(m.value for m in next(e for e in at.expander if e.label == "Terms on this page").markdown)
+    assert all(f"**{t}**: {GLOSSARY[t]}" in terms for t in ("checkpoint", "V-statistic", "Heun"))
 
 
 def test_theorem_sweep_says_it_shares_its_lines_with_why_large_l_is_hard():
@@ -171,3 +174,26 @@ def test_hand_edited_scene_reads_custom():
     assert at.selectbox(key="preset").value == "custom"
     at.selectbox(key="preset").set_value("paper_swiss").run()
     assert at.selectbox(key="preset").value == "paper_swiss" and at.session_state["q_toy"] == "swiss_roll"
+
+
+@pytest.mark.parametrize(
+    "page, terms",
+    [
+        ("app/pages/field_lines.py", ["V-statistic"]),
+        ("app/pages/theorem.py", ["V-statistic"]),
+        ("app/pages/generation.py", ["checkpoint", "Heun"]),
+        ("app/pages/translation.py", ["checkpoint", "Heun"]),
+        ("app/pages/training_lab.py", ["V-statistic", "Heun"]),
+    ],
+)
+def test_terms_are_defined_on_the_page_that_uses_them(page, terms):
+    # checkpoint names, Heun's solver and the V-statistic were used without a definition on their page
+    at = app_test(page)
+    box = next(e for e in at.expander if e.label == "Terms on this page")
+    text = " ".join(m.value for m in box.markdown)
+    for term in terms:
+        assert f"**{term}**: {GLOSSARY[term]}" in text, term
+    if "checkpoint" in terms:  # the name parts are spelled out
+        assert all(part in GLOSSARY["checkpoint"] for part in ("`fm-`", "`-gen`", "`-slab`", "`-L30`", "`fashion`"))
+    if "Heun" in terms:  # and the solver's tooltip says what Heun's method is
+        assert "second-order" in " ".join(s.help or "" for s in at.selectbox if s.label == "Solver")

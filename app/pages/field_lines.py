@@ -19,7 +19,7 @@ scene, L, D, seed = ui.scene_page(
     "Follow the electric field from a P charge and you arrive on Q: that is how EFM carries P to Q.",
 )
 ss = st.session_state
-ui.glossary(["P and Q", "field line", "flux", "Theorem 3.1", "lost", "energy distance", "floor", "tent sampler", "S_D"])
+ui.glossary(["P and Q", "field line", "flux", "Theorem 3.1", "lost", "energy distance", "V-statistic", "floor", "tent sampler", "S_D"])
 
 c1, c2 = st.columns(2, vertical_alignment="bottom")  # two rows: five controls in one cut their labels at 1000 px
 with c1:

@@ -41,7 +41,7 @@ look, info = LOOKS[data], IMAGE_DATA[data]
 tile = fl.tile_px(info.shape[1])
 with header:
     ui.page_header(*lesson.GENERATION[data])
-    ui.glossary(["P and Q", "z", "D", *(["Fashion-MNIST"] if data == "fashion" else []), "NFE", "bad lines", "f_min", "nearest training image", "flow matching"])
+    ui.glossary(["P and Q", "z", "D", *(["Fashion-MNIST"] if data == "fashion" else []), "NFE", "bad lines", "f_min", "nearest training image", "flow matching", "checkpoint", "Heun"])
 model_picker.upload_box(source == "upload")
 
 c1, c2, c3, c4 = st.columns([2, 2, 3, 2], vertical_alignment="bottom")

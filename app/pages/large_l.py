@@ -22,7 +22,7 @@ ui.page_header(
     "The paper's learned sampler maps P to Q much better at L = 6 than at L = 30. Is the exact field to blame, or the "
     "network? Measured here on the paper's toy: P = N(0, I), Q = two Gaussians with modes at (±8, 0), 256 charges a plate.",
 )
-ui.glossary(["flux", "energy distance", "floor", "training region", "tent sampler", "slab net", "whole-space net", "f_min", "bad lines", "W2", "lost"])
+ui.glossary(["checkpoint", "flux", "energy distance", "V-statistic", "floor", "training region", "tent sampler", "slab net", "whole-space net", "Heun", "f_min", "bad lines", "W2", "lost"])
 scene = exact.scene_charges(2, "gaussian", "two_gaussians", 256, SEED, None, None)
 
 st.subheader("1. The exact field over L")
@@ -36,10 +36,11 @@ l_sweep(scene, state.SWEEP_LINES, SEED, "gaussian", None, "ll_sweep")
 
 st.subheader("2. The shipped checkpoints at L = 6 and L = 30, no training needed")
 st.markdown(
-    f"{N_POINTS} fresh points of P moved by each checkpoint; {DRAWN} of their lines drawn. **Slab net**: an MLP taught "
-    "between the plates by the tent sampler, followed forwards in z by Heun's method (the paper's Algorithm 2). "
-    "**Whole-space net**: taught everywhere, followed by Theorem 3.1's two-sided map. The blue band is the slab net's "
-    "training region."
+    f"{N_POINTS} fresh points of P moved by each checkpoint (a trained network saved to a file; the names: Terms on "
+    f"this page); {DRAWN} of their lines drawn. **Slab net** (`{MODELS['slab'].format(L=6)}`, `-L30-slab`): an MLP taught "
+    "between the plates by the tent sampler, followed forwards in z (the paper's Algorithm 2, here with Heun's steps). "
+    f"**Whole-space net** (`{MODELS['two-sided'].format(L=6)}`, `-L30`): taught everywhere, followed by Theorem 3.1's "
+    "two-sided map. The blue band is the slab net's training region."
 )
 floor = large_l.sample_floor(scene, "two_gaussians", N_POINTS, SEED)
 found: dict[float, dict] = {}
@@ -72,7 +73,7 @@ for L in (6.0, 30.0):
     noise = f"± is one standard deviation over bootstrap resamples of the {N_POINTS} lines."
     cols[0].metric("Exact lines leaving the region", f"{exact_out.scaled(100):.0f} %", help=f"Share of {N_POINTS} exact forward lines with a point between the plates outside the training region. {noise}")
     for col, kind in zip(cols[1:3], ("slab", "two-sided"), strict=True):
-        col.metric(f"{kind}: energy distance", f"{runs[kind].energy:.3f}", help=f"Energy distance (V-statistic, ≥ 0) of the {N_POINTS} end points to Q's charges. "
+        col.metric(f"{kind}: energy distance", f"{runs[kind].energy:.3f}", help=f"Energy distance (V-statistic: over all pairs of points, ≥ 0) of the {N_POINTS} end points to Q's charges. "
                    f"Floor: {floor[0]:.3f} on average for {N_POINTS} fresh samples of Q, 95 % below {floor[1]:.3f} (higher than "
                    f"section 1's floor, which is for points drawn from Q's charges themselves: fresh samples also differ from those charges). {noise}")
     cols[3].metric("slab: bad lines", f"{runs['slab'].bad_share.scaled(100):.0f} %", help=f"Lines where the learned f_z fell to f_min or below (the slope was guarded). {noise}")

@@ -21,7 +21,7 @@ scene, L, D, seed = ui.scene_page(
 )
 ss = st.session_state
 st.markdown("**Theorem 3.1** (Kolesov et al.): " + lesson.GLOSSARY["Theorem 3.1"])
-ui.glossary(["Theorem 3.1", "flux", "plate rule", "asinh scale", "lost", "energy distance", "floor", "tent sampler", "training region"])
+ui.glossary(["Theorem 3.1", "flux", "plate rule", "asinh scale", "lost", "energy distance", "V-statistic", "floor", "tent sampler", "training region"])
 
 
 def _on_preset() -> None:

@@ -23,7 +23,7 @@ ui.page_header(
     "backwards turns a 3 into a 2. Flow matching, trained on the same data for the same number of steps, is shown beside.",
 )
 
-ui.glossary(["P and Q", "z", "NFE", "bad lines", "minibatch OT plan", "flow matching"])
+ui.glossary(["P and Q", "z", "NFE", "bad lines", "minibatch OT plan", "flow matching", "checkpoint", "Heun"])
 c1, c2, c3, c4 = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
 with c1:
     direction = ui.segmented("Direction", "tr_dir", list(DIRECTIONS), DIRECTION_LABELS)
