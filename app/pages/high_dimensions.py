@@ -88,8 +88,8 @@ with d:
 
 k64 = int(np.searchsorted(dims, 64))
 st.markdown(
-    f"At D = {int(dims[-1])} the largest charge carries {100 * stats.top_share[-1, 1]:.1f} % of the field (median); "
-    f"at D = 2 it carries {100 * stats.top_share[0, 1]:.1f} %. Direct float32 arithmetic has no field at "
+    f"At D = {int(dims[-1])} the largest charge carries {stats.median_share(-1):.1f} % of the field (median, ± its bootstrap "
+    f"noise); at D = 2 it carries {stats.median_share(0):.1f} %. Direct float32 arithmetic has no field at "
     f"{100 * stats.f32_broken[k64]:.0f} % of the points from D = 64 on."
 )
 

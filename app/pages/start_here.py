@@ -82,10 +82,10 @@ stats = None
 with ui.guard("Could not compute the high-dimension statistics"):
     stats = dimensions.dimension_stats(DIMS, HD_CHARGES, 4.0, L)
 if stats is not None:
-    share = float(stats.top_share[DIMS.index(D), 1])
+    share = stats.median_share(DIMS.index(D))
     with left:
-        st.markdown(f"At **D = {D}** the single nearest charge carries **{100 * share:.0f} %** of the field (median over points "
-                    f"between the plates, {HD_CHARGES} charges a plate); at D = 2 it carries {100 * stats.top_share[0, 1]:.0f} %.")
+        st.markdown(f"At **D = {D}** the single nearest charge carries **{share:.0f} %** of the field (median over points "
+                    f"between the plates, {HD_CHARGES} charges a plate, ± its bootstrap noise); at D = 2 it carries {stats.median_share(0):.0f} %.")
     name = "largest charge's share of |E|"
     fig = fe.dimension_figure(stats.dims, {name: stats.top_share[:, 1]}, "share", bands={name: (stats.top_share[:, 0], stats.top_share[:, 2])})
     fig.update_yaxes(range=[0, 1.02])
