@@ -3,6 +3,7 @@ the shipped ones when present), and the adapters of ``app.compute`` (learned, la
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -10,13 +11,21 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
-from app.figures.learned import HALF_STRIP_LEVELS, HUE_DODGE, STRIP_LEVELS
 from app_testing import ROOT, app_test, charts, decode, no_errors, select, wait_for
 from learning_testing import tiny_checkpoint, tiny_checkpoints
 from torch import nn
 
 from app.compute import exact, lab, learned, loading
-from app.figures.learned import MIN_TILE_PX, image_grid, label_band, tile_px, to_rgb
+from app.figures.learned import (
+    HALF_STRIP_LEVELS,
+    HUE_DODGE,
+    MIN_TILE_PX,
+    STRIP_LEVELS,
+    image_grid,
+    label_band,
+    tile_px,
+    to_rgb,
+)
 from app.state import WIDGETS
 from efm_core import generate, make_plates, plate_field_at
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
@@ -93,6 +102,8 @@ def test_training_lab_trains_live_and_draws_the_error_map():
     for label in ("W2 to Q", "Energy distance", "NFE", "Bad lines", "Median angle to E"):
         assert len(_metric(at, label)) == 2, label
     assert _metric(at, "NFE") == ["16", "16"]  # Heun, 8 steps, 2 calls each
+    for label in ("W2 to Q", "Energy distance"):  # each with its noise: the std over bootstrap resamples of the points
+        assert all(re.fullmatch(r"-?\d+\.\d{3} ± \d+\.\d{3}", v) and not v.endswith("± 0.000") for v in _metric(at, label)), _metric(at, label)
     panels = _fig(at, "lab-lines")
     assert [a["text"] for a in panels["layout"]["annotations"]] == ["EFM: learned lines", "exact field lines (forward starts)", "flow matching: learned lines"]
 

@@ -8,9 +8,10 @@ import re
 
 import numpy as np
 import pytest
+from app_testing import app_test, case_counts, chart, charts, decode, no_errors, trace, wait_for
+
 from app.lesson import GLOSSARY
 from app.state import SWEEP_LINES, WIDGETS
-from app_testing import app_test, case_counts, chart, charts, decode, no_errors, trace, wait_for
 
 NUMBER = r"(\d+(?:\.\d+)?)"
 NOISY = rf"{NUMBER} ± {NUMBER}"  # a statistic and its noise (one bootstrap std), as the app writes them

@@ -35,7 +35,17 @@ from torch import nn
 
 from app.compute import exact
 from app.compute.learned import MODEL_NAMES, Moved, move, move_from_prior, move_two_sided
-from efm_core import CASES, Spread, Trainer, bootstrap, energy_distance, learned_field, plate_field_at, transport_trace, w2_exact
+from efm_core import (
+    CASES,
+    Spread,
+    Trainer,
+    bootstrap,
+    energy_distance,
+    learned_field,
+    plate_field_at,
+    transport_trace,
+    w2_exact,
+)
 from efm_core.config import ARC, ExperimentConfig
 from efm_core.plates import systematic_indices
 

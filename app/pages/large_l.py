@@ -3,7 +3,6 @@ of forward-only and two-sided starts with its floor, the bulge and the share of 
 training region), and the shipped Gaussian -> two Gaussians checkpoints at L = 6 and L = 30 side by side without
 training: the slab net followed forwards in z beside the whole-space net with Theorem 3.1's two-sided lines."""
 
-import numpy as np
 import streamlit as st
 
 from app import state, ui
