@@ -48,7 +48,7 @@ left, right = st.columns([3, 2])
 with left:
     fig = fe.field_lines_figure(scene.pos, scene.neg, L, lines.paths, lines.cases, pos_weights=scene.pos_w, neg_weights=scene.neg_w, cones=cones, cloud=cloud)
     ui.chart(fig, key="lines_fig")
-    cols = st.columns(len(fc.CASE_STYLE))
+    cols = [*st.columns(2), *st.columns(2)]  # two rows: four a row cut "backward" at 1000 px
     for col, (case, style) in zip(cols, fc.CASE_STYLE.items(), strict=True):
         col.metric(case, f"{lines.cases.count(case)}", help=style.label)
     st.caption(f"{len(lines.paths)} lines traced in {lines.seconds:.2f} s.")
@@ -116,10 +116,9 @@ def _landing(ready: list) -> None:
     st.markdown(f"**Energy distance of the landing points to Q's charges** — floor {floor[0]:.3f}: the value for {K} points "
                 f"drawn from Q's charges themselves (95 % of such draws are below {floor[1]:.3f}); ± is one standard "
                 f"deviation over bootstrap resamples of the {K} landing points")
-    m1, m2 = st.columns(2)
-    for col, name in ((m1, "two-sided"), (m2, "forward-only")):
+    for name in ("two-sided", "forward-only"):  # one a row: side by side, "0.031 ± 0.012" was cut in this column
         ed = distance[name]
-        col.metric(
+        st.metric(
             f"{name} starts", "—" if np.isnan(ed.value) else f"{ed:.3f}",
             help="Energy distance (V-statistic: the estimator over all pairs of points, never negative) between the end "
             "points and Q's charges, ± its noise. At or below the floor: indistinguishable from Q with this many lines. "
