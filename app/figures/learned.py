@@ -67,7 +67,7 @@ def smooth(y: np.ndarray, span: int = 25) -> np.ndarray:
 
 
 LOSS_TITLES = {"EFM": "EFM loss |f − E/|E||²", "flow matching": "flow-matching loss |v − (x<sub>Q</sub> − x<sub>P</sub>)|²",
-               "PFGM++": "PFGM++ loss (EDM-weighted denoising)"}
+               "PFGM++": "PFGM++ loss (EDM denoising)"}  # short: three titles a row were cut at 1400 px
 
 
 def loss_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], total_steps: int, height: int = 280) -> go.Figure:
