@@ -117,7 +117,7 @@ def test_large_l_checkpoints_sentence_agrees_with_the_metrics(large_l):
     out6, out30 = metrics["Exact lines leaving the region"]
     assert f"in {out6} of cases at L = 6 and {out30} at L = 30" in text
     bad6, bad30 = metrics["slab: bad lines"]
-    assert f"at L = 30 {bad30} of its lines" in text and f"(at L = 6: {bad6})" in text
+    assert f"at L = 30, {bad30} of its lines" in text and f"(at L = 6: {bad6})" in text
     slab6, slab30 = metrics["slab: energy distance"]
     two6, two30 = metrics["two-sided: energy distance"]
     assert f"end points are {slab30} from Q" in text and f"lands {two30} from Q at L = 30 and {two6} at L = 6" in text

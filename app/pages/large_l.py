@@ -86,7 +86,7 @@ if len(found) == 2:
     st.markdown(
         f"**What the two rows show.** The exact forward lines leave the training region in {a['exact_out'].scaled(100):.0f} % of "
         f"cases at L = 6 and {b['exact_out'].scaled(100):.0f} % at L = 30. Where they leave it, the slab net was never taught the "
-        f"field: at L = 30 {b['runs']['slab'].bad_share.scaled(100):.0f} % of its lines meet $f_z \\le f_{{\\min}}$ (at L = 6: "
+        f"field: at L = 30, {b['runs']['slab'].bad_share.scaled(100):.0f} % of its lines meet $f_z \\le f_{{\\min}}$ (at L = 6: "
         f"{a['runs']['slab'].bad_share.scaled(100):.0f} %), and its end points are {b['runs']['slab'].energy:.3f} from Q in energy "
         f"distance (floor {floor[0]:.3f}). The whole-space net, taught everywhere and followed on both sides, lands "
         f"{b['runs']['two-sided'].energy:.3f} from Q at L = 30 and {a['runs']['two-sided'].energy:.3f} at L = 6. So large L "
