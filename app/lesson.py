@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from efm_core import Spread
 from efm_core.data.datasets import FASHION_CLASSES
 
 TERM_LABELS = {"S_D": "$S_D$", "f_min": r"$f_{\min}$"}  # glossary keys written as math where they are shown
@@ -37,6 +38,19 @@ GLOSSARY: dict[str, str] = {
     "with its **floor**, the value for as many points drawn from Q itself.",
     "floor": "The value a distance takes between two samples of the same distribution of the same size: the noise "
     "level below which a difference means nothing.",
+    "V-statistic": "The energy distance estimated over all pairs of points, each point paired with itself included "
+    "(distance 0): never negative and exactly 0 for identical clouds, so two samples of the same distribution score a "
+    "little above 0 (its floor). The **U-statistic** leaves out the pairs of a point with itself: unbiased, so it can "
+    "come out slightly negative.",
+    "checkpoint": "A trained network saved as two files: `NAME.safetensors` (the weights, in a format that cannot run "
+    "code) and `NAME.json` (its model card: the training settings, time and measured quality). The shipped names are "
+    "built from parts: a method prefix (none: EFM; `fm-` flow matching; `pfgmpp-` PFGM++), the data (`digits`, "
+    "`fashion` Fashion-MNIST, `cdigits` coloured digits, `toy-gauss-2gauss` Gaussian → two Gaussians, "
+    "`toy-gauss-swiss` Gaussian → Swiss roll), the task (`-gen` generate from noise, `-2to3` turn 2s into 3s), the "
+    "plate distance (`-L6`, `-L30`) and `-slab` for a slab net (without it, a toy checkpoint is a whole-space net).",
+    "Heun": "Heun's method, the solver used by default: a second-order ODE step that takes a trial Euler step, then "
+    "the step with the average of the slopes at its start and at the trial point (two network calls a step; Euler's "
+    "one-call steps are the paper's Algorithm 2).",
     "W2": "The 2-Wasserstein distance: the root mean square distance moved when one point cloud is matched one to one "
     "with another in the cheapest way. Here compared with its floor (two samples of Q).",
     "NFE": "Number of function evaluations: how many (batched) calls of the network a solver made.",
@@ -136,25 +150,35 @@ def comparison_markdown() -> str:
 
 
 def sweep_text(rows: list) -> str:
-    """What the L sweep shows, with its numbers: ``rows`` are ``app.compute.large_l.LRow`` over L (all of them)."""
+    """What the L sweep shows, with its numbers and their noise (± one bootstrap std over the lines): ``rows`` are
+    ``app.compute.large_l.LRow`` over L (all of them)."""
     by_L = {r.L: r for r in rows}
-    back = [r.backward_share for r in rows]
-    worst = max(rows, key=lambda r: r.ed_forward)
+    back = [r.backward_share.value for r in rows]
+    back_noise = max(r.backward_share.std for r in rows)
+    worst = max(rows, key=lambda r: r.ed_forward.value)
     big = by_L.get(30.0, rows[-1])
     small = by_L.get(6.0, rows[0])
-    verdict = "inside" if big.ed_forward <= big.floor_hi else "above"
     return (
-        f"**Measured on these charges** ({rows[0].lines} lines of each kind at every L). The share of P's flux that "
-        f"leaves backwards is {min(back):.2f}–{max(back):.2f} at every L from {rows[0].L:g} to {rows[-1].L:g}: it does "
-        f"not grow with L. The exact forward-only map lands worst at L = {worst.L:g} (energy distance "
-        f"{worst.ed_forward:.3f}, floor {worst.floor_mean:.3f}, 95 % of Q's own samples below {worst.floor_hi:.3f}); at "
-        f"L = {big.L:g} it is {big.ed_forward:.3f}, {verdict} the floor's band. What grows with L is how far the lines "
-        f"bulge sideways: halfway between the plates the forward lines reach {big.bulge:.1f} from the axis at "
-        f"L = {big.L:g} ({small.bulge:.1f} at L = {small.L:g}), while the tent sampler puts 99 % of its training points "
-        f"within {big.region_radius:.1f} of it. {100 * big.outside_share:.0f} % of the forward lines leave that "
-        f"training region at L = {big.L:g}, {100 * small.outside_share:.0f} % at L = {small.L:g}: a network taught "
-        f"only there must guess the field along most of the lines at large L."
+        f"**Measured on these charges** ({rows[0].lines} lines of each kind at every L; ± is one standard deviation "
+        f"over bootstrap resamples of those lines). The share of P's flux that leaves backwards is "
+        f"{min(back):.2f}–{max(back):.2f} at every L from {rows[0].L:g} to {rows[-1].L:g}, each ± {back_noise:.2f} or "
+        f"less: it does not grow with L. The exact forward-only map's largest energy distance is at L = {worst.L:g} "
+        f"({worst.ed_forward:.3f}; floor {worst.floor_mean:.3f}, 95 % of Q's own samples below {worst.floor_hi:.3f}); "
+        f"at L = {big.L:g} it is {big.ed_forward:.3f}, {_band_verdict(big.ed_forward, big.floor_hi)} the floor's band. "
+        f"What grows with L is how far the lines bulge sideways: halfway between the plates the forward lines reach "
+        f"{big.bulge:.1f} from the axis at L = {big.L:g} ({small.bulge:.1f} at L = {small.L:g}), while the tent sampler "
+        f"puts 99 % of its training points within {big.region_radius:.1f} of it. {big.outside_share.scaled(100):.0f} % of "
+        f"the forward lines leave that training region at L = {big.L:g}, {small.outside_share.scaled(100):.0f} % at "
+        f"L = {small.L:g}: a network taught only there must guess the field along most of the lines at large L."
     )
+
+
+def _band_verdict(value: Spread, top: float) -> str:
+    """Where a noisy ``value`` sits against the top of a floor's band: "inside" or "above" it beyond one std, else
+    "at the edge of"."""
+    if value.value + value.std <= top:
+        return "inside"
+    return "above" if value.value - value.std > top else "at the edge of"
 
 
 def percent(share: float) -> str:

@@ -26,6 +26,7 @@ MAX_CHARGES = 4096  # per plate: uploads and hand-built sets above this are refu
 MAX_TOY_CHARGES = 2048  # the charges-per-plate control's upper end
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MAX_CSV_LINE = 1 << 17  # characters of one uploaded CSV line (the csv module's limit; a charge row needs < 100)
+SWEEP_LINES = 256  # lines of each kind at every L of the L sweep: Theorem 3.1's default and Why large L is hard's
 URL_MAX_CUSTOM = 32  # hand-built plates with at most this many charges are written into the URL
 COORD_LIMIT = 1e4  # |coordinate| above this is refused (the views and the tracer are sized for toys)
 CUSTOM_KEYS = {"pos": "custom_pos", "neg": "custom_neg"}
@@ -91,7 +92,8 @@ class Widget:
 
 SOLVER_HELP = (
     "How points are moved along a learned field from z = 0 to z = L: Euler (Algorithm 2 of the paper, one network call "
-    "per step), Heun (two per step, more accurate) or adaptive Dormand-Prince (RK45, step size chosen per line)."
+    "per step), Heun (Heun's method: a second-order step that averages the slopes at the start and at a trial Euler "
+    "step; two calls per step, more accurate) or adaptive Dormand-Prince (RK45, step size chosen per line)."
 )
 STEPS_HELP = (
     "Steps in z of the solver (for the adaptive solver: the first step size, L / steps). More steps: more accurate "
@@ -127,7 +129,7 @@ WIDGETS: dict[str, Widget] = {
     "probe_y": Widget(0.0, -20.0, 20.0, 0.5, "The slice through the 3-D space: points with second coordinate x₂ equal to this value."),
     "thm_preset": Widget("behind", help="Put the start where its line shows this case of Theorem 3.1 (found by tracing from a few P points)."),
     "thm_line": Widget("forward", help="Which of the start's two lines the chart below follows."),
-    "sweep_lines": Widget(128, 32, 1024, 32, "Lines traced at every L of the sweep, for each kind of start. More: less noisy curves, slower."),
+    "sweep_lines": Widget(SWEEP_LINES, 32, 1024, 32, "Lines traced at every L of the sweep, for each kind of start. More: less noisy curves, slower."),
     "hd_shift": Widget(4.0, 0.0, 20.0, 0.5, "Distance between the means of the two Gaussians P and Q (along the first axis)."),
     "hd_n": Widget(256, 16, 2048, 16, "Charges on each plate (samples of P and Q)."),
     "hd_L": Widget(6.0, 0.5, 60.0, 0.5, "Distance between the plates in the high-dimension demo."),
@@ -164,7 +166,9 @@ WIDGETS: dict[str, Widget] = {
     "tr_pick": Widget([0, 1, 2, 3], help="Gallery images to translate and show with their trajectory strips (click tiles "
                       "in the gallery, or these chips)."),
     "gen_model": Widget("pretrained", help="Generate with the shipped checkpoint (with flow matching beside it) or with a "
-                        "checkpoint you upload."),
+                        "checkpoint you upload. A checkpoint is a trained network in two files, NAME.safetensors (weights) "
+                        "and NAME.json (its model card); in the shipped names `fm-` means flow matching (no prefix: EFM), "
+                        "`-gen` generation from noise (Terms on this page: every part of the names)."),
     "gen_seed": Widget(0, 0, 100_000, 1, "Seed of the starting noise. Sample i always starts from the same noise for a given "
                        "seed, whatever the number of samples."),
     "gen_n": Widget(16, 1, 64, 1, "Number of samples to generate."),

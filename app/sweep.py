@@ -11,11 +11,21 @@ from app import background, lesson, ui
 from app.compute import exact, large_l
 from app.figures import exact as fe
 from app.figures import story
+from efm_core import Spread
 
 
 def rows_arrays(rows: list[large_l.LRow]) -> dict[str, np.ndarray]:
-    """The sweep's rows as arrays by field name (L, backward_share, ed_two_sided, ...)."""
-    return {name: np.array([getattr(r, name) for r in rows], dtype=float) for name in large_l.LRow._fields if name != "case_shares"}
+    """The sweep's rows as arrays by field name (L, backward_share, ed_two_sided, ...); a ``Spread`` field as its
+    values under its name and its noise under ``<name>_std``."""
+    out = {}
+    for name in large_l.LRow._fields:
+        values = [getattr(r, name) for r in rows]
+        if isinstance(values[0], Spread):
+            out[f"{name}_std"] = np.array([v.std for v in values], dtype=float)
+            values = [v.value for v in values]
+        if name != "case_shares":
+            out[name] = np.array(values, dtype=float)
+    return out
 
 
 def l_sweep(scene: exact.Scene, K: int, seed: int, p_toy: str | None, current_L: float | None, key: str, cases: bool = False) -> None:
@@ -30,8 +40,9 @@ def l_sweep(scene: exact.Scene, K: int, seed: int, p_toy: str | None, current_L:
     def draw(ready: list) -> None:
         rows = [r for _, r in ready]
         a = rows_arrays(rows)
-        fig = story.l_sweep_figure(a["L"], {"two-sided": a["ed_two_sided"], "forward-only": a["ed_forward"]}, (a["floor_mean"], a["floor_hi"]),
-                                   a["backward_share"], a["bulge"], a["region_radius"], a["outside_share"], current_L)
+        noisy = {name: (a[name], a[f"{name}_std"]) for name in ("ed_two_sided", "ed_forward", "backward_share", "outside_share")}
+        fig = story.l_sweep_figure(a["L"], {"two-sided": noisy["ed_two_sided"], "forward-only": noisy["ed_forward"]}, (a["floor_mean"], a["floor_hi"]),
+                                   noisy["backward_share"], a["bulge"], a["region_radius"], noisy["outside_share"], current_L)
         ui.chart(fig, key=key)
         if cases:
             shares = {c: np.array([r.case_shares[c] for r in rows]) for c in rows[0].case_shares}

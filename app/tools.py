@@ -1,14 +1,13 @@
 """Interactive tools of the exact-field pages (Streamlit code, the numbers from ``app.compute.exact``):
 
 * ``probe_tool`` (Field lines): the exact field on a slice (log10 |E| and its direction) that a click moves the probe
-  on, and E, E+ (P) and E- (Q) at the probe as a table;
+  on, and E, E+ (P) and E- (Q) at the probe as lines of text;
 * ``start_picker`` (Theorem 3.1): plate P face on, a click picks the start of the lines.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from app import ui
@@ -58,12 +57,9 @@ def _probe(scene: exact.Scene, L: float, box: fc.Box) -> None:
             pr = exact.probe(scene, L, tuple(float(v) for v in probe_point))
             names = [f"x{ui.subscript(i + 1)}" for i in range(D)] + ["z"]
             st.markdown("Probe at (" + ", ".join(f"{n} = {v:.2f}" for n, v in zip(names, probe_point, strict=True)) + "). Click the slice to move it.")
-            table = pd.DataFrame(
-                {label: list(v) + [float(np.linalg.norm(v))] for label, v in (("E (total)", pr.E), ("E⁺ (P)", pr.E_pos), ("E⁻ (Q)", pr.E_neg))},
-                index=[f"{n} component" for n in names] + ["norm |·|"],
-            )
-            # a column format, not a pandas Styler: importing the Styler (jinja2) costs a second on the first page
-            st.dataframe(table, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3e") for c in table.columns})
+            rows = (("E (total)", pr.E), ("E⁺ (P)", pr.E_pos), ("E⁻ (Q)", pr.E_neg))  # lines, not a table: a table's third column was cut at 1000 px
+            st.markdown("\n".join(f"- **{label}**: " + ", ".join(f"{n} {x:.3e}" for n, x in zip(names, v, strict=True)) + f"; norm {np.linalg.norm(v):.3e}"
+                                   for label, v in rows))
             verdict = "towards Q (+z)" if pr.E[-1] > 0 else "away from Q (−z)"
             st.markdown(
                 f"$\\log_{{10}}|E| = {pr.log10_norm:.2f}$. The z components: ${ui.tex_number(pr.E_pos[-1])}$ from P "

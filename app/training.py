@@ -137,9 +137,10 @@ def _metrics(view: lab.LabView) -> None:
     for col, (name, m) in zip(cols, view.metrics.items(), strict=True):
         with col:
             st.markdown(f"**{name}**")
+            noise = f"± is one standard deviation over bootstrap resamples of the {lab.LAB_POINTS} moved points."
+            ui.noisy_metric(st, "W2 to Q", m["w2"], ".3f", f"Exact 2-Wasserstein distance between the moved points and as many of Q's charges (drawn by magnitude). Lower is better. {noise}")
+            ui.noisy_metric(st, "Energy distance", m["energy"], ".3f", f"Unbiased energy distance (the U-statistic) between the moved points and Q's charges: about 0 when they follow Q. {noise}")
             a, b = st.columns(2)
-            a.metric("W2 to Q", f"{m['w2']:.3f}", help="Exact 2-Wasserstein distance between the moved points and as many of Q's charges (drawn by magnitude). Lower is better.")
-            b.metric("Energy distance", f"{m['energy']:.3f}", help="Unbiased energy distance between the moved points and Q's charges: about 0 when they follow Q.")
             a.metric("NFE", f"{m['nfe']:.0f}", help="Network evaluations (batched) the solver used to move all points.")
             b.metric("Bad lines", f"{m['bad']:.0f}", help="Lines where the field turned back (f_z ≤ 0.05, the slope was guarded) or became non-finite; "
                      "for two-sided EFM, lines that did not reach Q within the solver's step limit (lost).")

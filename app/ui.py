@@ -23,6 +23,7 @@ from app.compute import exact
 from app.figures.common import CLICK_CONFIG, PLOT_CONFIG
 from app.lesson import GLOSSARY, TERM_LABELS
 from app.state import CUSTOM_KEYS, PRESET_LABELS, TOY_LABELS, WIDGETS
+from efm_core import Spread
 
 log = logging.getLogger(__name__)
 BOUND = {"bind": "query-params", "persist_state": "session"}
@@ -268,6 +269,12 @@ def tex_number(v: float) -> str:
     """A number in LaTeX scientific notation, 3 decimals: 1.234 \\times 10^{-5}."""
     mant, exp = f"{v:.3e}".split("e")
     return rf"{mant} \times 10^{{{int(exp)}}}"
+
+
+def noisy_metric(where: Any, label: str, value: Spread, spec: str, help: str) -> None:
+    """A statistic with its noise (``efm_core.Spread``) as a metric in a narrow column: the value large, "± std" small
+    and grey beneath it (as one string "0.031 ± 0.012" it was cut in a third of a page at 1000 px)."""
+    where.metric(label, f"{value.value:{spec}}", delta=f"± {value.std:{spec}}", delta_color="off", delta_arrow="off", help=help)
 
 
 def panels(n: int, stacked: bool) -> list[Any]:

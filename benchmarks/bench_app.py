@@ -28,6 +28,7 @@ import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app import background  # noqa: E402
+from app.state import SWEEP_LINES  # noqa: E402
 
 APP = str(ROOT / "streamlit_app.py")
 FIELD_LINES = "app/pages/field_lines.py"
@@ -96,7 +97,7 @@ def first_loads() -> list[tuple[str, str]]:
         rows.append((f"first load: {name}", f"{t:.2f} s"))
         ready = _wait_background()
         if ready > 0.1:
-            what = {FIELD_LINES: "landing check", None: "lesson views", "app/pages/theorem.py": "L sweep (8 values of L x 2 kinds x 128 lines)"}.get(page, "background work")
+            what = {FIELD_LINES: "landing check", None: "lesson views", "app/pages/theorem.py": f"L sweep (8 values of L x 2 kinds x {SWEEP_LINES} lines)"}.get(page, "background work")
             rows.append((f"  {name}: {what} ready after", f"{t + ready:.1f} s"))
     return rows
 

@@ -25,6 +25,8 @@ from .fields import learned_field, space_field
 from .lines import CASES, LineTrace, trace_lines
 from .metrics import (
     Floor,
+    Spread,
+    bootstrap,
     digits_report,
     energy_distance,
     frechet_distance,
@@ -77,6 +79,8 @@ __all__ = [
     "FieldEvaluator",
     "FieldResult",
     "Floor",
+    "Spread",
+    "bootstrap",
     "LineTrace",
     "PlateField",
     "Plates",

@@ -8,6 +8,7 @@ import pytest
 from app_testing import app_test, case_counts, chart, decode, no_errors, select, trace, wait_for
 
 from app import background, state
+from app.compute import exact, large_l
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +110,11 @@ def test_probe_moves_where_the_slice_is_clicked():
     assert decode(trace(fig, "probe")["x"]).tolist() == [2.0]
     assert any("x₁ = -1.50" in m.value and "z = 2.00" in m.value for m in at.markdown)
     assert at.query_params["probe"] == "-1.5:0:2"  # the link carries the probe
+    # E, E+ and E- at the probe as lines of text that wrap to their column (a table's third column was cut at 1000 px)
+    lines = next(m.value for m in at.markdown if m.value.startswith("- **E (total)**")).split("\n")
+    assert [line.split("**")[1] for line in lines] == ["E (total)", "E⁺ (P)", "E⁻ (Q)"] and not at.table and not at.dataframe
+    probe = exact.probe(exact.scene_charges(2, "gaussian", "two_gaussians", 32, 0, None, None), 6.0, (-1.5, 0.0, 2.0))
+    assert lines[0].endswith(f"; norm {np.linalg.norm(probe.E):.3e}")
 
 
 def test_click_adds_a_charge_and_selection_removes_it():
@@ -171,8 +177,10 @@ def test_landing_check_arrives_from_the_background():
     wait_for(at, lambda a: any(m.label == "two-sided starts" for m in a.metric))
     no_errors(at)
     values = {m.label: m.value for m in at.metric}
-    for kind in ("two-sided", "forward-only"):
-        assert np.isfinite(float(values[f"{kind} starts"]))
+    scene = exact.scene_charges(2, "gaussian", "two_gaussians", 32, 0, None, None)  # the page's scene (app_test's SMALL)
+    expected = large_l.landing_distances(scene, exact.landings(scene, 6.0, 64, 0))
+    for kind in ("two-sided", "forward-only"):  # each distance with its noise: "0.031 ± 0.012"
+        assert values[f"{kind} starts"] == f"{expected[kind]:.3f}" and expected[kind].std > 0
     hist = chart(at, "two-sided ends")
     assert [t["type"] for t in hist["data"]] in (["scatter"] * 3, ["histogram"] * 3)
 

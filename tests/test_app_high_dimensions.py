@@ -40,6 +40,19 @@ def test_page_shows_collapse_and_underflow():
     assert len(at.latex) >= 2
 
 
+def test_float_limit_labels_sit_where_no_line_is():
+    # the labels of float32's and float64's smallest numbers sit at the chart's left end, under their dashed line,
+    # where the weights' curves are still near 0: far above the labels (they overlapped the falling curves on the right)
+    at = app_test(PAGE)
+    weights = chart(at, "largest weight")
+    labels = [a for a in weights["layout"]["annotations"] if a["text"].startswith("smallest float")]
+    assert len(labels) == 2
+    low_left = min(decode(trace(weights, name)["y"])[:3].min() for name in ("largest weight", "smallest weight"))
+    for a in labels:
+        assert a["x"] == 0 and a["xanchor"] == "left" and a["yanchor"] == "top", a
+        assert low_left - a["y"] > 30  # the curves there are over 30 decades above the label's top
+
+
 def test_controls_change_the_statistics():
     at = app_test(PAGE)
     before = decode(trace(chart(at, "largest weight"), "largest weight")["y"])

@@ -3,6 +3,7 @@ the shipped ones when present), and the adapters of ``app.compute`` (learned, la
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -15,7 +16,16 @@ from learning_testing import tiny_checkpoint, tiny_checkpoints
 from torch import nn
 
 from app.compute import exact, lab, learned, loading
-from app.figures.learned import MIN_TILE_PX, image_grid, label_band, tile_px, to_rgb
+from app.figures.learned import (
+    HALF_STRIP_LEVELS,
+    HUE_DODGE,
+    MIN_TILE_PX,
+    STRIP_LEVELS,
+    image_grid,
+    label_band,
+    tile_px,
+    to_rgb,
+)
 from app.state import WIDGETS
 from efm_core import generate, make_plates, plate_field_at
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
@@ -92,6 +102,9 @@ def test_training_lab_trains_live_and_draws_the_error_map():
     for label in ("W2 to Q", "Energy distance", "NFE", "Bad lines", "Median angle to E"):
         assert len(_metric(at, label)) == 2, label
     assert _metric(at, "NFE") == ["16", "16"]  # Heun, 8 steps, 2 calls each
+    for label in ("W2 to Q", "Energy distance"):  # each with its noise beneath: the std over bootstrap resamples of the points
+        shown = [(m.value, m.delta) for m in at.metric if m.label == label]
+        assert all(re.fullmatch(r"-?\d+\.\d{3}", v) and re.fullmatch(r"± \d+\.\d{3}", d) and d != "± 0.000" for v, d in shown), shown
     panels = _fig(at, "lab-lines")
     assert [a["text"] for a in panels["layout"]["annotations"]] == ["EFM: learned lines", "exact field lines (forward starts)", "flow matching: learned lines"]
 
@@ -298,7 +311,9 @@ def _fashion_page(**params: str):
         names = [a["text"].replace("<br>", " · ").split(" · ")[0] for a in layout["annotations"]]
         assert set(names) <= set(FASHION_CLASSES)  # the shipped FashionCNN's reading of every tile
     strips = [f for f in _image_figs(at) if f["layout"]["yaxis"].get("ticktext") == ["#0", "#1", "#2"]]
-    assert len(strips) == 2 and _image(strips[0]).shape[1] == 8 * 29 - 1  # 8 heights of 28×28 tiles
+    assert len(strips) == 2 and _image(strips[0]).shape[1] == STRIP_LEVELS * 29 - 1  # the strip's heights of 28×28 tiles
+    heads = [c for c in at.columns if any(m.value.startswith(("**EFM** ·", "**flow matching** ·")) for m in c.markdown)]
+    assert len(heads) == 2 and all(len(c.children) == 1 for c in heads)  # a row of headers alone: the grids start level
     return at
 
 
@@ -416,7 +431,10 @@ def test_translation_outputs_strips_and_hue_readout(pretrained):
     assert len(strips) == 2  # EFM and flow matching
     for fig in strips:
         assert fig["layout"]["yaxis"]["ticktext"] == ["#0", "#1", "#2", "#3"]
-        assert _image(fig).shape == (4 * 9 - 1, 7 * 9 - 1, 3)  # 4 picked inputs x 7 heights of 8x8 RGB tiles
+        assert _image(fig).shape == (4 * 9 - 1, HALF_STRIP_LEVELS * 9 - 1, 3)  # 4 picked inputs x the heights of 8x8 RGB tiles
+        assert fig["layout"]["xaxis"]["ticktext"] == ["0", "0.25", "0.5", "0.75", "1"]
+    heads = [c for c in at.columns if any(m.value.startswith(("**EFM** ·", "**flow matching** ·")) for m in c.markdown)]
+    assert len(heads) == 2 and all(len(c.children) == 1 for c in heads)  # a row of headers alone: the strips start level
     gallery = _image_figs(at)[0]
     assert len(decode(gallery["data"][1]["x"])) == len(images)  # one click target per gallery tile
 
@@ -427,7 +445,7 @@ def test_translation_outputs_strips_and_hue_readout(pretrained):
     kept = _metric(at, "Hue kept (±30°)")
     assert len(kept) == 2 and all(v.endswith("%") for v in kept)
     hue = _fig(at, "hue")
-    assert np.allclose(decode(hue["data"][2]["x"]), hues, atol=1e-3)
+    assert np.allclose(decode(hue["data"][2]["x"]) + HUE_DODGE, hues, atol=1e-3)  # EFM's markers dodged left
 
     select(at, "tr_gallery_0", [{"point_index": 6, "curve_number": 1, "x": 0, "y": 0}])
     no_errors(at)
@@ -479,5 +497,5 @@ def test_training_lab_trains_pfgmpp_beside_efm_on_qs_charges():
     assert {t.step_count for t in run.trainers.values()} == {60}
     view = lab.lab_view(run, "heun", 8, 0.0, (-6.0, 6.0))
     m = view.metrics[lab.PFGMPP_NAME]
-    assert np.isfinite(m["w2"]) and np.isfinite(m["energy"]) and m["nfe"] == 2 * lab.PFGMPP_STEPS - 1 and np.isnan(m["angle"])
+    assert np.isfinite(m["w2"].value) and np.isfinite(m["energy"].std) and m["nfe"] == 2 * lab.PFGMPP_STEPS - 1 and np.isnan(m["angle"])
     assert view.moved[lab.PFGMPP_NAME].x.shape == run.starts.shape and lab.PFGMPP_NAME not in view.errors

@@ -113,3 +113,26 @@ def test_default_figures_stay_under_150_kB():
     sl = exact.field_slice(sc, L, 0.0, (box.z_lo, box.z_hi), box.ranges()[1])
     fig = fe.slice_figure(sl.z, sl.x, sl.log10_norm, sl.direction, L, exact.near_slice(sc, L, 0.0), (L / 2, 0.0))
     assert len(fig.to_json()) < PAYLOAD_LIMIT
+
+
+def test_panel_titles_sit_under_the_toolbar_band():
+    # Plotly's toolbar (on hover, top right) covered the "bulge vs region" title of the L sweep: every figure with
+    # subplot titles keeps the toolbar's band and the titles' band free at the top
+    from app.figures import story
+
+    Ls, v = np.array([1.0, 6.0, 30.0]), np.array([0.1, 0.2, 0.1])
+    noisy = (v, 0.1 * v)
+    figs = [
+        story.l_sweep_figure(Ls, {"two-sided": noisy, "forward-only": noisy}, (v, 2 * v), noisy, 10 * v, 5 * v, noisy),
+        fl.loss_figure({"EFM": (np.arange(1.0, 11), np.linspace(2, 1, 10))}, 10),
+    ]
+    for fig in figs:
+        titles = [a for a in fig.layout.annotations if a.yref == "paper" and a.y == 1]
+        assert titles and fig.layout.margin.t >= fc.TOOLBAR_BAND + fl.SUBPLOT_TITLE_BAND, fig.layout.margin
+
+
+def test_loss_panel_titles_fit_three_a_row():
+    # three loss panels side by side at 1400 px: flow matching's 35 characters fit, PFGM++'s 36 were cut
+    for title in fl.LOSS_TITLES.values():
+        plain = title.replace("<sub>", "").replace("</sub>", "")
+        assert len(plain) <= 35, title

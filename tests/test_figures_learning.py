@@ -74,6 +74,17 @@ def test_strip_figure_rows_are_items_and_columns_are_heights():
     assert fig["layout"]["xaxis"]["title"]["text"] == "z"
 
 
+def test_strip_columns_are_labelled_by_round_shares_of_the_way():
+    # not z = 0, 0.71, 1.4, …: the columns of a strip from z = 0 to L (or back) at round shares of the way
+    quarters = ["0", "", "0.25", "", "0.5", "", "0.75", "", "1"]
+    assert fl.strip_labels(np.linspace(0, 5.0, fl.STRIP_LEVELS)) == quarters
+    assert fl.strip_labels(np.linspace(6.0, 0, fl.STRIP_LEVELS)) == quarters  # a translation backwards, Q -> P
+    assert fl.strip_labels(np.linspace(0, 1.0, 5)) == ["0", "0.25", "0.5", "0.75", "1"]
+    path = np.zeros((fl.STRIP_LEVELS, 2, 1, 8, 8))
+    fig = fl.strip_figure(path, np.linspace(0, 5.0, fl.STRIP_LEVELS), [0, 1], "z / L").to_dict()
+    assert fig["layout"]["xaxis"]["ticktext"] == quarters and fig["layout"]["xaxis"]["title"]["text"] == "z / L"
+
+
 def test_smooth_is_a_bias_corrected_average():
     assert np.allclose(fl.smooth(np.full(50, 3.0)), 3.0)
     y = np.r_[np.zeros(100), np.ones(400)]
@@ -120,6 +131,23 @@ def test_sampler_arrows_point_along_the_projected_targets():
     assert np.allclose(decode(heads["marker"]["angle"]), np.degrees(np.arctan2(d[:, 2], d[:, 0])))
 
 
+def test_sampler_arrows_stop_at_the_plates():
+    # training points next to the plates, their arrows pointing across them: every arrow ends on the plate at most
+    rng = np.random.default_rng(2)
+    z = np.r_[rng.uniform(5.9, 6.0, 20), rng.uniform(0.0, 0.1, 20), rng.uniform(6.0, 6.1, 5)]
+    d = np.c_[rng.normal(size=(45, 2)), np.r_[np.ones(20), -np.ones(20), -np.ones(5)]]
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    pts = np.c_[rng.normal(size=(45, 2)), z]
+    pos, neg = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    fig = fl.sampler_figure(pts, d, pos, neg, 6.0, view_box(pos, neg, 6.0)).to_dict()
+    seg = next(t for t in fig["data"] if t.get("name") == "target E/|E|")
+    start, tip = decode(seg["x"])[0::3], decode(seg["x"])[1::3]
+    assert np.all(tip[:20] <= 6.0 + 1e-5) and np.all(tip[20:40] >= -1e-5) and np.all(tip[40:] >= 6.0 - 1e-5)
+    assert np.all(tip[:20] > start[:20] - 1e-6)  # shortened, never turned round
+    heads = fig["data"][fig["data"].index(seg) + 1]
+    assert np.allclose(decode(heads["x"]), tip)
+
+
 def test_lines_panels_put_learned_and_exact_lines_side_by_side():
     levels = np.linspace(0, 2.0, 5)
     path = np.random.default_rng(2).normal(size=(5, 3, 2))
@@ -139,9 +167,24 @@ def test_hue_figure_marks_colourless_outputs():
     hue_in = np.array([10.0, 200.0, 350.0])
     fig = fl.hue_figure(hue_in, {"EFM": np.array([12.0, np.nan, 5.0])}, picked=[2]).to_dict()
     t = fig["data"][2]
-    assert np.allclose(decode(t["y"]), [12.0, 0.0, 5.0])
+    top = fig["layout"]["yaxis"]["range"][1]
+    assert np.allclose(decode(t["y"]), [2.0, top - 4, 15.0])  # the change, wrapped round 360; colourless on the top edge
     assert t["marker"]["symbol"] == ["circle", "x", "circle"] and t["marker"]["size"][2] > t["marker"]["size"][0]
     assert t["marker"]["color"][0].startswith("rgb(")
+
+
+def test_hue_figure_keeps_two_agreeing_models_apart():
+    # EFM and flow matching keep nearly the same hues: their markers must not cover each other (they did on the
+    # in-vs-out diagonal); dodged sideways by more than a marker's half width, half transparent, and every change on the chart
+    hue_in = np.linspace(0, 350, 35)
+    fig = fl.hue_figure(hue_in, {"EFM": hue_in + 1.0, "flow matching": hue_in + 4.0}).to_dict()
+    efm, fm = fig["data"][2], fig["data"][3]
+    x_span = np.diff(fig["layout"]["xaxis"]["range"])[0]
+    px_per_degree = 300 / x_span  # the chart is at least 300 px wide on the page
+    assert (decode(fm["x"]) - decode(efm["x"]))[0] * px_per_degree >= max(efm["marker"]["size"]) / 2
+    assert efm["opacity"] < 1 and fm["opacity"] < 1
+    lo, hi = fig["layout"]["yaxis"]["range"]
+    assert lo < -30 and hi > 30 and hi <= 184  # the ±30° band inside, no wasted half turn
 
 
 @pytest.mark.parametrize("D", [1, 2])

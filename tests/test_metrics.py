@@ -18,6 +18,8 @@ from efm_core.classifier import DEFAULT_PATH, accuracy, classifier_outputs, defa
 from efm_core.data import sample_toy
 from efm_core.data.images import digits_split, load_coloured_digits, load_digits
 from efm_core.metrics import (
+    Spread,
+    bootstrap,
     class_shares,
     digits_report,
     energy_distance,
@@ -319,3 +321,17 @@ def test_translation_report_reads_target_and_checks_hue() -> None:
     assert report["nonfinite_share"] == pytest.approx((n // 2) / n)
     kept_at_most = (n - n // 2) / n + 1e-12
     assert report["read_as_target"] <= kept_at_most and report["hue_kept_share"] <= kept_at_most
+
+
+def test_bootstrap_spread_is_the_statistic_with_its_sampling_noise():
+    # the bootstrap std of a mean is close to the standard error s / sqrt(n); of a share, sqrt(p (1 - p) / n)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=400)
+    s = bootstrap(np.mean, x)
+    assert s.value == float(np.mean(x)) and 0.5 < s.std / (x.std() / 20) < 1.6
+    flags = np.arange(200) < 50
+    share = bootstrap(np.mean, flags).scaled(100)
+    assert share.value == 25 and 0.5 < share.std / (100 * np.sqrt(0.25 * 0.75 / 200)) < 1.6
+    assert f"{Spread(0.0312, 0.0118):.3f}" == "0.031 ± 0.012" and f"{share:.0f}".endswith(f"± {share.std:.0f}")
+    assert Spread(0.1, 0.01).below(Spread(0.2, 0.01)) and not Spread(0.1, 0.05).below(Spread(0.2, 0.05))
+    assert np.isnan(bootstrap(np.mean, x[:1]).std)

@@ -19,25 +19,31 @@ from app.compute.loading import IMAGE_DATA
 from efm_core import CASES, make_plates, plate_field_at, transport_trace
 from efm_core.checkpoints import Checkpoint
 from efm_core.config import make_source
-from efm_core.metrics import nearest_neighbours
+from efm_core.metrics import Spread, bootstrap, nearest_neighbours
 
 FLOAT_RANGE = {  # log10 of the smallest subnormal / largest finite number of each type (float32: 1.4e-45 / 3.4e38)
     name: (float(np.log10(np.finfo(t).smallest_subnormal)), float(np.log10(np.finfo(t).max))) for name, t in (("float32", np.float32), ("float64", np.float64))
 }
 
 class DimStats(NamedTuple):
-    """Per dimension D (k,): quartiles (k, 3) of the largest charge's share of |E|; log10 of the largest and
+    """Per dimension D (k,): quartiles (k, 3) of the largest charge's share of |E| and the noise of its median (k,),
+    the std over bootstrap resamples of the points; log10 of the largest and
     smallest r^-(D+1) (k,); share of points where r^-(D+1) computed directly in float32 / float64 gives no usable
     field (every weight 0 or one infinite) (k,); quartiles (k, 3) of the cosine between E and the field of the
     nearest charge alone (towards it for a Q charge, away from it for a P charge)."""
 
     dims: np.ndarray
     top_share: np.ndarray
+    top_share_std: np.ndarray
     log10_w_max: np.ndarray
     log10_w_min: np.ndarray
     f32_broken: np.ndarray
     f64_broken: np.ndarray
     cos_nearest: np.ndarray
+
+    def median_share(self, i: int) -> Spread:
+        """The median share of the largest charge at the i-th dimension with its noise (as a percentage)."""
+        return Spread(float(self.top_share[i, 1]), float(self.top_share_std[i])).scaled(100)
 
 
 def _quartiles(x: torch.Tensor) -> np.ndarray:
@@ -52,7 +58,8 @@ def _weight_stats(pos: torch.Tensor, neg: torch.Tensor, x: torch.Tensor, L: floa
     r2 = torch.cdist(x, charges).square()
     log_contrib = -0.5 * D * torch.log(r2)  # |E_i| up to the common 1/(n S_D): r_i^-D
     log_w = -0.5 * (D + 1) * torch.log(r2) / math.log(10)  # log10 r^-(D+1)
-    row = {"top": _quartiles(torch.exp(log_contrib.max(1).values - torch.logsumexp(log_contrib, 1))),
+    top = torch.exp(log_contrib.max(1).values - torch.logsumexp(log_contrib, 1))
+    row = {"top": _quartiles(top), "top_std": bootstrap(np.median, top.numpy()).std,
            "wmax": float(log_w.max()), "wmin": float(log_w.min())}
     for name, dtype in (("f32", torch.float32), ("f64", torch.float64)):
         w = (r2.to(dtype) ** (-(D + 1) / 2.0)).sum(1)  # the naive sum of weights
@@ -75,7 +82,7 @@ def _dim_stats(dims: list[int], rows: list[dict]) -> DimStats:
     def col(k: str) -> np.ndarray:
         return np.stack([r[k] for r in rows]) if k in ("top", "cos") else np.asarray([r[k] for r in rows])
 
-    return DimStats(np.asarray(dims, dtype=float), col("top"), col("wmax"), col("wmin"), col("f32"), col("f64"), col("cos"))
+    return DimStats(np.asarray(dims, dtype=float), col("top"), col("top_std"), col("wmax"), col("wmin"), col("f32"), col("f64"), col("cos"))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

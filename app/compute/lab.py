@@ -35,7 +35,17 @@ from torch import nn
 
 from app.compute import exact
 from app.compute.learned import MODEL_NAMES, Moved, move, move_from_prior, move_two_sided
-from efm_core import CASES, Trainer, energy_distance, learned_field, plate_field_at, transport_trace, w2_exact
+from efm_core import (
+    CASES,
+    Spread,
+    Trainer,
+    bootstrap,
+    energy_distance,
+    learned_field,
+    plate_field_at,
+    transport_trace,
+    w2_exact,
+)
 from efm_core.config import ARC, ExperimentConfig
 from efm_core.plates import systematic_indices
 
@@ -368,12 +378,14 @@ def q_reference(scene: exact.Scene, k: int, seed: int) -> np.ndarray:
     return scene.neg[rng.choice(len(scene.neg), size=k, p=scene.neg_w)]
 
 
-def point_metrics(ends: np.ndarray, scene: exact.Scene, seed: int) -> dict[str, float]:
+def point_metrics(ends: np.ndarray, scene: exact.Scene, seed: int) -> dict[str, Spread]:
     """W2 (exact matching against as many of Q's charges drawn by magnitude) and energy distance (unbiased, against
-    all of Q's charges) of end points (K, D)."""
-    w2 = w2_exact(torch.from_numpy(ends), torch.from_numpy(q_reference(scene, len(ends), seed)))
-    ed = float(energy_distance(torch.from_numpy(ends), torch.from_numpy(scene.neg), unbiased=True))
-    return {"w2": float(w2), "energy": ed}
+    all of Q's charges) of end points (K, D), each with its noise over bootstrap resamples of the K end points."""
+    q = q_reference(scene, len(ends), seed)
+    return {
+        "w2": bootstrap(lambda e: w2_exact(e, q), ends, seed=seed),
+        "energy": bootstrap(lambda e: energy_distance(e, scene.neg, unbiased=True), ends, seed=seed),
+    }
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -386,11 +398,11 @@ def sampler_arrows(scene: exact.Scene, L: float, sigma: float, n: int, seed: int
 
 class LabView(NamedTuple):
     """A trained state of a lab run, evaluated: the step it shows, per model the moved fresh points of P (``Moved``),
-    their metrics (w2, energy, nfe, bad, angle = median angle to E in degrees) and the direction-error map."""
+    their metrics (w2 and energy as ``Spread``s, nfe, bad, angle = median angle to E in degrees) and the direction-error map."""
 
     step: int
     moved: dict[str, Moved]
-    metrics: dict[str, dict[str, float]]
+    metrics: dict[str, dict[str, float | Spread]]
     errors: dict[str, ErrorMap]
 
 

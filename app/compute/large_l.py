@@ -21,7 +21,7 @@ import torch
 
 from app.compute import exact
 from app.compute.learned import Moved, move, move_two_sided
-from efm_core import energy_distance, sample_toy
+from efm_core import Spread, bootstrap, energy_distance, sample_toy
 from efm_core.checkpoints import Checkpoint
 from efm_core.lines import CASES
 from efm_core.theorem import transport_trace
@@ -79,20 +79,20 @@ def _half_way(path: np.ndarray, L: float) -> np.ndarray | None:
 
 
 class LRow(NamedTuple):
-    """One L of the measurement (see the module docstring), K = ``lines`` lines of each kind. Energy distances in data
-    units; floor: mean and 95th percentile of the statistic for K points drawn from Q's charges by magnitude; bulge:
+    """One L of the measurement (see the module docstring), K = ``lines`` lines of each kind. Energy distances (data
+    units) and shares with their noise (``Spread``: std over bootstrap resamples of the K lines); floor: mean and 95th percentile of the statistic for K points drawn from Q's charges by magnitude; bulge:
     the largest distance from the centre line at z = L / 2 over the forward lines, and the region's radius there;
     case_shares: the share of each Theorem 3.1 case among the two-sided lines from P's charges."""
 
     L: float
-    backward_share: float
-    ed_two_sided: float
-    ed_forward: float
+    backward_share: Spread
+    ed_two_sided: Spread
+    ed_forward: Spread
     floor_mean: float
     floor_hi: float
     bulge: float
     region_radius: float
-    outside_share: float
+    outside_share: Spread
     lines: int
     case_shares: dict[str, float]
 
@@ -117,9 +117,20 @@ def sample_floor(scene: exact.Scene, q_toy: str, K: int, seed: int) -> tuple[flo
     return float(np.mean(values)), float(np.quantile(values, 0.95))
 
 
-def landing_distances(scene: exact.Scene, land: exact.Landings) -> dict[str, float]:
-    """Energy distance (V-statistic, >= 0) of each kind of start's end points to Q's charges (NaN below 2 points)."""
-    return {name: energy_distance(e, scene.neg, weights_b=scene.neg_w) if len(e) > 1 else np.nan for name, e in land.ends.items()}
+def q_distance(scene: exact.Scene, ends: np.ndarray, seed: int = 0) -> Spread:
+    """Energy distance (V-statistic, >= 0) of end points (K, D) to Q's charges, with its bootstrap noise over the
+    K points (NaN below 2 points)."""
+    return bootstrap(lambda e: energy_distance(e, scene.neg, weights_b=scene.neg_w), ends, seed=seed)
+
+
+def share(flags: object, seed: int = 0) -> Spread:
+    """The share of true ``flags`` (K,) with its bootstrap noise (about sqrt(p (1 - p) / K))."""
+    return bootstrap(np.mean, np.asarray(flags, dtype=float), seed=seed)
+
+
+def landing_distances(scene: exact.Scene, land: exact.Landings) -> dict[str, Spread]:
+    """``q_distance`` of each kind of start's end points."""
+    return {name: q_distance(scene, e) for name, e in land.ends.items()}
 
 
 def l_row(scene: exact.Scene, L: float, K: int, seed: int, p_toy: str | None) -> LRow:
@@ -130,7 +141,7 @@ def l_row(scene: exact.Scene, L: float, K: int, seed: int, p_toy: str | None) ->
     plates = scene.plates(L)
     starts = torch.from_numpy(exact.fresh_p(scene, p_toy, K, seed))
     both = transport_trace(plates, starts, sides="both", seed=seed, tol=exact.TRACE_TOL, dtype=exact.TRACE_DTYPE)
-    backward = float((both.start[:, -1] < 0).double().mean())
+    backward = share((both.start[:, -1] < 0).numpy())
     fwd = transport_trace(plates, starts, sides="forward", seed=seed, tol=exact.TRACE_TOL, dtype=exact.TRACE_DTYPE,
                           return_paths=True, max_path_points=exact.MAX_PATH_POINTS)
     paths = [p.double().numpy() for p in fwd.paths]
@@ -138,9 +149,17 @@ def l_row(scene: exact.Scene, L: float, K: int, seed: int, p_toy: str | None) ->
     b = REGION_BINS // 2
     mids = [h for h in (_half_way(p, L) for p in paths) if h is not None]
     bulge = max((float(np.linalg.norm(h - region.centre[b])) for h in mids), default=np.nan)
-    outside = float(np.mean([region.outside(p) for p in paths]))
+    outside = share([region.outside(p) for p in paths])
     shares = {c: float(np.mean([k == c for k in land.cases["two-sided"]])) for c in CASES}
-    return LRow(float(L), backward, float(ed["two-sided"]), float(ed["forward-only"]), *floor, bulge, float(region.radius[b]), outside, K, shares)
+    return LRow(float(L), backward, ed["two-sided"], ed["forward-only"], *floor, bulge, float(region.radius[b]), outside, K, shares)
+
+
+def card_ratio(metrics: dict) -> Spread:
+    """A toy checkpoint card's W2 / floor with its noise: the floor's std over its repeats (``w2_floor_std``) taken as
+    the noise of both W2 and the floor (the same statistic of as many points), combined as relative errors."""
+    w2, floor, noise = metrics["w2"], metrics["w2_floor"], metrics["w2_floor_std"]
+    ratio = w2 / floor
+    return Spread(ratio, ratio * float(np.hypot(noise / w2, noise / floor)))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -155,13 +174,14 @@ def forward_lines(scene: exact.Scene, L: float, n: int, seed: int, p_toy: str | 
 class CheckpointRun(NamedTuple):
     """A shipped toy checkpoint's lines from n fresh points of P: the moved points, the drawn lines (n polylines,
     z last), the energy distance (V-statistic) of the end points to Q's charges, the share of its lines that leave
-    the tent region, and the share of bad lines (slab: f_z <= f_min somewhere; two-sided: lost)."""
+    the tent region, and the share of bad lines (slab: f_z <= f_min somewhere; two-sided: lost), each with its
+    bootstrap noise over the n lines."""
 
     moved: Moved
     lines: list[np.ndarray]
-    energy: float
-    outside_share: float
-    bad_share: float
+    energy: Spread
+    outside_share: Spread
+    bad_share: Spread
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -179,5 +199,4 @@ def checkpoint_lines(key: str, _ckpt: Checkpoint, scene: exact.Scene, n: int, se
         lines = [np.concatenate([m.path[:, i, :], m.levels[:, None]], axis=1).astype(np.float64) for i in range(n)]
     region = tent_region(scene, cfg.L)
     ends = m.x.astype(np.float64)
-    energy = energy_distance(ends, scene.neg, weights_b=scene.neg_w)
-    return CheckpointRun(m, lines, float(energy), float(np.mean([region.outside(p) for p in lines])), m.bad / n)
+    return CheckpointRun(m, lines, q_distance(scene, ends), share([region.outside(p) for p in lines]), share(np.arange(n) < m.bad))

@@ -176,6 +176,11 @@ def square_view(points: np.ndarray, pad: float = 0.15, widest: float = 1.6) -> t
     return [float(centre[0] - half[0]), float(centre[0] + half[0])], [float(centre[1] - half[1]), float(centre[1] + half[1])]
 
 
+def error_bars(std: np.ndarray) -> dict:
+    """Plotly error bars of ±1 ``std`` (a statistic's noise, e.g. ``efm_core.bootstrap``'s), thin, in their trace's colour."""
+    return {"type": "data", "array": np.asarray(std, dtype=float), "visible": True, "thickness": 1.2, "width": 3}
+
+
 def log_ticks(lo: float, hi: float, most: int = 6) -> dict:
     """Tick settings of a log axis over the data range [lo, hi] (both > 0): labelled powers of ten when the range spans
     two decades or more, else the 1-2-5 values inside it, every label a plain number (never Plotly's bare digits)."""

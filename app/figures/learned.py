@@ -49,6 +49,8 @@ def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CURVE_POINTS) -> tuple[
     return x[idx], y[idx]
 
 
+STRIP_LEVELS = 9  # heights of a trajectory strip: z / L = 0, 1/8, …, 1, labelled at 0, 0.25, …, 1 (``strip_labels``)
+HALF_STRIP_LEVELS = 5  # the same in half a page (Start here, Translation): z / L = 0, 0.25, …, 1, every one labelled
 SUBPLOT_TITLE_BAND = 26  # px under the toolbar's band for the titles of side-by-side panels
 
 
@@ -65,7 +67,7 @@ def smooth(y: np.ndarray, span: int = 25) -> np.ndarray:
 
 
 LOSS_TITLES = {"EFM": "EFM loss |f − E/|E||²", "flow matching": "flow-matching loss |v − (x<sub>Q</sub> − x<sub>P</sub>)|²",
-               "PFGM++": "PFGM++ loss (EDM-weighted denoising)"}
+               "PFGM++": "PFGM++ loss (EDM denoising)"}  # short: three titles a row were cut at 1400 px
 
 
 def loss_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], total_steps: int, height: int = 280) -> go.Figure:
@@ -172,6 +174,17 @@ def lines_panels_figure(
     return fig
 
 
+def _plate_stop(z: np.ndarray, dz: np.ndarray, length: float, L: float) -> np.ndarray:
+    """Arrow lengths (n,): ``length`` along unit directions with z components ``dz`` (n,) from heights ``z`` (n,),
+    shortened so that no arrow crosses a plate (z = 0 or L) it starts in front of or behind: it stops there."""
+    out = np.full(len(z), float(length))
+    for plate in (0.0, L):
+        gap = plate - z
+        crosses = (gap * dz > 0) & (np.abs(dz) * length > np.abs(gap))  # heads for the plate and would pass it
+        out[crosses] = np.minimum(out[crosses], gap[crosses] / dz[crosses])
+    return out
+
+
 def sampler_figure(
     points: np.ndarray, directions: np.ndarray, pos: np.ndarray, neg: np.ndarray, L: float, box: Box, height: int = 380, outside: bool = False,
 ) -> go.Figure:
@@ -179,12 +192,12 @@ def sampler_figure(
     whole box in z (points behind the plates), not just 0.15 L beyond them.
 
     points, directions: (n, D + 1), z last. Traces: plates and charges, then the arrows (one trace of segments, an
-    arrow head at each end), then the points.
+    arrow head at each end; an arrow stops at a plate it would cross), then the points.
     """
     fig = make_subplots(rows=1, cols=1)
     _plates_and_charges(fig, pos, neg, L, box, 1, 1, legend=True)
     length = 0.05 * (box.ranges()[0][1] - box.ranges()[0][0])
-    tips = points + length * directions
+    tips = points + _plate_stop(points[:, -1], directions[:, -1], length, L)[:, None] * directions
     seg = np.full((3 * len(points), 2), np.nan)
     seg[0::3] = points[:, [-1, 0]]
     seg[1::3] = tips[:, [-1, 0]]
@@ -347,10 +360,22 @@ def strip_images(path: np.ndarray, rows: Sequence[int]) -> np.ndarray:
     return np.concatenate([path[:, i] for i in rows], axis=0)
 
 
+def strip_labels(levels: np.ndarray) -> list[str]:
+    """Column labels of a strip at heights ``levels`` (K,): the share of the way from the first plate to the last
+    (z / L when going from 0 to L), written only where it is a round quarter (0, 0.25, …, 1) and blank between;
+    uneven heights keep their share to two decimals."""
+    z = np.asarray(levels, dtype=np.float64)
+    share = (z - z[0]) / (z[-1] - z[0]) if len(z) > 1 and z[-1] != z[0] else np.zeros_like(z)
+    if len(z) > 2 and not np.allclose(np.diff(share), share[1]):
+        return [f"{f:.2f}" for f in share]
+    return [f"{round(4 * f) / 4:g}" if abs(4 * f - round(4 * f)) < 1e-6 else "" for f in share]
+
+
 def strip_figure(path: np.ndarray, levels: np.ndarray, rows: Sequence[int], x_title: str, tile_px: int = MIN_TILE_PX) -> go.Figure:
     """A trajectory strip: the chosen items (rows, labelled #i) of a trajectory (K, n, C, H, W) at its K heights
-    ``levels`` (columns, labelled by z), ``x_title`` naming the column axis."""
-    return images_figure(strip_images(path, rows), len(levels), x_labels=[f"{z:.2g}" for z in levels], x_title=x_title,
+    ``levels`` (columns, labelled by ``strip_labels``: round shares of the way), ``x_title`` naming the column axis.
+    ``STRIP_LEVELS`` or ``HALF_STRIP_LEVELS`` evenly spaced heights put a label at 0, 0.25, 0.5, 0.75 and 1."""
+    return images_figure(strip_images(path, rows), len(levels), x_labels=strip_labels(levels), x_title=x_title,
                          y_labels=[f"#{i}" for i in rows], tile_px=tile_px)
 
 
@@ -378,37 +403,41 @@ def _hue_colour(h: float) -> str:
     return f"rgb({int(r * 255)},{int(g * 255)},{int(b * 255)})"
 
 
-def hue_figure(hue_in: np.ndarray, hue_out: dict[str, np.ndarray], picked: Sequence[int] = (), tolerance: float = 30.0, height: int = 360) -> go.Figure:
-    """Hue of the output against hue of the input (degrees), one marker per translated image, coloured by its input hue.
+HUE_DODGE = 4.0  # degrees each model's markers are moved sideways so that EFM's and flow matching's do not cover each other
 
-    hue_out: model name -> (n,) output hues (NaN for a colourless output, drawn at 0 as a grey cross). The diagonal
-    band of +- ``tolerance`` degrees (wrapping round 360) marks "hue kept". ``picked`` items are drawn larger.
-    Traces: the band edges (one trace), the diagonal, then one trace per model.
+
+def hue_figure(hue_in: np.ndarray, hue_out: dict[str, np.ndarray], picked: Sequence[int] = (), tolerance: float = 30.0, height: int = 360) -> go.Figure:
+    """Hue change (output minus input, wrapped to [-180, 180) degrees) against the input hue, one marker per
+    translated image, coloured by its input hue: on the zero line the hue was kept.
+
+    hue_out: model name -> (n,) output hues (NaN for a colourless output, drawn as a grey cross on the chart's top
+    edge). The band of +- ``tolerance`` degrees marks "hue kept". The models' markers are dodged sideways by
+    ``HUE_DODGE`` degrees and half transparent, so that two models that agree stay readable; ``picked`` items larger.
+    Traces: the band edges (one trace), the zero line, then one trace per model.
     """
-    edge_x, edge_y = [], []
-    for shift in (-tolerance, tolerance, 360 - tolerance, -(360 - tolerance)):
-        xs = np.array([0.0, 360.0])
-        ys = xs + shift
-        edge_x += [*xs, None]
-        edge_y += [*ys, None]
-    fig = go.Figure(go.Scatter(x=edge_x, y=edge_y, mode="lines", name=f"±{tolerance:g}°", line={"color": "#bbbbbb", "dash": "dot"}, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=[0, 360], y=[0, 360], mode="lines", name="hue kept", line={"color": "#888888"}, hoverinfo="skip"))
+    change = {name: (np.asarray(out, dtype=float) - hue_in + 180.0) % 360.0 - 180.0 for name, out in hue_out.items()}
+    seen = np.concatenate([np.abs(c[np.isfinite(c)]) for c in change.values()] + [np.zeros(1)])
+    top = min(180.0, float(max(1.5 * tolerance, 10.0 * np.ceil((seen.max() + 5.0) / 10.0))))  # room for every change
+    fig = go.Figure(go.Scatter(x=[0, 360, None, 0, 360], y=[-tolerance, -tolerance, None, tolerance, tolerance], mode="lines",
+                               name=f"±{tolerance:g}°", line={"color": "#bbbbbb", "dash": "dot"}, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[0, 360], y=[0, 0], mode="lines", name="hue kept", line={"color": "#888888"}, hoverinfo="skip"))
     colours = [_hue_colour(h) for h in hue_in]
     big = set(int(i) for i in picked)
-    for name, out in hue_out.items():
-        missing = ~np.isfinite(out)
+    offsets = (np.arange(len(change)) - (len(change) - 1) / 2) * 2 * HUE_DODGE
+    for (name, c), dx in zip(change.items(), offsets, strict=True):
+        missing = ~np.isfinite(c)
         fig.add_trace(
             go.Scatter(
-                x=hue_in, y=np.where(missing, 0.0, out), mode="markers", name=name,
-                marker={"color": colours, "size": [13 if i in big else 8 for i in range(len(out))], "symbol": ["x" if m else ("circle" if name == "EFM" else "diamond") for m in missing],
+                x=hue_in + dx, y=np.where(missing, top, c), mode="markers", name=name, opacity=0.8, customdata=np.c_[hue_in, hue_out[name]],
+                marker={"color": colours, "size": [13 if i in big else 9 for i in range(len(c))], "symbol": ["x" if m else ("circle" if name == "EFM" else "diamond") for m in missing],
                         "line": {"color": MODEL_COLOR.get(name, "#333333"), "width": 1.5}},
-                hovertemplate="in %{x:.0f}° → out %{y:.0f}°<extra>" + name + "</extra>",
+                hovertemplate="in %{customdata[0]:.0f}° → out %{customdata[1]:.0f}° (change %{y:.0f}°)<extra>" + name + "</extra>",
             )
         )
     fig.update_layout(
         template=TEMPLATE, height=height, uirevision="hue",
-        xaxis={"title": {"text": "hue of the input (°)"}, "range": [0, 360], "dtick": 60, "constrain": "domain"},
-        yaxis={"title": {"text": "hue of the output (°)"}, "range": [0, 360], "dtick": 60, "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
+        xaxis={"title": {"text": "hue of the input (°)"}, "range": [-2 * HUE_DODGE, 360 + 2 * HUE_DODGE], "tickvals": list(range(0, 361, 60))},
+        yaxis={"title": {"text": "hue change, output − input (°)"}, "range": [-top - 4, top + 4], "zeroline": False},
     )
     return fig
 

@@ -19,7 +19,7 @@ scene, L, D, seed = ui.scene_page(
     "Follow the electric field from a P charge and you arrive on Q: that is how EFM carries P to Q.",
 )
 ss = st.session_state
-ui.glossary(["P and Q", "field line", "flux", "Theorem 3.1", "lost", "energy distance", "floor", "tent sampler", "S_D"])
+ui.glossary(["P and Q", "field line", "flux", "Theorem 3.1", "lost", "energy distance", "V-statistic", "floor", "tent sampler", "S_D"])
 
 c1, c2 = st.columns(2, vertical_alignment="bottom")  # two rows: five controls in one cut their labels at 1000 px
 with c1:
@@ -48,7 +48,7 @@ left, right = st.columns([3, 2])
 with left:
     fig = fe.field_lines_figure(scene.pos, scene.neg, L, lines.paths, lines.cases, pos_weights=scene.pos_w, neg_weights=scene.neg_w, cones=cones, cloud=cloud)
     ui.chart(fig, key="lines_fig")
-    cols = st.columns(len(fc.CASE_STYLE))
+    cols = [*st.columns(2), *st.columns(2)]  # two rows: four a row cut "backward" at 1000 px
     for col, (case, style) in zip(cols, fc.CASE_STYLE.items(), strict=True):
         col.metric(case, f"{lines.cases.count(case)}", help=style.label)
     st.caption(f"{len(lines.paths)} lines traced in {lines.seconds:.2f} s.")
@@ -114,15 +114,16 @@ def _landing(ready: list) -> None:
     land = ready[0][1]
     distance, floor = large_l.landing_distances(scene, land), large_l.landing_floor(scene, K, seed)
     st.markdown(f"**Energy distance of the landing points to Q's charges** — floor {floor[0]:.3f}: the value for {K} points "
-                f"drawn from Q's charges themselves (95 % of such draws are below {floor[1]:.3f})")
-    m1, m2 = st.columns(2)
-    for col, name in ((m1, "two-sided"), (m2, "forward-only")):
+                f"drawn from Q's charges themselves (95 % of such draws are below {floor[1]:.3f}); ± is one standard "
+                f"deviation over bootstrap resamples of the {K} landing points")
+    for name in ("two-sided", "forward-only"):  # one a row: side by side, "0.031 ± 0.012" was cut in this column
         ed = distance[name]
-        col.metric(
-            f"{name} starts", "—" if np.isnan(ed) else f"{ed:.3f}",
-            help="Energy distance (V-statistic, never negative) between the end points and Q's charges. At or below the "
-            "floor: indistinguishable from Q with this many lines. Two-sided starts (the side drawn in proportion to the flux) "
-            "reproduce Q at every L; forward-only starts drop the backward flux.",
+        st.metric(
+            f"{name} starts", "—" if np.isnan(ed.value) else f"{ed:.3f}",
+            help="Energy distance (V-statistic: the estimator over all pairs of points, never negative) between the end "
+            "points and Q's charges, ± its noise. At or below the floor: indistinguishable from Q with this many lines. "
+            "Two-sided starts (the side drawn in proportion to the flux) reproduce Q at every L; forward-only starts drop "
+            "the backward flux.",
         )
     if D == 2:
         ui.chart(fe.landing_scatter(scene.neg, land.ends), key="landing_fig")

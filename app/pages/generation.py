@@ -29,7 +29,6 @@ class Look(NamedTuple):
 
 LOOKS = {"digits": Look("gen_n", "gen_solver_steps", 6, 6, 6, False), "fashion": Look("gen_f_n", "gen_f_solver_steps", 4, 8, 3, True)}
 SOURCES = {"pretrained": "Shipped checkpoints", "upload": "Your checkpoint"}
-STRIP_LEVELS = 8
 
 header = st.container()
 m1, m2 = st.columns(2)
@@ -42,7 +41,7 @@ look, info = LOOKS[data], IMAGE_DATA[data]
 tile = fl.tile_px(info.shape[1])
 with header:
     ui.page_header(*lesson.GENERATION[data])
-    ui.glossary(["P and Q", "z", "D", *(["Fashion-MNIST"] if data == "fashion" else []), "NFE", "bad lines", "f_min", "nearest training image", "flow matching"])
+    ui.glossary(["P and Q", "z", "D", *(["Fashion-MNIST"] if data == "fashion" else []), "NFE", "bad lines", "f_min", "nearest training image", "flow matching", "checkpoint", "Heun"])
 model_picker.upload_box(source == "upload")
 
 c1, c2, c3, c4 = st.columns([2, 2, 3, 2], vertical_alignment="bottom")
@@ -63,7 +62,7 @@ results: dict[str, learned.Moved] = {}
 with st.spinner("Generating…"):
     for label, (key, ckpt) in models.items():
         with ui.guard(f"Could not generate with {label}"):
-            results[label] = learned.generate_items(key, ckpt, n, seed, solver, steps, STRIP_LEVELS)
+            results[label] = learned.generate_items(key, ckpt, n, seed, solver, steps, fl.STRIP_LEVELS)
 if not results:
     st.stop()
 
@@ -79,13 +78,14 @@ def _images(label: str, ckpt: Checkpoint, moved: learned.Moved) -> None:
 def _strip(label: str, moved: learned.Moved) -> None:
     rows = list(range(min(look.strip_rows, moved.x.shape[0])))
     st.markdown(f"**Trajectory strip{f' ({label})' if look.stacked else ''}**: the first samples on their way")
-    ui.chart(fl.strip_figure(moved.path, moved.levels, rows, "z, from the noise plate to the data plate", tile_px=tile), width="content", key=f"gen_strip_{label}")
+    ui.chart(fl.strip_figure(moved.path, moved.levels, rows, "z / L: noise plate (0) → data plate (1)", tile_px=tile), width="content", key=f"gen_strip_{label}")
 
 
-for col, (label, moved) in zip(st.columns(len(results)), results.items(), strict=True):
+heads, bodies = st.columns(len(results)), st.columns(len(results))  # a row of headers: the grids below start level
+for head, col, (label, moved) in zip(heads, bodies, results.items(), strict=True):
     ckpt = models[label][1]
+    head.markdown(f"**{label}** · {loading.describe(ckpt)}")
     with col:
-        st.markdown(f"**{label}** · {loading.describe(ckpt)}")
         with st.expander("Model card"):
             ui.model_card(ckpt.card)
         a, b, c = st.columns(3)
@@ -128,4 +128,4 @@ if moved.x.ndim == 4:
 e2.download_button("Samples (NPY)", exports.npy_bytes(moved.x), file_name=f"samples_seed{seed}.npy", key="dl_gen_npy",
                    help=f"The {label} samples as float32 ({', '.join(str(s) for s in moved.x.shape)}), the format of `python -m efm_core sample`.")
 e3.download_button("Trajectories (NPY)", exports.npy_bytes(moved.path), file_name=f"trajectories_seed{seed}.npy", key="dl_gen_traj",
-                   help=f"The {label} samples at {STRIP_LEVELS} heights from z = 0 to z = L, float32 ({STRIP_LEVELS}, n, ...).")
+                   help=f"The {label} samples at {fl.STRIP_LEVELS} heights from z = 0 to z = L, float32 ({fl.STRIP_LEVELS}, n, ...).")

@@ -3,10 +3,9 @@ of forward-only and two-sided starts with its floor, the bulge and the share of 
 training region), and the shipped Gaussian -> two Gaussians checkpoints at L = 6 and L = 30 side by side without
 training: the slab net followed forwards in z beside the whole-space net with Theorem 3.1's two-sided lines."""
 
-import numpy as np
 import streamlit as st
 
-from app import ui
+from app import state, ui
 from app.compute import exact, large_l, loading
 from app.figures import common as fc
 from app.figures import story
@@ -22,7 +21,7 @@ ui.page_header(
     "The paper's learned sampler maps P to Q much better at L = 6 than at L = 30. Is the exact field to blame, or the "
     "network? Measured here on the paper's toy: P = N(0, I), Q = two Gaussians with modes at (±8, 0), 256 charges a plate.",
 )
-ui.glossary(["flux", "energy distance", "floor", "training region", "tent sampler", "slab net", "whole-space net", "f_min", "bad lines", "W2", "lost"])
+ui.glossary(["checkpoint", "flux", "energy distance", "V-statistic", "floor", "training region", "tent sampler", "slab net", "whole-space net", "Heun", "f_min", "bad lines", "W2", "lost"])
 scene = exact.scene_charges(2, "gaussian", "two_gaussians", 256, SEED, None, None)
 
 st.subheader("1. The exact field over L")
@@ -32,14 +31,15 @@ st.markdown(
     "Q's charges beside its floor; and how far the forward lines bulge sideways, against the region where the tent "
     f"sampler (mid-gap noise σ = {large_l.REGION_SIGMA:g}, as the slab checkpoints) puts 99 % of its training points."
 )
-l_sweep(scene, 256, SEED, "gaussian", None, "ll_sweep")
+l_sweep(scene, state.SWEEP_LINES, SEED, "gaussian", None, "ll_sweep")
 
 st.subheader("2. The shipped checkpoints at L = 6 and L = 30, no training needed")
 st.markdown(
-    f"{N_POINTS} fresh points of P moved by each checkpoint; {DRAWN} of their lines drawn. **Slab net**: an MLP taught "
-    "between the plates by the tent sampler, followed forwards in z by Heun's method (the paper's Algorithm 2). "
-    "**Whole-space net**: taught everywhere, followed by Theorem 3.1's two-sided map. The blue band is the slab net's "
-    "training region."
+    f"{N_POINTS} fresh points of P moved by each checkpoint (a trained network saved to a file; the names: Terms on "
+    f"this page); {DRAWN} of their lines drawn. **Slab net** (`{MODELS['slab'].format(L=6)}`, `-L30-slab`): an MLP taught "
+    "between the plates by the tent sampler, followed forwards in z (the paper's Algorithm 2, here with Heun's steps). "
+    f"**Whole-space net** (`{MODELS['two-sided'].format(L=6)}`, `-L30`): taught everywhere, followed by Theorem 3.1's "
+    "two-sided map. The blue band is the slab net's training region."
 )
 floor = large_l.sample_floor(scene, "two_gaussians", N_POINTS, SEED)
 found: dict[float, dict] = {}
@@ -58,8 +58,8 @@ for L in (6.0, 30.0):
         region = large_l.tent_region(scene, L)
         paths, cases = large_l.forward_lines(scene, L, N_POINTS, SEED, "gaussian")
         runs = {kind: large_l.checkpoint_lines(key, ckpt, scene, N_POINTS, SEED) for kind, (key, ckpt) in ckpts.items()}
-    exact_out = float(np.mean([region.outside(p) for p in paths]))
-    found[L] = {"exact_out": exact_out, "runs": runs, "cards": {k: c.card["metrics"] for k, (_, c) in ckpts.items()}}
+    exact_out = large_l.share([region.outside(p) for p in paths])
+    found[L] = {"exact_out": exact_out, "runs": runs}
     st.markdown(f"#### L = {L:g}")
     box = fc.Box(-0.3 * L, 1.3 * L, (0.0, 0.0), (max(12.0, 0.9 * L),) * 2)
     panels = {
@@ -69,22 +69,25 @@ for L in (6.0, 30.0):
     }
     ui.chart(story.region_panels_figure(panels, scene.pos, scene.neg, L, box, region.edges, region.centre, region.radius), key=f"ll_panels_{L:g}")
     cols = [*st.columns(3), *st.columns(3)]  # two rows: five a row cut the labels at 1000 px
-    cols[0].metric("Exact lines leaving the region", f"{100 * exact_out:.0f} %", help=f"Share of {N_POINTS} exact forward lines with a point between the plates outside the training region.")
+    noise = f"± is one standard deviation over bootstrap resamples of the {N_POINTS} lines."
+    cols[0].metric("Exact lines leaving the region", f"{exact_out.scaled(100):.0f} %", help=f"Share of {N_POINTS} exact forward lines with a point between the plates outside the training region. {noise}")
     for col, kind in zip(cols[1:3], ("slab", "two-sided"), strict=True):
-        col.metric(f"{kind}: energy distance", f"{runs[kind].energy:.3f}", help=f"Energy distance (V-statistic, ≥ 0) of the {N_POINTS} end points to Q's charges. "
+        col.metric(f"{kind}: energy distance", f"{runs[kind].energy:.3f}", help=f"Energy distance (V-statistic: over all pairs of points, ≥ 0) of the {N_POINTS} end points to Q's charges. "
                    f"Floor: {floor[0]:.3f} on average for {N_POINTS} fresh samples of Q, 95 % below {floor[1]:.3f} (higher than "
-                   "section 1's floor, which is for points drawn from Q's charges themselves: fresh samples also differ from those charges).")
-    cols[3].metric("slab: bad lines", f"{100 * runs['slab'].bad_share:.0f} %", help="Lines where the learned f_z fell to f_min or below (the slope was guarded).")
-    cols[4].metric("W2 / floor (cards)", " / ".join(f"{found[L]['cards'][k]['w2_over_floor']:.1f}×" for k in ("slab", "two-sided")),
-                   help="Slab / two-sided: W2 of 1000 samples to the target over the two-sample floor, measured when each checkpoint was saved.")
+                   f"section 1's floor, which is for points drawn from Q's charges themselves: fresh samples also differ from those charges). {noise}")
+    cols[3].metric("slab: bad lines", f"{runs['slab'].bad_share.scaled(100):.0f} %", help=f"Lines where the learned f_z fell to f_min or below (the slope was guarded). {noise}")
+    for col, kind in zip(cols[4:6], ("slab", "two-sided"), strict=True):
+        col.metric(f"{kind}: W2 / floor (card)", f"{large_l.card_ratio(ckpts[kind][1].card['metrics']):.1f}×",
+                   help="W2 of 1000 samples to the target over the two-sample floor, measured when the checkpoint was saved; ± from "
+                   "the floor's spread over its repeats.")
 
 if len(found) == 2:
     a, b = found[6.0], found[30.0]
     st.markdown(
-        f"**What the two rows show.** The exact forward lines leave the training region in {100 * a['exact_out']:.0f} % of "
-        f"cases at L = 6 and {100 * b['exact_out']:.0f} % at L = 30. Where they leave it, the slab net was never taught the "
-        f"field: at L = 30 {100 * b['runs']['slab'].bad_share:.0f} % of its lines meet $f_z \\le f_{{\\min}}$ (at L = 6: "
-        f"{100 * a['runs']['slab'].bad_share:.0f} %), and its end points are {b['runs']['slab'].energy:.3f} from Q in energy "
+        f"**What the two rows show.** The exact forward lines leave the training region in {a['exact_out'].scaled(100):.0f} % of "
+        f"cases at L = 6 and {b['exact_out'].scaled(100):.0f} % at L = 30. Where they leave it, the slab net was never taught the "
+        f"field: at L = 30, {b['runs']['slab'].bad_share.scaled(100):.0f} % of its lines meet $f_z \\le f_{{\\min}}$ (at L = 6: "
+        f"{a['runs']['slab'].bad_share.scaled(100):.0f} %), and its end points are {b['runs']['slab'].energy:.3f} from Q in energy "
         f"distance (floor {floor[0]:.3f}). The whole-space net, taught everywhere and followed on both sides, lands "
         f"{b['runs']['two-sided'].energy:.3f} from Q at L = 30 and {a['runs']['two-sided'].energy:.3f} at L = 6. So large L "
         "is hard to **learn**, not to map: the exact forward-only map is fine at L = 30 (section 1), but its lines run "

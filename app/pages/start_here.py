@@ -64,7 +64,7 @@ if lines is not None:
 left, right = step(3, "Where lines end: Theorem 3.1", lesson.STEPS["cases"])
 with left:
     case = ui.segmented("Show the lines that end", "start_case", list(CASES), CASES)
-    st.page_link("app/pages/theorem.py", label="Theorem 3.1: the rule at the plate, line by line", icon=":material/arrow_forward:")
+    st.page_link("app/pages/theorem.py", label="Theorem 3.1: the plate rule, line by line", icon=":material/arrow_forward:")
 if lines is not None:
     keep = [i for i, c in enumerate(lines.cases) if c == case]
     with left:
@@ -77,15 +77,15 @@ if lines is not None:
 left, right = step(4, "Why a network is learned", lesson.STEPS["dims"])
 with left:
     D = int(ui.select("Data dimension D", "start_D", list(DIMS)))
-    st.page_link("app/pages/high_dimensions.py", label="High dimensions: collapse, floating point, memorisation", icon=":material/arrow_forward:")
+    st.page_link("app/pages/high_dimensions.py", label="High dimensions: collapse and memorisation", icon=":material/arrow_forward:")
 stats = None
 with ui.guard("Could not compute the high-dimension statistics"):
     stats = dimensions.dimension_stats(DIMS, HD_CHARGES, 4.0, L)
 if stats is not None:
-    share = float(stats.top_share[DIMS.index(D), 1])
+    share = stats.median_share(DIMS.index(D))
     with left:
-        st.markdown(f"At **D = {D}** the single nearest charge carries **{100 * share:.0f} %** of the field (median over points "
-                    f"between the plates, {HD_CHARGES} charges a plate); at D = 2 it carries {100 * stats.top_share[0, 1]:.0f} %.")
+        st.markdown(f"At **D = {D}** the single nearest charge carries **{share:.0f} %** of the field (median over points "
+                    f"between the plates, {HD_CHARGES} charges a plate, ± its bootstrap noise); at D = 2 it carries {stats.median_share(0):.0f} %.")
     name = "largest charge's share of |E|"
     fig = fe.dimension_figure(stats.dims, {name: stats.top_share[:, 1]}, "share", bands={name: (stats.top_share[:, 0], stats.top_share[:, 2])})
     fig.update_yaxes(range=[0, 1.02])
@@ -96,18 +96,18 @@ if stats is not None:
 left, right = step(5, "Learned transport: noise → digits", lesson.STEPS["learned"])
 with left:
     seed = int(ui.number("Seed of the noise", "start_seed"))
-    st.page_link("app/pages/generation.py", label="Generation: more samples, solvers, memorisation check", icon=":material/arrow_forward:")
+    st.page_link("app/pages/generation.py", label="Generation: more samples and solvers", icon=":material/arrow_forward:")
     st.page_link("app/pages/training_lab.py", label="Training lab: train a field network yourself", icon=":material/arrow_forward:")
 with right, ui.guard("Could not generate digits"):
     ckpt = loading.load_pretrained("digits-gen")
     if ckpt is None:
         st.info(loading.missing_message("digits-gen"))
     else:
-        moved = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 6, seed, "heun", 20, 6)
-        ui.chart(fl.strip_figure(moved.path, moved.levels, list(range(6)), "height z: noise → digits", tile_px=64),
+        moved = learned.generate_items(loading.pretrained_key("digits-gen"), ckpt, 6, seed, "heun", 20, fl.HALF_STRIP_LEVELS)
+        ui.chart(fl.strip_figure(moved.path, moved.levels, list(range(6)), "z / L: noise (0) → digits (1)", tile_px=64),
                  width="content", key="start_strip")
         digits, _ = learned.readings(moved.x)
-        st.caption("Each row: one noise image carried along the learned field, at 6 heights z. Read by the digit classifier as: "
+        st.caption("Each row: one noise image carried along the learned field, at 5 heights z = 0, L/4, L/2, 3L/4 and L. Read by the digit classifier as: "
                    + ", ".join(str(int(d)) for d in np.asarray(digits)) + ".")
 
 # ------------------------------------------------------------------------------------------------------ comparison

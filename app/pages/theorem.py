@@ -4,7 +4,7 @@ stop / continue decision at z = L, presets showing each case, and a cached sweep
 import numpy as np
 import streamlit as st
 
-from app import lesson, ui
+from app import lesson, state, ui
 from app.compute import exact
 from app.figures import common as fc
 from app.figures import exact as fe
@@ -21,7 +21,7 @@ scene, L, D, seed = ui.scene_page(
 )
 ss = st.session_state
 st.markdown("**Theorem 3.1** (Kolesov et al.): " + lesson.GLOSSARY["Theorem 3.1"])
-ui.glossary(["Theorem 3.1", "flux", "plate rule", "asinh scale", "lost", "energy distance", "floor", "tent sampler", "training region"])
+ui.glossary(["Theorem 3.1", "flux", "plate rule", "asinh scale", "lost", "energy distance", "V-statistic", "floor", "tent sampler", "training region"])
 
 
 def _on_preset() -> None:
@@ -131,7 +131,9 @@ st.markdown(
     "lines pass behind Q and more end on it from the front. The energy distance (top left) compares where the lines "
     "land with Q's charges; the grey band is its floor, the value for as many points drawn from Q itself. The bulge "
     "(top right) is how far the forward lines swing out halfway between the plates, against where a tent sampler "
-    "puts its training points — which is what makes large L hard for a learned field (page **Why large L is hard**)."
+    "puts its training points — which is what makes large L hard for a learned field (page **Why large L is hard**). "
+    f"With the default scene and {state.SWEEP_LINES} lines per L this is that page's sweep, number for number; with "
+    "other lines or charges the values differ, by about their ± noise for the same charges."
 )
 K = int(ui.slider("Lines per L (each kind of start)", "sweep_lines"))
 l_sweep(scene, K, seed, ui.p_toy(), L, "thm_sweep", cases=True)

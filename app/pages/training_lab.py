@@ -23,7 +23,7 @@ scene, L, D, seed = ui.scene_page(
     "same budget. Then both move fresh points of P to Q.",
 )
 
-ui.glossary(["tent sampler", "whole-space net", "flow matching", "PFGM++", "EMA", "W2", "energy distance", "NFE", "bad lines", "f_min", "training region"])
+ui.glossary(["tent sampler", "whole-space net", "flow matching", "PFGM++", "EMA", "W2", "energy distance", "V-statistic", "Heun", "NFE", "bad lines", "f_min", "training region"])
 c1, c2, c3 = st.columns(3, vertical_alignment="bottom")  # rows of three: five a row cut the labels at 1000 px
 with c1:
     width = int(ui.select("Network width", "lab_width", WIDTHS))

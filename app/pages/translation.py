@@ -13,7 +13,6 @@ from app.gallery import pick_inputs
 
 DIRECTIONS = {"2to3": (2, 3), "3to2": (3, 2)}
 DIRECTION_LABELS = {"2to3": "2 → 3", "3to2": "3 → 2"}
-STRIP_LEVELS = 7
 MAX_PICKS = 8
 COLS = 8  # gallery tiles per row: 8 x 64 px fit the page at 1000 px
 
@@ -24,7 +23,7 @@ ui.page_header(
     "backwards turns a 3 into a 2. Flow matching, trained on the same data for the same number of steps, is shown beside.",
 )
 
-ui.glossary(["P and Q", "z", "NFE", "bad lines", "minibatch OT plan", "flow matching"])
+ui.glossary(["P and Q", "z", "NFE", "bad lines", "minibatch OT plan", "flow matching", "checkpoint", "Heun"])
 c1, c2, c3, c4 = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
 with c1:
     direction = ui.segmented("Direction", "tr_dir", list(DIRECTIONS), DIRECTION_LABELS)
@@ -55,7 +54,7 @@ with st.spinner("Translating the gallery…"):
     for label, (key, ckpt) in loaded.items():
         name, reverse = models[label]
         with ui.guard(f"Could not translate with {name}"):
-            results[label] = learned.translate_items(key, ckpt, images, reverse, solver, steps, STRIP_LEVELS)
+            results[label] = learned.translate_items(key, ckpt, images, reverse, solver, steps, fl.HALF_STRIP_LEVELS)
 if not results:
     st.stop()
 
@@ -72,16 +71,16 @@ picks = pick_inputs(images, COLS, MAX_PICKS)
 st.subheader(f"Outputs: {DIRECTION_LABELS[direction]}")
 if not picks:
     st.info("Pick at least one input in the gallery above.")
-cols = st.columns(len(results))
-for col, (label, moved) in zip(cols, results.items(), strict=True):
+heads, bodies = st.columns(len(results)), st.columns(len(results))  # a row of headers: the strips below start level
+for head, col, (label, moved) in zip(heads, bodies, results.items(), strict=True):
     name, reverse = models[label]
+    head.markdown(f"**{label}** · `{name}`{' run backwards' if reverse else ''} · NFE {moved.nfe} · {moved.seconds:.2f} s for {n_items} images · bad lines {moved.bad}")
     with col:
-        st.markdown(f"**{label}** · `{name}`{' run backwards' if reverse else ''} · NFE {moved.nfe} · {moved.seconds:.2f} s for {n_items} images · bad lines {moved.bad}")
         if picks:
             digits, probs = learned.readings(moved.x[picks])
             out_hues = learned.hues(moved.x[picks])
             ui.chart(
-                fl.strip_figure(moved.path, moved.levels, picks, "z, from the input plate to the output plate"),
+                fl.strip_figure(moved.path, moved.levels, picks, "way: input plate (0) → output plate (1)"),
                 width="content", key=f"tr_strip_{label}",
             )
             st.dataframe(
@@ -108,7 +107,7 @@ with m_left:
             a, b = st.columns(2)
             a.metric(f"Read as {target}", f"{rep['read_as_target']:.0%}", help=f"Share of outputs the project's digit classifier reads as a {target} (grey = max over the colour channels).")
             b.metric("Hue kept (±30°)", f"{rep['hue_kept_share']:.0%}", help="Share of outputs whose stroke hue is within 30° of the input's (a colourless output counts as not kept).")
-            a.metric("Median hue change", f"{rep['hue_error_median']:.0f}°", help="Median over the gallery of the circular difference between input and output hue.")
+            a.metric("Hue change", f"{rep['hue_error_median']:.0f}°", help="Median over the gallery of the circular difference between input and output hue.")
             b.metric("Confidence", f"{rep['confidence']:.2f}", help="Mean top probability of the classifier on the outputs.")
 with m_right:
     outs = {label: learned.hues(moved.x) for label, moved in results.items()}
@@ -120,9 +119,9 @@ with st.expander("All outputs", expanded=False):
         ui.chart(fl.images_figure(moved.x, COLS), width="content", key=f"tr_all_{label}")
 
 ui.explain(
-    f"Each row of a strip is one input carried from its plate to the other, shown at {STRIP_LEVELS} heights z. The "
+    f"Each row of a strip is one input carried from its plate to the other, shown at {fl.HALF_STRIP_LEVELS} heights z. The "
     "stroke slides from the shape of a 2 into the shape of a 3. The chart on the right puts every gallery image at its "
-    "input hue (across) and its output hue (up): on the diagonal the colour was kept.",
+    "input hue (across) and how far its hue moved (up): on the zero line the colour was kept.",
     "Nothing in the field knows about colour: a 2 becomes the 3 its field line ends on. In 192 dimensions the field "
     "between a pair of images points almost exactly from one to the other, so a well-fitted field keeps no more colour "
     "than the pairs it was trained on: independently drawn pairs lose the hue, pairs matched by a minibatch "
@@ -144,4 +143,4 @@ e1.download_button("EFM outputs (PNG)", exports.png_bytes(fl.image_grid(efm.x, C
 e2.download_button("EFM outputs (NPY)", exports.npy_bytes(efm.x), file_name=f"translation_{direction}.npy", key="dl_tr_npy",
                    help="The outputs as float32 (n, 3, 8, 8) in [-1, 1], the format the CLI's transport command reads and writes.")
 e3.download_button("EFM trajectories (NPY)", exports.npy_bytes(efm.path), file_name=f"translation_{direction}_trajectories.npy", key="dl_tr_traj",
-                   help=f"The gallery at {STRIP_LEVELS} heights from the input plate to the output plate, float32 ({STRIP_LEVELS}, n, 3, 8, 8).")
+                   help=f"The gallery at {fl.HALF_STRIP_LEVELS} heights from the input plate to the output plate, float32 ({fl.HALF_STRIP_LEVELS}, n, 3, 8, 8).")
