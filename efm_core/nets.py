@@ -76,12 +76,15 @@ class _ResidualBlock(nn.Module):
 
 
 class FieldMLP(nn.Module):
-    """MLP field for data of shape ``data_shape`` (flattened to D numbers): (x, z) -> (f_x, f_z)."""
+    """MLP field for data of shape ``data_shape`` (flattened to D numbers): (x, z) -> (f_x, f_z); f_x is the first D
+    outputs times ``x_scale`` (EDM's output scaling, as in ``FieldEDMUNet``)."""
 
-    def __init__(self, data_shape: tuple[int, ...], L: float, width: int = 256, depth: int = 3, emb_features: int = 64) -> None:
+    def __init__(
+        self, data_shape: tuple[int, ...], L: float, width: int = 256, depth: int = 3, emb_features: int = 64, x_scale: float = 1.0,
+    ) -> None:
         super().__init__()
         self.data_shape = tuple(int(s) for s in data_shape)
-        self.L = float(L)
+        self.L, self.x_scale = float(L), float(x_scale)
         D = math.prod(self.data_shape)
         self.inp = nn.Linear(D + 1, width)
         self.emb = HeightEmbedding(L, width, emb_features)
@@ -95,7 +98,7 @@ class FieldMLP(nn.Module):
         for block in self.blocks:
             h = block(h, emb)
         out = self.out(h)
-        return out[:, :-1].reshape(x.shape), out[:, -1]
+        return out[:, :-1].reshape(x.shape) * self.x_scale, out[:, -1]
 
     def activation_numbers(self) -> int:
         """Numbers per item in the layer outputs of one forward pass (``linear_activations``)."""
@@ -400,7 +403,7 @@ def build_net(spec: dict, data_shape: tuple[int, ...], L: float, batch: int = 1)
         raise ValueError(f"a net spec is a dict with a 'kind' ({' or '.join(NET_KINDS)}); got {spec!r}.")
     options = {k: v for k, v in spec.items() if k != "kind"}
     if spec["kind"] == "mlp":
-        cls, known = FieldMLP, {"width", "depth", "emb_features"}
+        cls, known = FieldMLP, {"width", "depth", "emb_features", "x_scale"}
     elif spec["kind"] == "space_mlp":
         cls, known = FieldSpaceMLP, {"width", "depth"}
     elif spec["kind"] in ("unet", "edm_unet"):

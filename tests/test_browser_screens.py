@@ -24,6 +24,10 @@ pytestmark = [
 server, page = test_browser.server, test_browser.page  # this module gets its own server
 PAGES = sorted(p.stem for p in (ROOT / "app" / "pages").glob("*.py"))
 SIZES = ((1400, 1000), (1000, 800))
+# (screenshot name, page, extra URL settings): the 28×28 data set on the pages that switch to it
+VARIANTS = [(name, name, "") for name in PAGES] + [
+    ("generation_fashion", "generation", "&gen_data=fashion"), ("high_dimensions_fashion", "high_dimensions", "&hd_data=fashion"),
+]
 
 
 def _url_path(name: str) -> str:
@@ -33,10 +37,10 @@ def _url_path(name: str) -> str:
     return "" if default is not None and default.group(1) == name else name
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_page_screenshots(server, page, tmp_path, name):
+@pytest.mark.parametrize(("name", "page_name", "extra"), VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_page_screenshots(server, page, tmp_path, name, page_name, extra):
     page.set_viewport_size({"width": 1400, "height": 1000})
-    _open(page, f"{server}/{_url_path(name)}?{SMALL}")
+    _open(page, f"{server}/{_url_path(page_name)}?{SMALL}{extra}")
     page.wait_for_timeout(1500)  # background panels (landing check, sweep) draw in place
     _idle(page)
     for w, h in SIZES:

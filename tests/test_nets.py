@@ -105,13 +105,14 @@ def test_edm_unet_spec_checks():
             build_net({"kind": "edm_unet", "x_scale": bad}, (1, 28, 28), 1.0)
 
 
-def test_edm_unet_x_scale_scales_f_x_only():
+@pytest.mark.parametrize("spec", [{"kind": "edm_unet", "channels": 8, "mults": [1, 2]}, {"kind": "mlp", "width": 32, "depth": 2}])
+def test_x_scale_scales_f_x_only(spec):
     """EDM's output scaling: the same weights with x_scale s give s times f_x and the same f_z."""
     torch.manual_seed(0)
-    plain = build_net({"kind": "edm_unet", "channels": 8, "mults": [1, 2]}, (1, 8, 8), 5.0)
-    scaled = build_net({"kind": "edm_unet", "channels": 8, "mults": [1, 2], "x_scale": 0.125}, (1, 8, 8), 5.0)
+    plain = build_net(spec, (1, 8, 8), 5.0)
+    scaled = build_net({**spec, "x_scale": 0.125}, (1, 8, 8), 5.0)
     for p in plain.parameters():
-        torch.nn.init.normal_(p, std=0.1)  # the output layer starts at zero: give it weights
+        torch.nn.init.normal_(p, std=0.1)  # the U-Net's output layer starts at zero: give it weights
     scaled.load_state_dict(plain.state_dict())
     x, z = torch.randn(3, 1, 8, 8), torch.tensor([0.5, 2.0, 4.5])
     (fx, fz), (sx, sz) = plain(x, z), scaled(x, z)
