@@ -112,10 +112,13 @@ def test_config_validation_and_presets():
         assert (PRESETS[name].p, PRESETS[name].q, PRESETS[name].L) == (one_sided.p, one_sided.q, one_sided.L)
         assert PRESETS[name].solver["kind"] == "arc" and PRESETS[name].net["kind"] == "space_mlp"
     for name in [n for n in PRESETS if not n.startswith(("fm-", "pfgm-", "pfgmpp-", "tiny")) and not n.endswith("-two-sided")]:
-        twin = PRESETS["fm-" + name]
-        assert (twin.objective, twin.p, twin.q, twin.steps, twin.n_queries, twin.net) == (
-            "fm", PRESETS[name].p, PRESETS[name].q, PRESETS[name].steps, PRESETS[name].n_queries, PRESETS[name].net,
+        # the flow-matching twin: the same task and net (EFM's output scaling x_scale aside), about the same steps
+        # (equal CPU time: a flow-matching step is a few % cheaper)
+        twin, efm = PRESETS["fm-" + name], PRESETS[name]
+        assert (twin.objective, twin.p, twin.q, twin.n_queries, twin.net) == (
+            "fm", efm.p, efm.q, efm.n_queries, {k: v for k, v in efm.net.items() if k != "x_scale"},
         )
+        assert efm.steps <= twin.steps <= 1.1 * efm.steps
     spec = TINY.to_dict()
     assert ExperimentConfig.from_dict(spec) == TINY
     with pytest.raises(ValueError, match="unknown config key"):
