@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import test_browser
@@ -24,9 +25,11 @@ pytestmark = [
 server, page = test_browser.server, test_browser.page  # this module gets its own server
 PAGES = sorted(p.stem for p in (ROOT / "app" / "pages").glob("*.py"))
 SIZES = ((1400, 1000), (1000, 800))
-# (screenshot name, page, extra URL settings): the 28×28 data set on the pages that switch to it
+# (screenshot name, page, extra URL settings): the 28×28 data set on the pages that switch to it (a bound
+# segmented control is written into the URL by its label)
 VARIANTS = [(name, name, "") for name in PAGES] + [
-    ("generation_fashion", "generation", "&gen_data=fashion"), ("high_dimensions_fashion", "high_dimensions", "&hd_data=fashion"),
+    ("generation_fashion", "generation", "&gen_data=" + quote("28×28 Fashion-MNIST")),
+    ("high_dimensions_fashion", "high_dimensions", "&hd_data=" + quote("28×28 Fashion-MNIST (D = 784)")),
 ]
 
 
@@ -52,3 +55,5 @@ def test_page_screenshots(server, page, tmp_path, name, page_name, extra):
     _shot(page, tmp_path, f"{name}_1400x1000_full")
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "Page not found" not in page.locator("body").inner_text()
+    if "fashion" in name:
+        assert "Fashion-MNIST" in page.locator("h1").first.inner_text() or "clothing" in page.locator("body").inner_text()
