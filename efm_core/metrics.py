@@ -215,6 +215,12 @@ class Spread(NamedTuple):
         """Value and std times ``k`` (e.g. 100 for a share in %)."""
         return Spread(k * self.value, k * self.std)
 
+    @classmethod
+    def of_share(cls, p: float, n: int) -> Spread:
+        """A share ``p`` of ``n`` items with its binomial noise sqrt(p (1 - p) / n), which is what ``bootstrap`` of
+        the 0/1 flags gives on average (for a report that keeps the share, not the flags)."""
+        return cls(float(p), math.sqrt(max(p * (1 - p), 0.0) / n) if n > 0 else math.nan)
+
     def below(self, other: Spread, z: float = 2.0) -> bool:
         """Whether this value is smaller than ``other``'s beyond the noise: by more than ``z`` combined stds."""
         return other.value - self.value > z * math.hypot(self.std, other.std)

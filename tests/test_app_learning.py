@@ -444,6 +444,10 @@ def test_translation_outputs_strips_and_hue_readout(pretrained):
     assert table["reads as"].between(0, 9).all()
     kept = _metric(at, "Hue kept (±30°)")
     assert len(kept) == 2 and all(v.endswith("%") for v in kept)
+    reads = [m for m in at.metric if m.label.startswith("Read as")]
+    for m in reads:  # every gallery share with its binomial noise, sqrt(p (1 - p) / n) of the gallery's images
+        p = float(m.value.rstrip("%")) / 100
+        assert m.delta == f"± {np.sqrt(p * (1 - p) / len(images)):.0%}", (m.value, m.delta, len(images))
     hue = _fig(at, "hue")
     assert np.allclose(decode(hue["data"][2]["x"]) + HUE_DODGE, hues, atol=1e-3)  # EFM's markers dodged left
 

@@ -335,3 +335,11 @@ def test_bootstrap_spread_is_the_statistic_with_its_sampling_noise():
     assert f"{Spread(0.0312, 0.0118):.3f}" == "0.031 ± 0.012" and f"{share:.0f}".endswith(f"± {share.std:.0f}")
     assert Spread(0.1, 0.01).below(Spread(0.2, 0.01)) and not Spread(0.1, 0.05).below(Spread(0.2, 0.05))
     assert np.isnan(bootstrap(np.mean, x[:1]).std)
+
+
+def test_share_spread_is_the_bootstrap_noise_of_its_flags():
+    flags = np.r_[np.ones(30), np.zeros(70)]
+    s = metrics.Spread.of_share(0.3, 100)
+    assert s.value == 0.3 and s.std == pytest.approx(np.sqrt(0.3 * 0.7 / 100))
+    assert metrics.bootstrap(np.mean, flags, resamples=400).std == pytest.approx(s.std, rel=0.2)
+    assert metrics.Spread.of_share(1.0, 50).std == 0.0

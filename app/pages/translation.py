@@ -10,6 +10,7 @@ from app import exports, model_picker, ui
 from app.compute import learned, loading
 from app.figures import learned as fl
 from app.gallery import pick_inputs
+from efm_core import Spread
 
 DIRECTIONS = {"2to3": (2, 3), "3to2": (3, 2)}
 DIRECTION_LABELS = {"2to3": "2 → 3", "3to2": "3 → 2"}
@@ -80,7 +81,7 @@ for head, col, (label, moved) in zip(heads, bodies, results.items(), strict=True
             digits, probs = learned.readings(moved.x[picks])
             out_hues = learned.hues(moved.x[picks])
             ui.chart(
-                fl.strip_figure(moved.path, moved.levels, picks, "way: input plate (0) → output plate (1)"),
+                fl.strip_figure(moved.path, moved.levels, picks, "share of the way: input (0) → output (1)"),
                 width="content", key=f"tr_strip_{label}",
             )
             st.dataframe(
@@ -105,8 +106,11 @@ with m_left:
         with col:
             st.markdown(f"**{label}**")
             a, b = st.columns(2)
-            a.metric(f"Read as {target}", f"{rep['read_as_target']:.0%}", help=f"Share of outputs the project's digit classifier reads as a {target} (grey = max over the colour channels).")
-            b.metric("Hue kept (±30°)", f"{rep['hue_kept_share']:.0%}", help="Share of outputs whose stroke hue is within 30° of the input's (a colourless output counts as not kept).")
+            noise = f"± is the binomial noise of a share of {rep['n']} images, sqrt(p (1 − p) / n)."
+            ui.noisy_metric(a, f"Read as {target}", Spread.of_share(rep["read_as_target"], rep["n"]), ".0%",
+                            f"Share of outputs the project's digit classifier reads as a {target} (grey = max over the colour channels). {noise}")
+            ui.noisy_metric(b, "Hue kept (±30°)", Spread.of_share(rep["hue_kept_share"], rep["n"]), ".0%",
+                            f"Share of outputs whose stroke hue is within 30° of the input's (a colourless output counts as not kept). {noise}")
             a.metric("Hue change", f"{rep['hue_error_median']:.0f}°", help="Median over the gallery of the circular difference between input and output hue.")
             b.metric("Confidence", f"{rep['confidence']:.2f}", help="Mean top probability of the classifier on the outputs.")
 with m_right:
