@@ -38,6 +38,8 @@ from torch import Tensor
 from . import limits
 from .data import TOYS, datasets, files, images
 from .nets import NET_KINDS
+from .paths import ARC, EDM_SOLVERS, SAMPLING_SOLVERS
+from .paths import SOLVERS as SOLVERS  # the solvers' names live in paths; re-exported here for older imports
 from .pfgm import OBJECTIVES as ONE_PLATE_OBJECTIVES
 from .pfgm import PFGMOptions, PFGMppOptions, method_options
 from .plates import check_gap, check_positive_int
@@ -45,10 +47,6 @@ from .sampler import TARGETS, SamplerConfig
 
 OBJECTIVES = ("efm", "fm", *ONE_PLATE_OBJECTIVES)
 LR_SCHEDULES = ("cosine", "constant")
-SOLVERS = ("euler", "heun", "rk45")  # solvers in z between the plates (solvers.transport)
-ARC = "arc"  # the two-sided solver in arc length through the whole space (theorem.transport_two_sided)
-SAMPLING_SOLVERS = (*SOLVERS, ARC)
-EDM_SOLVERS = ("heun", "euler")  # PFGM++'s sampler (solvers.edm_sample): its options are kind and steps only
 SOLVER_OPTIONS = {"kind", "steps", "f_min", "rtol", "atol", "max_steps", "sides", "r_min", "delta"}
 SOURCE_KINDS = ("toy", "gaussian", "digits", "coloured_digits", "points_file", "image_folder", "fashion_mnist", "cifar10")
 IMAGE_SETS = {"fashion_mnist": datasets.load_fashion_mnist, "cifar10": datasets.load_cifar10}  # local labelled sets

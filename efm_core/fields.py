@@ -1,12 +1,16 @@
 """A field to follow, as one protocol for every solver: a callable from points to field directions.
 
-* ``FieldFn``: ``field(x (B, *shape), z (B,)) -> (f_x (B, *shape), f_z (B,))``, the slab between the plates, for the
-  solvers in z (``solvers.transport``). ``learned_field`` turns a trained slab net (EFM, FM) into one;
-  ``pfgm_field`` a PFGM net into its sampling ODE in t = log z (the same protocol, with t in place of z).
-* ``SpaceField``: ``field(X (B, D+1), side (B, 2)) -> unit directions (B, D+1)``, the whole space, for the two-sided
-  map in arc length (``theorem.transport_two_sided``); ``side`` is ``nets.side_flags`` of the points' heights.
-  ``space_field`` turns a whole-space net (``FieldSpaceMLP``) into one, ``exact_space_field`` the exact field of
-  given plates (for comparisons: the side flags do not matter to it).
+``Field``: ``field(x (B, *shape), z (B,), side (B, 2) | None = None) -> (f_x (B, *shape), f_z (B,))``. The solvers
+in z (``solvers.transport``) call it as ``field(x, z)`` between the plates; the two-sided map in arc length
+(``theorem.transport_two_sided``) through the whole space, with ``side`` the flags ``nets.side_flags`` of the
+heights a step starts from (so no step mixes the two one-sided limits of the field at a plate; None: the points'
+own). A field between the plates ignores ``side``.
+
+* ``learned_field`` turns a trained slab net into one, by its objective's rule in ``FIELD_RULES``: a unit field
+  (EFM, and any objective not listed there, e.g. a new one that regresses unit directions) or a velocity (``fm``);
+* ``pfgm_field`` a PFGM net into its sampling ODE in t = log z (the same protocol, with t in place of z);
+* ``space_field`` a whole-space net (``FieldSpaceMLP``) into its unit field, ``exact_space_field`` the exact unit
+  field of given plates (for comparisons: the side flags do not matter to it).
 
 Every adapter evaluates without gradients on the net's device and dtype and returns the caller's dtype.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
@@ -23,34 +28,53 @@ from .field import plate_field_at
 from .pfgm import PFGMOptions, net_height
 from .plates import Plates
 
-FieldFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
-SpaceField = Callable[[Tensor, Tensor], Tensor]  # (X (B, D+1), side flags (B, 2)) -> unit directions (B, D+1)
+
+class Field(Protocol):
+    """A field to follow: points x (B, *shape) at heights z (B,) [with side flags (B, 2)] -> (f_x, f_z)."""
+
+    def __call__(self, x: Tensor, z: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]: ...
 
 
-def learned_field(net: nn.Module, objective: str, L: float) -> FieldFn:
-    """The field of a trained net as ``field(x, z) -> (f_x, f_z)``, evaluated without gradients on the net's device
-    and dtype, returned in the caller's dtype.
+FieldFn = Field  # older names of the one protocol
+SpaceField = Field
+Rule = Callable[[Tensor, Tensor, float], tuple[Tensor, Tensor]]  # (net's f_x, f_z, L) -> the field to follow
 
-    EFM nets regress a unit vector, so their output is normalised to unit length: then |dx/dz| <= 1 / f_min
-    even where the net extrapolates wildly (off the training points an MLP's output grows with |x|, and a guarded
-    but unnormalised slope can still grow exponentially along a line). For ``fm`` the net's velocity v (per unit
-    t = z / L) becomes the field (v, L), i.e. dx/dz = v / L, unnormalised.
-    """
+
+def unit_rule(f_x: Tensor, f_z: Tensor, L: float) -> tuple[Tensor, Tensor]:
+    """A net that regresses unit directions (EFM): its output normalised to unit length (a zero output stays zero).
+
+    Then |dx/dz| <= 1 / f_min even where the net extrapolates wildly (off the training points an MLP's output grows
+    with |x|, and a guarded but unnormalised slope can still grow exponentially along a line)."""
+    norm = torch.sqrt(f_x.flatten(1).square().sum(1) + f_z.square())
+    norm = torch.where(norm > 0, norm, torch.ones_like(norm))
+    return f_x / norm.reshape(-1, *([1] * (f_x.ndim - 1))), f_z / norm
+
+
+def velocity_rule(f_x: Tensor, f_z: Tensor, L: float) -> tuple[Tensor, Tensor]:
+    """A net that regresses a velocity v per unit t = z / L (flow matching): the field (v, L), i.e. dx/dz = v / L."""
+    return f_x, torch.full_like(f_z, float(L))
+
+
+FIELD_RULES: dict[str, Rule] = {"fm": velocity_rule}  # objective -> rule; every other objective: ``unit_rule``
+
+
+def learned_field(net: nn.Module, objective: str, L: float) -> Field:
+    """The field of a trained slab net as a ``Field``, evaluated without gradients on the net's device and dtype,
+    returned in the caller's dtype: the net's output (f_x, f_z) by ``FIELD_RULES[objective]`` (``unit_rule`` for an
+    objective not listed, such as EFM)."""
     param = next(net.parameters())
+    rule = FIELD_RULES.get(objective, unit_rule)
 
-    def field(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+    def field(x: Tensor, z: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
         with torch.no_grad():
             f_x, f_z = net(x.to(param), z.to(param))
-        if objective == "fm":
-            return f_x.to(x), torch.full_like(f_z, float(L)).to(x)
-        norm = torch.sqrt(f_x.flatten(1).square().sum(1) + f_z.square())
-        norm = torch.where(norm > 0, norm, torch.ones_like(norm))  # a zero output stays zero (and is guarded)
-        return (f_x / norm.reshape(-1, *([1] * (f_x.ndim - 1)))).to(x), (f_z / norm).to(x)
+        f_x, f_z = rule(f_x, f_z, L)
+        return f_x.to(x), f_z.to(x)
 
     return field
 
 
-def pfgm_field(net: nn.Module, options: PFGMOptions, L: float) -> FieldFn:
+def pfgm_field(net: nn.Module, options: PFGMOptions, L: float) -> Field:
     """PFGM's sampling ODE as a field in t = log z for ``solvers.transport`` from log z_max (= ``L``) down to
     log z_min: ``field(x (B, *shape), t (B,)) -> (-z v_x, -v_z)``, so that the solver's dx/dt = f_x / f_z =
     z v_x / v_z, with (v_x, v_z) the net's prediction (``pfgm.net_height`` of z). Below z_exp the net's v_z is
@@ -58,7 +82,7 @@ def pfgm_field(net: nn.Module, options: PFGMOptions, L: float) -> FieldFn:
     (upstream). A v_z >= 0 (a line that would turn back) meets the solvers' slope guard."""
     param = next(net.parameters())
 
-    def field(x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+    def field(x: Tensor, t: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
         z = torch.exp(t.to(param))
         with torch.no_grad():
             v_x, v_z = net(x.to(param), net_height(z, options.z_min, L, L))
@@ -72,26 +96,34 @@ def pfgm_field(net: nn.Module, options: PFGMOptions, L: float) -> FieldFn:
     return field
 
 
-def space_field(net: nn.Module) -> SpaceField:
-    """The unit direction field of a whole-space net (``FieldSpaceMLP``) as ``field(X, side) -> u``, evaluated
-    without gradients on the net's device and dtype, returned in X's dtype; a zero output stays zero."""
+def _split(f: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+    """(B, D+1) directions as (f_x shaped like x, f_z (B,))."""
+    return f[:, :-1].reshape(x.shape), f[:, -1]
+
+
+def space_field(net: nn.Module) -> Field:
+    """The unit direction field of a whole-space net (``FieldSpaceMLP``) as a ``Field``, evaluated without gradients
+    on the net's device and dtype, returned in x's dtype; a zero output stays zero. ``side`` None: the points' own."""
     param = next(net.parameters())
     shape = net.data_shape
 
-    def field(X: Tensor, side: Tensor) -> Tensor:
+    def field(x: Tensor, z: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
         with torch.no_grad():
-            f_x, f_z = net(X[:, :-1].reshape(-1, *shape).to(param), X[:, -1].to(param), side.to(param))
-        f = torch.cat([f_x.flatten(1), f_z[:, None]], dim=1).to(X)
+            flags = None if side is None else side.to(param)
+            f_x, f_z = net(x.reshape(-1, *shape).to(param), z.to(param), flags)
+        f = torch.cat([f_x.flatten(1), f_z[:, None]], dim=1).to(x)
         norm = torch.linalg.vector_norm(f, dim=1, keepdim=True)
-        return f / torch.where(norm > 0, norm, torch.ones_like(norm))
+        return _split(f / torch.where(norm > 0, norm, torch.ones_like(norm)), x)
 
     return field
 
 
-def exact_space_field(plates: Plates) -> SpaceField:
-    """The exact field of ``plates`` as a ``SpaceField``: E / |E| at X (B, D+1) in the plates' dtype (side unused)."""
+def exact_space_field(plates: Plates) -> Field:
+    """The exact field of ``plates`` as a ``Field``: E / |E| at (x (B, D), z (B,)) in the plates' dtype, returned
+    in x's dtype (side unused)."""
 
-    def field(X: Tensor, side: Tensor) -> Tensor:
-        return plate_field_at(X.to(plates.pos), plates).direction.to(X)
+    def field(x: Tensor, z: Tensor, side: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        X = torch.cat([x.flatten(1), z.to(x)[:, None]], dim=1)
+        return _split(plate_field_at(X.to(plates.pos), plates).direction.to(x), x)
 
     return field

@@ -52,11 +52,10 @@ from torch import Tensor
 
 from . import limits
 from .field import FieldEvaluator, nearest
+from .paths import BACKWARD, BEHIND, FRONT, LOST
+from .paths import CASES as CASES  # the cases live in paths (below solvers); re-exported here
 from .plates import Plates, check_points, check_positive_int, is_number, plate_stops, systematic_indices
-from .solvers import DP_A, DP_B, DP_E
-
-CASES = ("front", "behind", "backward", "lost")
-FRONT, BEHIND, BACKWARD, LOST = range(4)
+from .solvers import dp_arc_step, dp_tables
 
 RHO_FRACTION = 1e-3  # start / capture radius in units of min(spacing, L) ...
 RHO_RESOLUTION = 64.0  # ... but at least this many float epsilons of the largest coordinate (float32 at D = 1)
@@ -191,12 +190,6 @@ def _thin(path: Tensor, max_points: int) -> Tensor:
     return path[torch.linspace(0, n - 1, max_points).round().long()]
 
 
-def _combine(coeff: Tensor, stages: Tensor) -> Tensor:
-    """sum_j coeff_j stages_j for stages (J, b, D+1) and coeff (j <= J,): one matrix-vector product."""
-    j, b, d1 = coeff.shape[0], stages.shape[1], stages.shape[2]
-    return (coeff @ stages[:j].reshape(j, b * d1)).view(b, d1)
-
-
 def _source_gap(geo: Geometry, source: Tensor | None, start: Tensor) -> tuple[Tensor, Tensor]:
     """(K, D+1) the positive charge each line leaves (its start point if none) and (K,) that charge's distance to the
     nearest other distinct positive charge (inf if there is none; 0 for lines that leave no charge: no relaxation)."""
@@ -271,30 +264,23 @@ def _start_lines(geo: Geometry, start: Tensor, out: _Outputs, source: Tensor | N
 
 
 def _dp_step(geo: Geometry, run: _Running, tol: float, tables: tuple[list[Tensor], Tensor, Tensor]):
-    """One attempted Dormand-Prince step of every running line, capped by the distances to the charges; updates the
-    next step size. Returns (accept (b,), step taken ha (b,), new point (b, D+1), its slope, nearest charges there)."""
-    coeff, b5, e7 = tables
+    """One attempted Dormand-Prince step (``solvers.dp_arc_step``) of every running line, capped by the distances to
+    the charges, with the error allowed in units of the distance to the nearest charge; updates the next step size.
+    Returns (accept (b,), step taken ha (b,), new point (b, D+1), its slope, nearest charges there)."""
     rho_min = min(geo.rho_pos, geo.rho_neg)
     p, k = run.p, run.k
     da = torch.minimum(run.d_pos, run.d_neg).clamp(min=rho_min)
     d_other = torch.maximum(run.d_pos, run.src_gap - torch.linalg.vector_norm(p - run.src, dim=1))
     ha = torch.minimum(run.h, STEP_CAP * torch.minimum(d_other, run.d_neg).clamp(min=rho_min))
-    hcol = ha[:, None]
-    stages = p.new_empty(7, p.shape[0], p.shape[1])
-    stages[0] = k
-    for i, row in enumerate(coeff):
-        stages[i + 1] = geo.field.direction(torch.addcmul(p, hcol, _combine(row, stages)))
-    p_new = torch.addcmul(p, hcol, _combine(b5, stages))
-    stages[6], near = geo.field.direction_and_nearest(p_new)
-    ratio = torch.linalg.vector_norm(_combine(e7, stages), dim=1).mul_(ha / (tol * da))
-    accept = ratio <= 1.0
+    accept, p_new, k_new, near, run.h = dp_arc_step(
+        geo.field.direction, geo.field.direction_and_nearest, p, k, ha, tol * da, tables
+    )
     run.steps += 1
-    grow = (0.9 * ratio.clamp(min=1e-10) ** -0.2).clamp(0.2, 5.0)
-    run.h = ha * torch.where(accept, grow, grow.clamp(max=1.0))
-    return accept, ha, p_new, stages[6], near
+    return accept, ha, p_new, k_new, near
 
 
-def _plate_events(geo: Geometry, run: _Running, out: _Outputs, step: tuple, keep: Tensor, plate_delta: float | None) -> Tensor:
+def _plate_events(geo: Geometry, run: _Running, out: _Outputs, step: tuple, keep: Tensor,
+                  plate_delta: float | None) -> Tensor:
     """Crossings of z = L in this step: record each line's first crossing point; with ``plate_delta`` apply the plate
     rule (``plates.plate_stops``) and end the stopping lines on the plate (in ``keep``). Returns (b,) bool, stopped."""
     accept, ha, p_old, k_old, p_new, k_new = step
@@ -324,7 +310,8 @@ def _plate_events(geo: Geometry, run: _Running, out: _Outputs, step: tuple, keep
     return stop_plate
 
 
-def _captures(geo: Geometry, run: _Running, out: _Outputs, accept: Tensor, near, stop_plate: Tensor, keep: Tensor) -> Tensor:
+def _captures(geo: Geometry, run: _Running, out: _Outputs, accept: Tensor, near, stop_plate: Tensor,
+              keep: Tensor) -> Tensor:
     """Lines that came within ``rho`` of a negative charge: end them on it (in ``keep``). Returns (b,) bool."""
     cap = accept & ~stop_plate & (near.neg < geo.rho_neg)
     if cap.any():
@@ -420,11 +407,7 @@ def integrate(
     max_steps = int(max_steps)
     rho_min = min(geo.rho_pos, geo.rho_neg)
     max_length = LENGTH_FACTOR * geo.radius
-    tables = (
-        [torch.tensor(row, dtype=dt, device=dev) for row in DP_A],
-        torch.tensor(DP_B, dtype=dt, device=dev),
-        torch.tensor(DP_E, dtype=dt, device=dev),
-    )
+    tables = dp_tables(dt, dev)
     out = _Outputs(start)
     run = _start_lines(geo, start, out, source, return_paths)
     while run.idx.numel():
@@ -591,3 +574,36 @@ def trace_lines(
     scale = float(torch.cat([geo.pos, geo.neg]).abs().max())
     limits.warn_lost_lines(out["case"], LOST, geo.plates.L, scale, dtype)
     return LineTrace(start=p0, start_charge=start_charge, flux=flux, **out)
+
+
+def trace_robust(plates: Plates, *, tol: float = 1e-6, **kw: object) -> LineTrace:
+    """``trace_lines`` in float32, then every line it reports lost traced again in float64 from the same start.
+
+    In float32 the tracer can give up on a line next to a charge (its step falls below float resolution there; at
+    D = 1, where charges sit close together, it loses most lines, so D = 1 is traced in float64 directly). Lines lost
+    in float64 too are really lost. Give ``starts``, or ``charges`` with ``directions`` (so that a line can start
+    again where it did); the other options as ``trace_lines`` (no dtype). Returns a ``LineTrace`` in float32 whose
+    lost lines hold their float64 results (their paths stay float64).
+    """
+    if "dtype" in kw or not ("starts" in kw or ("charges" in kw and "directions" in kw)):
+        raise ValueError("trace_robust takes starts, or charges with directions, and no dtype (float32, then 64).")
+    if plates.D == 1:  # charges on a line sit so close that float32 loses most lines there: no point trying
+        return trace_lines(plates, dtype=torch.float64, tol=tol, **kw)
+    first = trace_lines(plates, dtype=torch.float32, tol=tol, **kw)
+    lost = torch.nonzero(first.case == LOST).squeeze(1)
+    if lost.numel() == 0:
+        return first
+    rows = lost.cpu()
+    redo = {**kw, **{k: torch.as_tensor(kw[k])[rows] for k in ("starts", "charges", "directions") if k in kw}}
+    again = trace_lines(plates, dtype=torch.float64, tol=tol, **redo)
+    fields = {"start_charge": first.start_charge, "paths": first.paths}  # the same charges
+    if first.paths is not None:
+        fields["paths"] = list(first.paths)
+        for j, i in enumerate(lost.tolist()):
+            fields["paths"][i] = again.paths[j]
+    for name in LineTrace._fields:
+        if name not in fields:
+            merged = getattr(first, name).clone()
+            merged[lost] = getattr(again, name).to(merged.dtype)
+            fields[name] = merged
+    return LineTrace(**fields)

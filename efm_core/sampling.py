@@ -20,11 +20,12 @@ import torch
 from torch import Tensor, nn
 
 from . import limits
-from .config import ARC, EDM_SOLVERS, ExperimentConfig, FiniteSource, make_source
+from .config import ExperimentConfig, FiniteSource, make_source
 from .fields import learned_field, pfgm_field, space_field
 from .nets import FieldSpaceMLP
+from .paths import ARC, EDM_SOLVERS, Trajectory
 from .pfgm import pfgm_prior, pfgmpp_denoise, pfgmpp_prior
-from .solvers import TransportResult, edm_levels, edm_sample, transport
+from .solvers import edm_levels, edm_sample, transport
 from .theorem import transport_two_sided
 
 
@@ -61,23 +62,22 @@ def _solver_options(config: ExperimentConfig, overrides: dict) -> dict:
 
 
 def _two_sided(net: nn.Module, config: ExperimentConfig, x0: Tensor, z_start: float, z_end: float, seed: int,
-               options: dict) -> TransportResult:
-    """The ``arc`` solver: ``theorem.transport_two_sided`` with the net's field, as a ``TransportResult``."""
+               options: dict) -> Trajectory:
+    """The ``arc`` solver: ``theorem.transport_two_sided`` with the net's field, x shaped like ``x0``."""
     options = dict(options)
     options.pop("solver")
     not_here = sorted(set(options) & {"f_min", "rtol", "atol", "snapshots"})
     if not_here:
-        raise ValueError(f"the arc solver has no option(s) {not_here} (it needs no slope guard and records no heights).")
+        raise ValueError(
+            f"the arc solver has no option(s) {not_here} (it needs no slope guard and records no heights)."
+        )
     if not isinstance(net, FieldSpaceMLP):
         raise ValueError("the arc solver needs a field learned in the whole space (net kind 'space_mlp').")
-    flat = x0.flatten(1)
-    lines = transport_two_sided(space_field(net), flat, z_start, z_end, config.L, seed=seed, **options)
-    none = torch.zeros(flat.shape[0], dtype=torch.bool, device=flat.device)
-    end = lines.end
-    return TransportResult(end[:, :-1].reshape(x0.shape), end[:, -1], lines.nfe, none, ~lines.finite, None, None, lines.case)
+    r = transport_two_sided(space_field(net), x0.flatten(1), z_start, z_end, config.L, seed=seed, **options)
+    return r._replace(x=r.x.reshape(x0.shape))
 
 
-def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **solver: object) -> TransportResult:
+def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **solver: object) -> Trajectory:
     """Draw ``n`` samples of P (seeded) and carry them to Q: result with x of shape (n, *shape) on the net's device.
 
     The start items are ``start_points(config, n, seed)`` (per-item seeds for noise: item i is the same for any n).
@@ -96,7 +96,7 @@ def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **
     return transport(field, x0.to(device), 0.0, config.L, **options)
 
 
-def _from_prior(net: nn.Module, config: ExperimentConfig, x0: Tensor, options: dict) -> TransportResult:
+def _from_prior(net: nn.Module, config: ExperimentConfig, x0: Tensor, options: dict) -> Trajectory:
     """Carry prior points ``x0`` (n, *shape) to the data. PFGM: ``transport`` in t = log z from log L to log z_min
     (the result's z, levels back in z). PFGM++: ``edm_sample`` on ``edm_levels(steps)`` (heun or euler, no other
     option; z = 0 at the end)."""
@@ -112,8 +112,10 @@ def _from_prior(net: nn.Module, config: ExperimentConfig, x0: Tensor, options: d
     return edm_sample(denoise, x0.to(param), edm_levels(int(steps), o.sigma_min, config.L, o.rho), heun=kind == "heun")
 
 
-def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool = False, **solver: object) -> TransportResult:
-    """Carry data ``x`` (n, *shape) from P (z = 0) to Q (z = L), or from Q back to P if ``reverse``."""
+def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool = False, seed: int = 0,
+              **solver: object) -> Trajectory:
+    """Carry data ``x`` (n, *shape) from P (z = 0) to Q (z = L), or from Q back to P if ``reverse``; ``seed``
+    seeds the arc solver's side choice (the other solvers draw nothing)."""
     if config.one_plate:
         raise ValueError(f"{config.objective} has data on one plate only; it generates but does not translate.")
     shape = make_source(config.p).shape
@@ -125,7 +127,7 @@ def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool
     x0 = x.float().to(next(net.parameters()).device)
     options = _solver_options(config, solver)
     if options["solver"] == ARC:
-        return _two_sided(net, config, x0, start, end, 0, options)
+        return _two_sided(net, config, x0, start, end, seed, options)
     return transport(field, x0, start, end, **options)
 
 

@@ -1,8 +1,9 @@
-"""ODE solvers: Algorithm 2 and better in the height z, and the Runge-Kutta steps in arc length.
+"""Every ODE loop of the package: Algorithm 2 and better in the height z, the steps in arc length, EDM's sampler.
 
 One Dormand-Prince 5(4) tableau (``DP_C``, ``DP_A``, ``DP_B``, ``DP_E``) serves both adaptive solvers: ``transport``'s
-``rk45`` in z here and the exact tracer in arc length (``lines``). ``rk4_step`` is the classic RK4 step of the
-two-sided map along a learned field (``theorem.transport_two_sided``).
+``rk45`` in z and ``dp_arc_step``, the step in arc length of the exact tracer (``lines.integrate``, which keeps its
+stopping rules and cases). ``rk4_arc`` is the classic RK4 loop in arc length of the two-sided map along a learned
+field (``theorem.transport_two_sided`` gives it the plate rule and the cases). Results are ``paths.Trajectory``.
 
 Solvers in z: lines are integrated in the height z: dx/dz = f_x / max(f_z, f_min), never dividing by a raw f_z.
 Where the net's f_z drops to f_min or below (a line that would turn back, or a net that is simply wrong there) the
@@ -16,7 +17,7 @@ after the first). Forward runs go from z = 0 to z = L, ``reverse`` runs from z =
 e.g. Q -> P for a translation). ``snapshots=K`` records every line at K evenly spaced heights (linear interpolation
 between solver steps) for animations. ``nfe`` counts batched network calls.
 
-The field is any callable ``field(x (B, *shape), z (B,)) -> (f_x (B, *shape), f_z (B,))`` (``fields.FieldFn``);
+The field is any ``fields.Field``: ``field(x (B, *shape), z (B,)) -> (f_x (B, *shape), f_z (B,))``;
 ``fields.learned_field`` turns a trained net into one, ``fields.pfgm_field`` a PFGM net into its field in log z.
 
 ``edm_sample`` is EDM's deterministic sampler in the noise level sigma (Karras et al. 2022, Algorithm 1 without
@@ -29,14 +30,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from numbers import Real
-from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from . import limits
-from .config import SOLVERS
-from .fields import FieldFn
+from .fields import Field
+from .paths import SOLVERS, Trajectory
+from .paths import TransportResult as TransportResult  # the older name of Trajectory, re-exported
 
 # Dormand-Prince 5(4): nodes, stage coefficients of stages 2..6, 5th-order weights (b7 = 0), and the error weights
 # b - b* of the 7 stages (the 7th stage is the slope at the new point: FSAL)
@@ -52,6 +53,44 @@ DP_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84)
 DP_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
 
 
+def dp_tables(dtype: torch.dtype, device: torch.device) -> tuple[list[Tensor], Tensor, Tensor]:
+    """The Dormand-Prince stage rows, 5th-order weights and error weights as tensors, for ``dp_arc_step``."""
+    return (
+        [torch.tensor(row, dtype=dtype, device=device) for row in DP_A],
+        torch.tensor(DP_B, dtype=dtype, device=device),
+        torch.tensor(DP_E, dtype=dtype, device=device),
+    )
+
+
+def _combine(coeff: Tensor, stages: Tensor) -> Tensor:
+    """sum_j coeff_j stages_j for stages (J, b, d) and coeff (j <= J,): one matrix-vector product."""
+    j, b, d1 = coeff.shape[0], stages.shape[1], stages.shape[2]
+    return (coeff @ stages[:j].reshape(j, b * d1)).view(b, d1)
+
+
+def dp_arc_step(direction: Callable[[Tensor], Tensor], direction_last: Callable[[Tensor], tuple[Tensor, object]],
+                p: Tensor, k: Tensor, h: Tensor, tol_len: Tensor, tables: tuple[list[Tensor], Tensor, Tensor]):
+    """One attempted Dormand-Prince 5(4) step of dp/ds = u(p) in arc length for b lines (FSAL: 6 evaluations).
+
+    p: (b, d) points, k: (b, d) the slope u(p) there, h: (b,) the step to try, tol_len: (b,) the local error allowed
+    per step (length units). ``direction(X (b, d)) -> u``; ``direction_last`` gives the slope at the new point and
+    anything else the caller wants there (the tracer: the nearest charges). Returns (accept (b,) bool, new point
+    (b, d), its slope, that extra, next step size (b,): grown by at most 5, shrunk by at most 5, never grown after a
+    rejection)."""
+    coeff, b5, e7 = tables
+    hcol = h[:, None]
+    stages = p.new_empty(7, p.shape[0], p.shape[1])
+    stages[0] = k
+    for i, row in enumerate(coeff):
+        stages[i + 1] = direction(torch.addcmul(p, hcol, _combine(row, stages)))
+    p_new = torch.addcmul(p, hcol, _combine(b5, stages))
+    stages[6], extra = direction_last(p_new)
+    ratio = torch.linalg.vector_norm(_combine(e7, stages), dim=1).mul_(h / tol_len)
+    accept = ratio <= 1.0
+    grow = (0.9 * ratio.clamp(min=1e-10) ** -0.2).clamp(0.2, 5.0)
+    return accept, p_new, stages[6], extra, h * torch.where(accept, grow, grow.clamp(max=1.0))
+
+
 def rk4_step(f: Callable[[Tensor], Tensor], y: Tensor, h: Tensor) -> Tensor:
     """One classic RK4 step of dy/ds = f(y) from ``y`` (B, d) with step ``h`` (B, 1) (4 evaluations of f)."""
     k1 = f(y)
@@ -61,54 +100,48 @@ def rk4_step(f: Callable[[Tensor], Tensor], y: Tensor, h: Tensor) -> Tensor:
     return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
-class TransportResult(NamedTuple):
-    """Outcome of ``transport`` for B lines.
+Events = Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, int]]  # (idx, Y, Yn, ok) -> (stop (b,), evals)
 
-    x: (B, *shape) end points (finite); z: (B,) end heights (z_end, or where a non-finite line was frozen);
-    nfe: batched field evaluations; turned_back: (B,) bool, the slope guard f_z <= f_min was used on the line;
-    nonfinite: (B,) bool, the field gave NaN/inf and the line was frozen; levels: (K,) snapshot heights or None;
-    path: (K, B, *shape) the lines at those heights or None; case: (B,) int64 index into ``lines.CASES`` for the
-    two-sided solver ``arc`` (``theorem.transport_two_sided``), None for the solvers in z.
+
+def rk4_arc(slope_at: Callable[[Tensor], Callable[[Tensor], Tensor]], X: Tensor, step: Callable[[Tensor], Tensor],
+            events: Events, max_steps: int, return_path: bool = False):
+    """Carry B points ``X`` (B, d) (moved in place) by RK4 steps until ``events`` stops them or ``max_steps`` pass.
+
+    Per step of the running lines Y (b, d): ``slope_at(Y)`` is the slope function of that step (the caller may freeze
+    anything at Y in it), ``step(Y)`` (b, 1) the signed step. A line whose step is not finite stays at Y and stops
+    (non-finite). ``events(idx, Y, Yn, ok)`` sees the step from Y to Yn of lines ``idx`` (ok: finite), may move Yn
+    in place (onto a plate) and returns which lines stop and how many extra batched evaluations it made.
+    Returns (X (B, d), running (B,) bool: still running after max_steps, finite (B,) bool, nfe (4 a step and the
+    events'), path (S + 1, B, d) after every step or None).
     """
-
-    x: Tensor
-    z: Tensor
-    nfe: int
-    turned_back: Tensor
-    nonfinite: Tensor
-    levels: Tensor | None
-    path: Tensor | None
-    case: Tensor | None = None
-
-    @property
-    def bad(self) -> Tensor:
-        """(B,) bool: lines that turned back, went non-finite, or (two-sided) were lost."""
-        from .lines import LOST  # the tracer's case names; lines imports this module's tableau
-
-        bad = self.turned_back | self.nonfinite
-        return bad if self.case is None else bad | (self.case == LOST)
-
-    def stats(self) -> dict:
-        """Counts for reports: lines, NFE, turned back, non-finite, bad share; two-sided: the share of each case."""
-        from .lines import CASES
-
-        n = int(self.x.shape[0])
-        out = {
-            "lines": n,
-            "nfe": self.nfe,
-            "turned_back": int(self.turned_back.sum()),
-            "nonfinite": int(self.nonfinite.sum()),
-            "bad_share": float(self.bad.double().mean()) if n else 0.0,
-        }
-        if self.case is not None and n:
-            out.update({f"{name}_share": float((self.case == i).double().mean()) for i, name in enumerate(CASES)})
-        return out
+    running = torch.ones(X.shape[0], dtype=torch.bool, device=X.device)
+    finite = torch.ones_like(running)
+    path = [X.clone()] if return_path else None
+    nfe = 0
+    for _ in range(max_steps):
+        idx = torch.nonzero(running, as_tuple=True)[0]
+        if idx.numel() == 0:
+            break
+        Y = X[idx]
+        Yn = rk4_step(slope_at(Y), Y, step(Y))
+        nfe += 4
+        ok = torch.isfinite(Yn).all(dim=1)
+        finite[idx[~ok]] = False
+        running[idx[~ok]] = False
+        Yn = torch.where(ok[:, None], Yn, Y)
+        stop, evals = events(idx, Y, Yn, ok)
+        nfe += evals
+        X[idx] = Yn
+        running[idx[stop]] = False
+        if path is not None:
+            path.append(X.clone())
+    return X, running, finite, nfe, None if path is None else torch.stack(path)
 
 
 class _Lines:
     """Mutable integration state shared by the solvers: positions, heights, flags, snapshots, NFE."""
 
-    def __init__(self, field: FieldFn, x0: Tensor, z_start: float, z_end: float, f_min: float, snapshots: int) -> None:
+    def __init__(self, field: Field, x0: Tensor, z_start: float, z_end: float, f_min: float, snapshots: int) -> None:
         self.field, self.f_min, self.z_end = field, f_min, z_end
         self.x = x0.clone()
         B = x0.shape[0]
@@ -149,18 +182,21 @@ class _Lines:
             return
         k, j = torch.nonzero(cross, as_tuple=True)
         span = (z_new - z_old)[j]
-        w = torch.where(span != 0, (self.levels[k] - z_old[j]) / torch.where(span != 0, span, torch.ones_like(span)), torch.ones_like(span))
+        safe = torch.where(span != 0, span, torch.ones_like(span))
+        w = torch.where(span != 0, (self.levels[k] - z_old[j]) / safe, torch.ones_like(span))
         w = w.reshape(-1, *([1] * (x_new.ndim - 1)))
         self.path[k, idx[j]] = x_old[j] + w * (x_new[j] - x_old[j])
 
     def active(self) -> Tensor:
         return torch.nonzero(~self.nonfinite & ((self.z_end - self.z) * self.sign > 0), as_tuple=True)[0]
 
-    def result(self) -> TransportResult:
+    def result(self) -> Trajectory:
         if self.path is not None:  # frozen lines keep their last point in the remaining snapshots
             reached = (self.levels[:, None] * self.sign) <= (self.z[None, :] * self.sign)
-            self.path = torch.where(reached.reshape(*reached.shape, *([1] * (self.x.ndim - 1))), self.path, self.x[None])
-        return TransportResult(self.x, self.z, self.nfe, self.turned_back, self.nonfinite, self.levels, self.path)
+            reached = reached.reshape(*reached.shape, *([1] * (self.x.ndim - 1)))
+            self.path = torch.where(reached, self.path, self.x[None])
+        return Trajectory(x=self.x, z=self.z, nfe=self.nfe, turned_back=self.turned_back, nonfinite=self.nonfinite,
+                          levels=self.levels, path=self.path)
 
 
 def _fixed_steps(lines: _Lines, z_start: float, z_end: float, steps: int, heun: bool) -> None:
@@ -233,7 +269,10 @@ def edm_levels(steps: int, sigma_min: float, sigma_max: float, rho: float) -> li
     """EDM's sampling levels: ``steps`` values from sigma_max down to sigma_min, evenly spaced in sigma^(1/rho),
     then 0 (``steps`` + 1 values)."""
     if not (isinstance(steps, int) and 2 <= steps <= limits.MAX_SOLVER_STEPS):
-        raise ValueError(f"the EDM sampler needs steps from 2 to {limits.MAX_SOLVER_STEPS} (levels from sigma_max to sigma_min); got {steps!r}.")
+        raise ValueError(
+            f"the EDM sampler needs steps from 2 to {limits.MAX_SOLVER_STEPS} (levels from sigma_max to sigma_min); "
+            f"got {steps!r}."
+        )
     a, b = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
     return [(a + i / (steps - 1) * (b - a)) ** rho for i in range(steps)] + [0.0]
 
@@ -242,7 +281,7 @@ Denoiser = Callable[[Tensor, Tensor], Tensor]  # (x (B, *shape), sigma (B,)) -> 
 
 
 @torch.no_grad()
-def edm_sample(denoise: Denoiser, x0: Tensor, levels: list[float], heun: bool = True) -> TransportResult:
+def edm_sample(denoise: Denoiser, x0: Tensor, levels: list[float], heun: bool = True) -> Trajectory:
     """Carry ``x0`` (B, *shape) at sigma = levels[0] down the ``levels`` (decreasing, the last 0) with EDM's
     deterministic Heun steps (``heun=False``: Euler): 2 len(levels) - 3 denoiser calls for Heun. The result's z holds
     each line's last level (0, or where a non-finite line was frozen); levels and path are None."""
@@ -265,13 +304,12 @@ def edm_sample(denoise: Denoiser, x0: Tensor, levels: list[float], heun: bool = 
         ok = ok & torch.isfinite(x_next.flatten(1)).all(dim=1)
         x = torch.where(ok.reshape(-1, *([1] * (x.ndim - 1))), x_next, x)
         z = torch.where(ok, torch.full_like(z, s_next), z)
-    none = torch.zeros_like(ok)
-    return TransportResult(x, z, nfe, none, ~ok, None, None)
+    return Trajectory(x=x, z=z, nfe=nfe, turned_back=torch.zeros_like(ok), nonfinite=~ok)
 
 
 @torch.no_grad()
 def transport(
-    field: FieldFn,
+    field: Field,
     x0: Tensor,
     z_start: float,
     z_end: float,
@@ -283,7 +321,7 @@ def transport(
     atol: float = 1e-3,
     max_steps: int = 1000,
     snapshots: int = 0,
-) -> TransportResult:
+) -> Trajectory:
     """Carry points ``x0`` (B, *shape) at height ``z_start`` along ``field`` to the plane ``z_end``.
 
     ``steps``: fixed steps (euler, heun) or the initial step count (rk45, which then adapts with ``rtol``/``atol``
@@ -297,7 +335,10 @@ def transport(
     if not (isinstance(f_min, Real) and not isinstance(f_min, bool) and 0 < f_min < math.inf):
         raise ValueError(f"f_min must be a finite number > 0 (it guards the division by f_z); got {f_min!r}.")
     if not (isinstance(snapshots, int) and (snapshots == 0 or 2 <= snapshots <= limits.MAX_SOLVER_STEPS + 1)):
-        raise ValueError(f"snapshots must be 0 or an integer from 2 (both plates) to {limits.MAX_SOLVER_STEPS + 1}; got {snapshots!r}.")
+        raise ValueError(
+            f"snapshots must be 0 or an integer from 2 (both plates) to {limits.MAX_SOLVER_STEPS + 1}; "
+            f"got {snapshots!r}."
+        )
     if x0.ndim < 2 or not x0.is_floating_point():
         raise ValueError(f"x0 must be a float tensor (B, *shape); got {tuple(x0.shape)} {x0.dtype}.")
     if not torch.isfinite(x0).all():

@@ -67,19 +67,18 @@ keep their last point and are counted, never NaN. NFE counts batched network cal
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 from torch import Tensor
 
 from . import limits
 from .field import plate_field_at
-from .fields import SpaceField
-from .lines import BACKWARD, BEHIND, FRONT, LOST, LineTrace, check_tracer_options, geometry, integrate, median_spacing
+from .fields import Field
+from .lines import LineTrace, check_tracer_options, geometry, integrate, median_spacing
 from .nets import side_flags
+from .paths import BACKWARD, BEHIND, FRONT, LOST, Trajectory
 from .plates import Plates, check_points, is_number, lift, make_plates, plate_stops
 from .sampler import SHELL_RADII
-from .solvers import rk4_step
+from .solvers import rk4_arc
 
 SIDES = ("both", "forward")
 DELTA_SPACINGS = 2.0  # default delta: this many median nearest-neighbour spacings (of the sparser plate) ...
@@ -230,16 +229,22 @@ def dipole_direction(d: Tensor) -> Tensor:
     return e / torch.linalg.vector_norm(e, dim=1, keepdim=True)
 
 
-def _far_or_net(field: SpaceField, X: Tensor, side: Tensor, centre: Tensor, reach: float) -> Tensor:
+def _direction(field: Field, X: Tensor, side: Tensor) -> Tensor:
+    """(B, D+1) the field's direction at X (B, D+1) (z last) with side flags ``side`` (B, 2)."""
+    f_x, f_z = field(X[:, :-1], X[:, -1], side)
+    return torch.cat([f_x.flatten(1), f_z[:, None]], dim=1)
+
+
+def _far_or_net(field: Field, X: Tensor, side: Tensor, centre: Tensor, reach: float) -> Tensor:
     """The net's direction where |X - centre| <= reach, the dipole's beyond."""
     d = X - centre
     far = torch.linalg.vector_norm(d, dim=1) > reach
     if not far.any():
-        return field(X, side)
+        return _direction(field, X, side)
     u = dipole_direction(d)
     near = ~far
     if near.any():
-        u[near] = field(X[near], side[near])
+        u[near] = _direction(field, X[near], side[near])
     return u
 
 
@@ -247,13 +252,14 @@ def _at(x: Tensor, z: float) -> Tensor:
     return torch.cat([x, torch.full_like(x[:, :1], z)], dim=1)
 
 
-def forward_share(field: SpaceField, x: Tensor, z_start: float, z_end: float, L: float, delta: float) -> Tensor:
+def forward_share(field: Field, x: Tensor, z_start: float, z_end: float, L: float, delta: float) -> Tensor:
     """(K,) estimated share of the flux of the line through x (K, D) on the plane ``z_start`` that leaves towards
     ``z_end`` (see the module notes); 1 where no flux leaves on either side."""
     s = 1.0 if z_end > z_start else -1.0
     front = _at(x, z_start + s * delta)
     back = _at(x, z_start - s * delta)
-    u_front, u_back = field(front, side_flags(front[:, -1], L)), field(back, side_flags(back[:, -1], L))
+    u_front = _direction(field, front, side_flags(front[:, -1], L))
+    u_back = _direction(field, back, side_flags(back[:, -1], L))
     tiny = torch.finfo(x.dtype).tiny
 
     def normal_over_tangential(u: Tensor, sign: float) -> Tensor:
@@ -263,23 +269,8 @@ def forward_share(field: SpaceField, x: Tensor, z_start: float, z_end: float, L:
     out_front = normal_over_tangential(u_front, 1.0)
     out_back = normal_over_tangential(u_back, -1.0)
     total = out_front + out_back
-    return torch.where(total > 0, out_front / torch.where(total > 0, total, torch.ones_like(total)), torch.ones_like(total))
-
-
-class TwoSidedLines(NamedTuple):
-    """Outcome of ``transport_two_sided`` for B lines in R^{D+1} (z last); every tensor is finite.
-
-    end: (B, D+1) end points (on the end plate, or the last point of a lost or frozen line); case: (B,) int64 index
-    into ``lines.CASES``; finite: (B,) bool, False where the net gave NaN/inf and the line was frozen; nfe: batched
-    network calls; path: (S+1, B, D+1) every line after each of the S steps taken (a finished line stays at its end
-    point), or None unless requested.
-    """
-
-    end: Tensor
-    case: Tensor
-    finite: Tensor
-    nfe: int
-    path: Tensor | None
+    safe = torch.where(total > 0, total, torch.ones_like(total))
+    return torch.where(total > 0, out_front / safe, torch.ones_like(total))
 
 
 def _check(steps: int, max_steps: int, r_min: float, delta: float, sides: str, L: float) -> float:
@@ -292,7 +283,7 @@ def _check(steps: int, max_steps: int, r_min: float, delta: float, sides: str, L
     return check_delta(delta, L)
 
 
-def _end_plate(field: SpaceField, Y: Tensor, Yn: Tensor, ok: Tensor, z_end: float, s: float, L: float,
+def _end_plate(field: Field, Y: Tensor, Yn: Tensor, ok: Tensor, z_end: float, s: float, L: float,
                delta: float) -> tuple[Tensor, Tensor | None]:
     """Crossings of the end plate in a step from Y to Yn (b, D+1), travel direction ``s`` along z: the plate rule
     (``plates.plate_stops``, probing the field ``delta`` beyond the plate) ends the stopping lines on the plate (Yn
@@ -310,7 +301,7 @@ def _end_plate(field: SpaceField, Y: Tensor, Yn: Tensor, ok: Tensor, z_end: floa
     y[:, -1] = z_end
     probe = y.clone()
     probe[:, -1] = z_end + torch.where(from_front[c], s * delta, -s * delta)
-    u_z = field(probe, side_flags(probe[:, -1], L))[:, -1]
+    u_z = _direction(field, probe, side_flags(probe[:, -1], L))[:, -1]
     ends = plate_stops(from_front[c], u_z)
     stop[c] = ends
     Yn[c[ends]] = y[ends]
@@ -319,7 +310,7 @@ def _end_plate(field: SpaceField, Y: Tensor, Yn: Tensor, ok: Tensor, z_end: floa
 
 @torch.no_grad()
 def transport_two_sided(
-    field: SpaceField,
+    field: Field,
     x0: Tensor,
     z_start: float,
     z_end: float,
@@ -332,7 +323,7 @@ def transport_two_sided(
     delta: float = 0.05,
     max_steps: int = 3000,
     return_path: bool = False,
-) -> TwoSidedLines:
+) -> Trajectory:
     """Carry ``x0`` (B, D) on the plate ``z_start`` (0 or L) along ``field`` to the plate ``z_end`` (L or 0).
 
     ``sides``: "both" (flux-weighted side choice, seeded by ``seed``) or "forward" (every line starts towards
@@ -341,6 +332,10 @@ def transport_two_sided(
     ``steps``: RK4 steps per unit of max(|X - c|, r_min) of arc length (``r_min`` in data units);
     ``delta``: probe distance off the plates for the side choice and the plate rule; ``max_steps``: cap per line;
     ``return_path``: keep every line's position after every step (for pictures: (S+1) x B x (D+1) numbers).
+
+    Returns a ``paths.Trajectory``: x (B, D) and z (B,) the end points (on the end plate, or the last point of a lost
+    or frozen line), case (B,) int64 into ``CASES``, nonfinite (B,) bool (the net gave NaN/inf and the line was
+    frozen), nfe (batched network calls), path (S+1, B, D+1) with z last or None; turned_back all False.
     """
     delta = _check(steps, max_steps, r_min, delta, sides, L)
     B, D = x0.shape
@@ -357,32 +352,23 @@ def transport_two_sided(
     centre = X.new_zeros(D + 1)
     centre[-1] = L / 2
     case = torch.where(front, FRONT, BACKWARD).to(device=x0.device)
-    running = torch.ones(B, dtype=torch.bool, device=x0.device)
-    finite = torch.ones_like(running)
-    path = [X.clone()] if return_path else None
-    for _ in range(max_steps):
-        idx = torch.nonzero(running, as_tuple=True)[0]
-        if idx.numel() == 0:
-            break
-        Y = X[idx]
+
+    def slope_at(Y: Tensor):  # the side flags of the point a step starts from hold for all four stages
         side = side_flags(Y[:, -1], L)
-        h = (torch.linalg.vector_norm(Y - centre, dim=1).clamp_min(r_min) / steps)[:, None] * s
-        Yn = rk4_step(lambda y: _far_or_net(field, y, side, centre, REACH * L), Y, h)  # noqa: B023 (used at once)
-        nfe += 4
-        ok = torch.isfinite(Yn).all(dim=1)
-        finite[idx[~ok]] = False
-        running[idx[~ok]] = False
-        case[idx[~ok]] = LOST
-        Yn = torch.where(ok[:, None], Yn, Y)
+        return lambda y: _far_or_net(field, y, side, centre, REACH * L)
+
+    def events(idx: Tensor, Y: Tensor, Yn: Tensor, ok: Tensor) -> tuple[Tensor, int]:
         stop, passed = _end_plate(field, Y, Yn, ok, z_end, s, L, delta)
         if passed is not None:  # one batched probe of the field beyond the plate
-            nfe += 1
             case[idx[passed]] = torch.where(case[idx[passed]] == FRONT, BEHIND, case[idx[passed]])
         went_behind = ok & ~stop & ((Yn[:, -1] - z_start) * s < 0)  # behind the start plate: a backward line (CASES)
         case[idx[went_behind]] = BACKWARD
-        X[idx] = Yn
-        running[idx[stop]] = False
-        if path is not None:
-            path.append(X.clone())
-    case[running] = LOST
-    return TwoSidedLines(X, case, finite, nfe, None if path is None else torch.stack(path))
+        return stop, int(passed is not None)
+
+    def step(Y: Tensor) -> Tensor:
+        return (torch.linalg.vector_norm(Y - centre, dim=1).clamp_min(r_min) / steps)[:, None] * s
+
+    X, running, finite, evals, path = rk4_arc(slope_at, X, step, events, max_steps, return_path)
+    case[~finite | running] = LOST
+    return Trajectory(x=X[:, :-1], z=X[:, -1], nfe=nfe + evals, turned_back=torch.zeros_like(finite),
+                      nonfinite=~finite, path=path, case=case)

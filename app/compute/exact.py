@@ -1,11 +1,11 @@
 """Exact-field work for the pages: small hashable arguments in, numpy arrays out. No drawing, no widgets.
 
-The scene's charges, field lines (``trace_robust``: float32 first, lost lines again in float64), the training cloud,
-the probe, the slice grid, Theorem 3.1's single lines and case examples, and the landing check with its weighted
-energy distance. The functions the pages call while drawing are thin adapters (build the plates, call the core,
+The scene's charges, field lines (``efm_core.lines.trace_robust``: float32 first, lost ones again in float64), the
+training cloud, the probe, the slice grid, Theorem 3.1's single lines and case examples, and the landing check with its
+weighted energy distance. The functions the pages call while drawing are thin adapters (build the plates, call the core,
 convert to numpy) wrapped in ``st.cache_data``, so a rerun only recomputes what changed; outside a Streamlit run
-(benchmarks, tests) the caches still work, in memory. ``landings`` is a plain function: it runs in a background
-thread (``app.background`` keeps its results).
+(benchmarks, tests) the caches still work, in memory. ``landings`` is a plain function: it runs in a background thread
+(``app.background`` keeps its results).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import streamlit as st
 import torch
 
 from efm_core import energy_distance, make_plates, plate_field_at, sample_toy
-from efm_core.lines import CASES, LineTrace, median_spacing, trace_lines
+from efm_core.lines import CASES, median_spacing, trace_lines, trace_robust
 from efm_core.plates import Plates, systematic_indices
 from efm_core.sampler import SamplerConfig, sample_points
 from efm_core.theorem import delta_from_spacing, forward_probability
@@ -85,44 +85,6 @@ def scene_charges(D: int, p_toy: str, q_toy: str, n: int, seed: int, custom_pos:
     return Scene(pos, neg, pw, nw)
 
 
-def trace_robust(plates: Plates, **kw) -> LineTrace:
-    """``trace_lines`` in float32, then every line it reports lost traced again in float64 from the same start.
-
-    In float32 the tracer can give up on a line next to a charge (its step falls below float resolution there; in D = 1,
-    where charges sit close together, it loses most lines, so D = 1 is traced in float64 directly). Lines lost in
-    float64 too are really lost.
-    """
-    if plates.D == 1:  # charges on a line sit so close that float32 loses most lines there: no point trying
-        return trace_lines(plates, dtype=torch.float64, tol=TRACE_TOL, **kw)
-    first = trace_lines(plates, dtype=TRACE_DTYPE, tol=TRACE_TOL, **kw)
-    lost = torch.nonzero(first.case == CASES.index("lost")).squeeze(1)
-    if lost.numel() == 0:
-        return first
-    redo = dict(kw)
-    if "starts" in kw:
-        redo["starts"] = np.asarray(kw["starts"])[lost.numpy()]
-    else:
-        redo["charges"] = np.asarray(kw["charges"])[lost.numpy()]
-        redo["directions"] = np.asarray(kw["directions"])[lost.numpy()]
-    again = trace_lines(plates, dtype=torch.float64, tol=TRACE_TOL, **redo)
-    fields = {}
-    for name in LineTrace._fields:
-        old, new = getattr(first, name), getattr(again, name)
-        if name == "paths":
-            if old is not None:
-                old = list(old)
-                for j, i in enumerate(lost.tolist()):
-                    old[i] = new[j]  # stays float64
-            fields[name] = old
-        elif name == "start_charge":
-            fields[name] = old  # the same charges
-        else:
-            merged = old.clone()
-            merged[lost] = new.to(old.dtype)
-            fields[name] = merged
-    return LineTrace(**fields)
-
-
 def charge_starts(scene: Scene, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """n line starts on P: charge indices (n,) spread by magnitude, and directions (n, D+1) uniform on the sphere."""
     rng = np.random.default_rng(seed)
@@ -149,7 +111,8 @@ def field_lines(scene: Scene, L: float, n_lines: int, seed: int, sides: str = "b
     if sides == "forward":
         u[:, -1] = np.abs(u[:, -1])
     t0 = time.perf_counter()
-    trace = trace_robust(scene.plates(L), charges=idx, directions=u, return_paths=True, max_path_points=MAX_PATH_POINTS)
+    trace = trace_robust(scene.plates(L), charges=idx, directions=u, return_paths=True, max_path_points=MAX_PATH_POINTS,
+                         tol=TRACE_TOL)
     seconds = time.perf_counter() - t0
     return Lines([p.double().numpy() for p in trace.paths], [CASES[c] for c in trace.case.tolist()], seconds)
 
@@ -323,7 +286,8 @@ def case_examples(scene: Scene, L: float, p_toy: str | None, n_candidates: int =
     delta = plate_delta(scene, L)
     k = len(cand)
     heights = np.concatenate([np.full(k, delta), np.full(k, -delta)])[:, None]
-    trace = trace_robust(plates, starts=np.concatenate([np.concatenate([cand, cand]), heights], axis=1), plate_delta=delta)
+    starts = np.concatenate([np.concatenate([cand, cand]), heights], axis=1)
+    trace = trace_robust(plates, starts=starts, plate_delta=delta, tol=TRACE_TOL)
     fwd_case, bwd_case = trace.case.numpy()[:k], trace.case.numpy()[k:]
     forward_share = forward_probability(plates, torch.from_numpy(cand), delta).numpy()
     dist = np.linalg.norm(cand - centre, axis=1)
@@ -383,7 +347,8 @@ def landings(scene: Scene, L: float, K: int, seed: int) -> Landings:
     idx, u = charge_starts(scene, K, seed + LANDING_SEED_OFFSET)
     u_fwd = u.copy()
     u_fwd[:, -1] = np.abs(u_fwd[:, -1])
-    trace = trace_robust(scene.plates(L), charges=np.concatenate([idx, idx]), directions=np.concatenate([u, u_fwd]))
+    trace = trace_robust(scene.plates(L), charges=np.concatenate([idx, idx]), directions=np.concatenate([u, u_fwd]),
+                         tol=TRACE_TOL)
     case = [CASES[c] for c in trace.case.tolist()]
     end = trace.end[:, :-1].double().numpy()
     ends, cases, distance = {}, {}, {}
