@@ -107,9 +107,9 @@ def digits(n: int) -> str:
         net = ckpt.net if ckpt is not None else build_model(config).eval()
         x0 = make_source(config.p).sample(n, torch.Generator().manual_seed(0))  # the noise generate() starts from
         for solver, steps in (("euler", 50), ("heun", 50), ("rk45", 20)):
-            learned.move(net, config.objective, config.L, x0[:4], solver=solver, steps=steps)  # warm-up
+            learned.move(net, config, x0[:4], solver=solver, steps=steps)  # warm-up
             c0 = time.process_time()
-            m = learned.move(net, config.objective, config.L, x0, solver=solver, steps=steps, snapshots=8, clip=(-1.0, 1.0))
+            m = learned.move(net, config, x0, solver=solver, steps=steps, snapshots=8, clip=(-1.0, 1.0))
             cpu = time.process_time() - c0
             weights = "shipped" if ckpt is not None else "untrained, same net"
             rows.append(f"| {name} | {weights} | {learned.SOLVER_LABELS[solver]}, {steps} steps | {m.nfe} | {m.seconds:.2f} | {cpu:.2f} |")

@@ -22,7 +22,7 @@ from .data import (
 )
 from .field import FieldEvaluator, FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
 from .fields import learned_field, space_field
-from .lines import CASES, LineTrace, trace_lines
+from .lines import CASES, LineTrace, trace_lines, trace_robust
 from .metrics import (
     Floor,
     Spread,
@@ -44,7 +44,7 @@ from .plates import Plates, lift, make_plates, systematic_indices
 from .presets import PRESETS, get_preset
 from .sampler import SamplerConfig, field_target, sample_points
 from .sampling import evaluate, generate, translate
-from .solvers import TransportResult
+from .paths import Trajectory, TransportResult
 from .theorem import forward_share, transport_exact, transport_trace, transport_two_sided
 from .train import Trainer
 
@@ -57,6 +57,7 @@ __all__ = [
     "FieldUNet",
     "SamplerConfig",
     "Trainer",
+    "Trajectory",
     "TransportResult",
     "build_net",
     "evaluate",
@@ -114,6 +115,7 @@ __all__ = [
     "select_classes",
     "shift_images",
     "trace_lines",
+    "trace_robust",
     "translation_report",
     "transport_exact",
     "transport_trace",

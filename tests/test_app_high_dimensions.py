@@ -81,7 +81,8 @@ def test_real_digits_sit_beside_the_gaussians_and_the_exact_map_memorises():
     ckpt = loading.load_pretrained("digits-gen")
     assert len(images["layout"]["yaxis"]["ticktext"]) == (2 if ckpt is None else 3)
     if ckpt is not None:
-        moved = learned.move(ckpt.net, "efm", ckpt.config.L, torch.from_numpy(mem.starts).float().reshape(-1, 1, 8, 8), clip=(-1.0, 1.0))
+        starts = torch.from_numpy(mem.starts).float().reshape(-1, 1, 8, 8)
+        moved = learned.move(ckpt.net, ckpt.config, starts, clip=(-1.0, 1.0))
         assert dimensions.nearest_training_image(moved.x.reshape(len(mem.starts), -1)).min() > 0.5
 
 

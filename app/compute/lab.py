@@ -419,9 +419,9 @@ def lab_view(run: LabRun, solver: str, steps: int, y: float, x_range: tuple[floa
             metrics[name] = {**point_metrics(m.x.astype(np.float64), scene, s.seed), "nfe": float(m.nfe), "bad": float(m.bad), "angle": math.nan}
             continue
         if config.solver.get("kind") == ARC:
-            m = move_two_sided(ema, s.L, starts, s.seed, LAB_ARC_STEPS)
+            m = move_two_sided(ema, config, starts, s.seed, LAB_ARC_STEPS)
         else:
-            m = move(ema, config.objective, s.L, starts, solver=solver, steps=steps, snapshots=24)
+            m = move(ema, config, starts, solver=solver, steps=steps, snapshots=24)
         errors[name] = direction_error(ema, config.objective, scene, s.L, y, x_range)
         moved[name] = m
         metrics[name] = {**point_metrics(m.x.astype(np.float64), scene, s.seed), "nfe": float(m.nfe), "bad": float(m.bad), "angle": errors[name].median}

@@ -191,11 +191,10 @@ def checkpoint_lines(key: str, _ckpt: Checkpoint, scene: exact.Scene, n: int, se
     cfg = _ckpt.config
     x0 = torch.from_numpy(exact.fresh_p(scene, cfg.p.get("name"), n, seed)).float()
     if cfg.solver.get("kind") == "arc":
-        m = move_two_sided(_ckpt.net, cfg.L, x0, seed)
+        m = move_two_sided(_ckpt.net, cfg, x0, seed)
         lines = m.lines
     else:
-        m = move(_ckpt.net, cfg.objective, cfg.L, x0, solver=cfg.solver.get("kind", "heun"), steps=int(cfg.solver.get("steps", 50)),
-                 f_min=float(cfg.solver.get("f_min", 0.05)), snapshots=26)
+        m = move(_ckpt.net, cfg, x0, snapshots=26)  # the checkpoint's own solver
         lines = [np.concatenate([m.path[:, i, :], m.levels[:, None]], axis=1).astype(np.float64) for i in range(n)]
     region = tent_region(scene, cfg.L)
     ends = m.x.astype(np.float64)

@@ -1,6 +1,6 @@
 """Learned fields moved in the app: checkpoints' samples and translations (through the core's ``generate`` /
-``translate``), points carried along a training run's net (``move``, ``move_two_sided``), and the digit helpers
-the pages show beside them (held-out gallery, classifier readings, nearest training item).
+``translate``), points carried along a training run's net (``move``, ``move_two_sided``, through them too), and the
+digit helpers the pages show beside them (held-out gallery, classifier readings, nearest training item).
 
 No drawing and no widgets here; Streamlit only for caching (``st.cache_data``; checkpoints are passed with a leading
 underscore and identified by their cache key, see ``app.compute.loading``).
@@ -18,27 +18,23 @@ from torch import Tensor, nn
 
 from efm_core import (
     CASES,
-    TransportResult,
+    Trajectory,
     classifier_outputs,
     colourise,
     digits_split,
     generate,
     grey,
     image_hues,
-    learned_field,
     select_classes,
-    space_field,
     translate,
     translation_report,
-    transport_two_sided,
 )
 from efm_core.checkpoints import Checkpoint
 from efm_core.classifier import fashion_outputs
-from efm_core.config import IMAGE_SETS, SOLVERS, ExperimentConfig, FiniteSource, make_source
+from efm_core.config import IMAGE_SETS, ExperimentConfig, FiniteSource, make_source
 from efm_core.data.datasets import FASHION_CLASSES, fashion_available
-from efm_core.lines import LOST
 from efm_core.metrics import nearest_neighbours
-from efm_core.solvers import transport
+from efm_core.paths import SOLVERS
 
 SOLVER_LABELS = {"euler": "Euler (the paper)", "heun": "Heun", "rk45": "Adaptive (RK45)"}
 assert set(SOLVER_LABELS) == set(SOLVERS), "every solver of efm_core needs a label here"
@@ -49,14 +45,14 @@ EXACT_NEAREST_MAX_D = 256  # nearest training items by direct differences up to 
 
 
 class Moved(NamedTuple):
-    """Items carried along a learned field.
+    """Items carried along a learned field, as the pages show them: a core ``Trajectory`` in numpy, clipped, timed.
 
     x: (n, *shape) end points (images clipped to the data range, as shown); levels: (K,) snapshot heights z;
     path: (K, n, *shape) the items at those heights (clipped like x); nfe: batched network calls; bad: lines whose
-    slope was guarded (f_z <= f_min, the line would have turned back) or that went non-finite; seconds: wall time.
-    Two-sided moves (``move_two_sided``) have no heights: levels is empty, path holds the lines after every solver
-    step (S + 1, n, D + 1) with z last, ``lines`` the same as n polylines without their standing tails, ``cases``
-    their Theorem 3.1 cases, and bad counts the lost lines.
+    slope was guarded (f_z <= f_min, the line would have turned back), that went non-finite or were lost; seconds:
+    wall time. Two-sided moves (``move_two_sided``) have no heights: levels is empty, path holds the lines after
+    every solver step (S + 1, n, D + 1) with z last, ``lines`` the same as n polylines without their standing tails,
+    ``cases`` their Theorem 3.1 cases. Moves from a prior (``move_from_prior``) keep no path ((0, n, *shape)).
     """
 
     x: np.ndarray
@@ -69,24 +65,40 @@ class Moved(NamedTuple):
     cases: list[str] | None = None
 
 
-def move(
-    net: nn.Module, objective: str, L: float, x0: Tensor, *, reverse: bool = False, solver: str = "heun", steps: int = 50,
-    f_min: float = 0.05, snapshots: int = 8, clip: tuple[float, float] | None = None,
-) -> Moved:
-    """Carry ``x0`` (n, *shape) from the plate z = 0 to z = L along the learned field of ``net`` (or back, ``reverse``).
+def _polylines(path: np.ndarray) -> list[np.ndarray]:
+    """The n lines of a two-sided path (S + 1, n, D + 1) as polylines (float64), each cut after its last move."""
+    moving = np.any(np.diff(path, axis=0) != 0, axis=2)  # (S, n): the line moved in that step
+    last = [int(np.nonzero(moving[:, i])[0].max()) + 2 if moving[:, i].any() else 1 for i in range(path.shape[1])]
+    return [path[: last[i], i].astype(np.float64) for i in range(path.shape[1])]
 
-    ``solver`` is one of ``SOLVERS`` with ``steps`` (the initial step count for rk45); ``snapshots`` >= 2 heights are
-    recorded for the trajectory strips. Raises ValueError for bad solver options.
-    """
-    field = learned_field(net, objective, L)
-    start, end = (L, 0.0) if reverse else (0.0, L)
-    t0 = time.perf_counter()
-    r = transport(field, x0.float(), start, end, solver=solver, steps=int(steps), f_min=f_min, snapshots=snapshots)
-    seconds = time.perf_counter() - t0
-    x, path = r.x, r.path
+
+def _moved(r: Trajectory, seconds: float, clip: tuple[float, float] | None = None) -> Moved:
+    """A core ``Trajectory`` as ``Moved``: end points and snapshots clipped to ``clip``; a two-sided one (with
+    cases) also as polylines."""
+    x = r.x.cpu()
     if clip is not None:
-        x, path = x.clamp(*clip), path.clamp(*clip)
-    return Moved(x.numpy(), r.levels.numpy(), path.numpy(), r.nfe, int(r.bad.sum()), seconds)
+        x = x.clamp(*clip)
+    if r.path is None:
+        return Moved(x.numpy(), np.zeros(0), np.zeros((0, *x.shape)), r.nfe, int(r.bad.sum()), seconds)
+    path = r.path.cpu() if clip is None else r.path.cpu().clamp(*clip)
+    levels = np.zeros(0) if r.levels is None else r.levels.cpu().numpy()
+    if r.case is None:
+        return Moved(x.numpy(), levels, path.numpy(), r.nfe, int(r.bad.sum()), seconds)
+    cases = [CASES[c] for c in r.case.tolist()]
+    return Moved(x.numpy(), levels, path.numpy(), r.nfe, int(r.bad.sum()), seconds, _polylines(path.numpy()), cases)
+
+
+def move(
+    net: nn.Module, config: ExperimentConfig, x0: Tensor, *, reverse: bool = False, solver: str | None = None,
+    steps: int | None = None, f_min: float | None = None, snapshots: int = 8, clip: tuple[float, float] | None = None,
+) -> Moved:
+    """Carry ``x0`` (n, *shape) from the plate z = 0 to z = L along the learned field of ``net`` trained by ``config``
+    (or back, ``reverse``): ``efm_core.translate`` with the config's solver, ``solver`` (one of ``SOLVERS``),
+    ``steps`` (the initial step count for rk45) and ``f_min`` overriding it where given; ``snapshots`` >= 2 heights
+    are recorded for the trajectory strips. Raises ValueError for bad solver options."""
+    t0 = time.perf_counter()
+    r = translate(net, config, x0, reverse=reverse, kind=solver, steps=steps, f_min=f_min, snapshots=snapshots)
+    return _moved(r, time.perf_counter() - t0, clip)
 
 
 def move_from_prior(net: nn.Module, config: ExperimentConfig, n: int, seed: int) -> Moved:
@@ -94,32 +106,17 @@ def move_from_prior(net: nn.Module, config: ExperimentConfig, n: int, seed: int)
     end points only (no heights, no path); bad counts guarded or non-finite lines."""
     t0 = time.perf_counter()
     r = generate(net, config, n, seed)
-    seconds = time.perf_counter() - t0
-    x = r.x.numpy()
-    return Moved(x, np.zeros(0), np.zeros((0, *x.shape)), r.nfe, int((r.turned_back | r.nonfinite).sum()), seconds)
+    return _moved(r, time.perf_counter() - t0)
 
 
-def move_two_sided(net: nn.Module, L: float, x0: Tensor, seed: int, max_steps: int = 3000) -> Moved:
-    """Carry points ``x0`` (n, D) of P to Q by Theorem 3.1's map along the whole-space field of ``net`` (side chosen
-    by the flux share, seeded by ``seed``; ``efm_core.theorem.transport_two_sided``); lines still running after
-    ``max_steps`` RK4 steps are lost."""
+def move_two_sided(net: nn.Module, config: ExperimentConfig, x0: Tensor, seed: int,
+                   max_steps: int | None = None) -> Moved:
+    """Carry points ``x0`` (n, D) of P to Q by Theorem 3.1's map along the whole-space field of ``net`` (the config's
+    arc solver through ``efm_core.translate``: side chosen by the flux share, seeded by ``seed``); lines still
+    running after ``max_steps`` RK4 steps (the solver's default where None) are lost."""
     t0 = time.perf_counter()
-    r = transport_two_sided(space_field(net), x0.float(), 0.0, L, L, seed=seed, max_steps=max_steps, return_path=True)
-    seconds = time.perf_counter() - t0
-    path = r.path.numpy()
-    moving = np.any(np.diff(path, axis=0) != 0, axis=2)  # (S, n): the line moved in that step
-    last = [int(np.nonzero(moving[:, i])[0].max()) + 2 if moving[:, i].any() else 1 for i in range(path.shape[1])]
-    lines = [path[: last[i], i].astype(np.float64) for i in range(path.shape[1])]
-    end = r.end[:, :-1].numpy()
-    return Moved(end, np.zeros(0), path, r.nfe, int((r.case == LOST).sum()), seconds, lines, [CASES[c] for c in r.case.tolist()])
-
-
-def _moved(r: TransportResult, seconds: float, clip: tuple[float, float] | None) -> Moved:
-    """A core ``TransportResult`` (with snapshots) as ``Moved``, end points and snapshots clipped to ``clip``."""
-    x, path = r.x.cpu(), r.path.cpu()
-    if clip is not None:
-        x, path = x.clamp(*clip), path.clamp(*clip)
-    return Moved(x.numpy(), r.levels.cpu().numpy(), path.numpy(), r.nfe, int(r.bad.sum()), seconds)
+    r = translate(net, config, x0, seed=seed, max_steps=max_steps, return_path=True)
+    return _moved(r, time.perf_counter() - t0)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
