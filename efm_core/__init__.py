@@ -40,11 +40,11 @@ from .metrics import (
     w2_exact,
 )
 from .nets import FieldMLP, FieldSpaceMLP, FieldUNet, build_net
+from .paths import Trajectory, TransportResult
 from .plates import Plates, lift, make_plates, systematic_indices
 from .presets import PRESETS, get_preset
 from .sampler import SamplerConfig, field_target, sample_points
 from .sampling import evaluate, generate, translate
-from .paths import Trajectory, TransportResult
 from .theorem import forward_share, transport_exact, transport_trace, transport_two_sided
 from .train import Trainer
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import stats
 
-from efm_core import CASES, make_plates, plate_field_at, sample_toy, trace_lines
+from efm_core import CASES, lines, make_plates, plate_field_at, sample_toy, trace_lines
 
 FRONT, BEHIND, BACKWARD, LOST = (CASES.index(c) for c in ("front", "behind", "backward", "lost"))
 
@@ -274,3 +274,35 @@ def test_bad_arguments_raise_value_error(kwargs: dict, match: str) -> None:
 def test_plates_must_be_validated() -> None:
     with pytest.raises(ValueError, match="make_plates"):
         trace_lines(([[0.0]], [[0.0]], 1.0), n_lines=1)  # type: ignore[arg-type]
+
+
+def test_trace_robust_traces_the_lines_float32_loses_again_in_float64(monkeypatch):
+    """Lines float32 reports lost are traced again in float64 from the same start (forced here on lines 1 and 3):
+    their ends and paths are float64's; the others keep float32's results."""
+    pos = sample_toy("gaussian", 48, D=2, seed=0)
+    plates = make_plates(pos, sample_toy("two_gaussians", 48, D=2, seed=1), 6.0)
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randint(0, 48, (5,), generator=g)
+    u = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    real = lines.trace_lines
+
+    def flaky(plates, **kw):
+        out = real(plates, **kw)
+        if kw["dtype"] == torch.float32:
+            case = out.case.clone()
+            case[[1, 3]] = lines.LOST
+            out = out._replace(case=case)
+        return out
+
+    monkeypatch.setattr(lines, "trace_lines", flaky)
+    robust = lines.trace_robust(plates, charges=idx, directions=u, return_paths=True, tol=1e-3)
+    ref = real(plates, charges=idx, directions=u, dtype=torch.float64, tol=1e-3, return_paths=True)
+    first = real(plates, charges=idx, directions=u, dtype=torch.float32, tol=1e-3, return_paths=True)
+    assert lines.LOST not in robust.case.tolist() and robust.end.dtype == torch.float32
+    assert torch.equal(robust.end_charge, ref.end_charge)
+    for i in (1, 3):
+        assert torch.equal(robust.paths[i], ref.paths[i])
+    for i in (0, 2, 4):
+        assert torch.equal(robust.paths[i], first.paths[i]) and torch.equal(robust.end[i], first.end[i])
+    with pytest.raises(ValueError, match="starts, or charges with directions"):
+        lines.trace_robust(plates, n_lines=4)

@@ -84,7 +84,7 @@ def test_card_translation_bars(name):
     assert m["read_as_target"] >= 0.8 and m["hue_kept_share"] >= 0.8, m
 
 
-# The EFM toys are two-sided (Theorem 3.1's map with a whole-space field, efm_core.two_sided): forward-only EFM reached
+# The EFM toys are two-sided (Theorem 3.1's map with a whole-space field, efm_core.theorem): forward-only EFM reached
 # only 3.3x the floor on Gaussian -> two Gaussians at L = 6, because about 43 % of P's flux leaves the plate backwards.
 L6 = [n for n in TOYS if n.endswith("L6")]
 L6 += [f"fm-{n}" for n in L6]

@@ -1,13 +1,15 @@
-"""Two-sided transport along a learned field (efm_core.two_sided), its whole-space net and sampler, against fields
-whose lines are known in closed form. The end-to-end check against exact field lines is in test_pretrained.py."""
+"""Two-sided transport along a learned field (efm_core.theorem.transport_two_sided), its whole-space net and
+sampler, against fields whose lines are known in closed form. The end-to-end check against exact field lines is in
+test_pretrained.py."""
 
 import math
 
 import pytest
 import torch
 
-from efm_core import make_plates, plate_field_at, sample_toy
+from efm_core import make_plates, sample_toy
 from efm_core.config import ExperimentConfig
+from efm_core.fields import exact_space_field
 from efm_core.lines import BEHIND, FRONT, LOST
 from efm_core.nets import FieldSpaceMLP, build_net, side_flags
 from efm_core.presets import get_preset
@@ -23,6 +25,16 @@ def _unit(v):
     return v / v.norm(dim=1, keepdim=True)
 
 
+def _field(u):
+    """A unit field u(X (B, D+1), side (B, 2)) -> (B, D+1), z last, as a ``fields.Field``."""
+
+    def field(x, z, side=None):
+        f = u(torch.cat([x, z[:, None]], dim=1), side)
+        return f[:, :-1], f[:, -1]
+
+    return field
+
+
 def _split_field(t, a, b, z0):
     """E = (t, a) above z0 and (t, b) below (a charged plate: only E_z jumps), as unit vectors; t (K, D)."""
 
@@ -30,7 +42,7 @@ def _split_field(t, a, b, z0):
         above = X[:, -1] > z0
         return _unit(torch.cat([t, torch.where(above, a, b)[:, None]], dim=1))
 
-    return field
+    return _field(field)
 
 
 @pytest.mark.parametrize("z_start, z_end", [(0.0, L), (L, 0.0)])
@@ -56,10 +68,7 @@ def test_forward_share_from_directions_matches_the_exact_flux_split_of_a_coulomb
     plates = make_plates(P, sample_toy("two_gaussians", 1024, D=2, seed=1), 6.0)
     x = sample_toy("gaussian", 300, D=2, seed=2)
 
-    def exact(X, side):
-        return plate_field_at(X, plates).direction
-
-    share = forward_share(exact, x, 0.0, 6.0, 6.0, 0.1)
+    share = forward_share(exact_space_field(plates), x, 0.0, 6.0, 6.0, 0.1)
     split = forward_probability(plates, x, 0.1)
     assert 0.3 < float(split.mean()) < 0.7  # flux really leaves both ways
     assert float((share - split).abs().mean()) < 1e-3 and float((share - split).abs().max()) < 5e-3
@@ -83,9 +92,10 @@ def _sink_plate(X, side):
 
 def test_lines_end_on_the_plate_they_meet_and_keep_their_x():
     x0 = torch.tensor([[0.3, -0.2], [5.0, 1.0], [-40.0, 3.0]], dtype=torch.float64)
-    end, case, finite, nfe, path = transport_two_sided(_sink_plate, x0, 0.0, L, L, sides="forward", return_path=True)
-    torch.testing.assert_close(end[:, :2], x0)
-    assert end[:, 2].tolist() == [L] * 3 and case.tolist() == [FRONT] * 3 and finite.all() and nfe > 0
+    r = transport_two_sided(_field(_sink_plate), x0, 0.0, L, L, sides="forward", return_path=True)
+    end, path = r.end, r.path
+    torch.testing.assert_close(r.x, x0)
+    assert r.z.tolist() == [L] * 3 and r.case.tolist() == [FRONT] * 3 and not r.nonfinite.any() and r.nfe > 0
     assert torch.equal(path[-1], end) and (path[:, :, :2] == x0).all() and (path[1:, :, 2].diff(dim=0) >= 0).all()
 
 
@@ -97,8 +107,8 @@ def test_a_step_keeps_the_side_it_starts_on():
         return _sink_plate(X, side_flags(X[:, -1], L))
 
     x0 = torch.zeros(4, 2, dtype=torch.float64)
-    case_flags = transport_two_sided(_sink_plate, x0, 0.0, L, L, sides="forward", steps=2, max_steps=200)[1]
-    case_own = transport_two_sided(own_heights, x0, 0.0, L, L, sides="forward", steps=2, max_steps=200)[1]
+    case_flags = transport_two_sided(_field(_sink_plate), x0, 0.0, L, L, sides="forward", steps=2, max_steps=200).case
+    case_own = transport_two_sided(_field(own_heights), x0, 0.0, L, L, sides="forward", steps=2, max_steps=200).case
     assert (case_flags == FRONT).all() and (case_own == LOST).all()
 
 
@@ -114,10 +124,11 @@ def _loop_behind(X, side):
 
 def test_plate_rule_passes_through_where_the_field_goes_on_and_ends_behind():
     x0 = torch.tensor([[-0.5, 0.3], [1.5, 0.0]], dtype=torch.float64)
-    end, case, *_ = transport_two_sided(_loop_behind, x0, 0.0, L, L, sides="forward", steps=200)
-    assert case.tolist() == [BEHIND, FRONT]
-    torch.testing.assert_close(end[:, :2], torch.tensor([[2.5, 0.3], [1.5, 0.0]], dtype=torch.float64), atol=1e-4, rtol=0)  # chord at the crossing
-    assert end[:, 2].tolist() == [L, L]
+    r = transport_two_sided(_field(_loop_behind), x0, 0.0, L, L, sides="forward", steps=200)
+    assert r.case.tolist() == [BEHIND, FRONT]
+    chord = torch.tensor([[2.5, 0.3], [1.5, 0.0]], dtype=torch.float64)  # the chord at the crossing
+    torch.testing.assert_close(r.x, chord, atol=1e-4, rtol=0)
+    assert r.z.tolist() == [L, L]
 
 
 def test_dipole_direction_matches_two_point_charges_seen_from_far_away():
