@@ -1,8 +1,10 @@
 """Field lines of the exact two-plate field: a batched adaptive tracer in arc length, and Theorem 3.1's cases.
 
 A field line solves dp/ds = E(p) / |E(p)| in arc length s (never dx/dz, which is singular where E_z changes sign).
-All lines advance together with Dormand-Prince 5(4) (FSAL, 6 field evaluations per attempted step), each with its own
-step size; the state of the running lines is compacted whenever some stop. The field comes from one ``FieldEvaluator``
+All lines advance together with Dormand-Prince 5(4) (``solvers.dp_arc_step``: FSAL, 6 field evaluations per attempted
+step), each with its own step size; the state of the running lines is compacted whenever some stop. This module holds
+the rules (step cap, capture, the plate rule, loss) and the cases; ``trace_robust`` traces in float32 and again in
+float64 the lines float32 lost. The field comes from one ``FieldEvaluator``
 per trace (the plates prepared once; at D <= 3 power weights without log/exp), whose last evaluation of a step also
 gives the distances to the nearest charges.
 

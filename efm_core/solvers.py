@@ -69,7 +69,8 @@ def _combine(coeff: Tensor, stages: Tensor) -> Tensor:
 
 
 def dp_arc_step(direction: Callable[[Tensor], Tensor], direction_last: Callable[[Tensor], tuple[Tensor, object]],
-                p: Tensor, k: Tensor, h: Tensor, tol_len: Tensor, tables: tuple[list[Tensor], Tensor, Tensor]):
+                p: Tensor, k: Tensor, h: Tensor, tol_len: Tensor,
+                tables: tuple[list[Tensor], Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor, object, Tensor]:
     """One attempted Dormand-Prince 5(4) step of dp/ds = u(p) in arc length for b lines (FSAL: 6 evaluations).
 
     p: (b, d) points, k: (b, d) the slope u(p) there, h: (b,) the step to try, tol_len: (b,) the local error allowed
@@ -104,7 +105,8 @@ Events = Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, int]]  # (idx,
 
 
 def rk4_arc(slope_at: Callable[[Tensor], Callable[[Tensor], Tensor]], X: Tensor, step: Callable[[Tensor], Tensor],
-            events: Events, max_steps: int, return_path: bool = False):
+            events: Events, max_steps: int,
+            return_path: bool = False) -> tuple[Tensor, Tensor, Tensor, int, Tensor | None]:
     """Carry B points ``X`` (B, d) (moved in place) by RK4 steps until ``events`` stops them or ``max_steps`` pass.
 
     Per step of the running lines Y (b, d): ``slope_at(Y)`` is the slope function of that step (the caller may freeze

@@ -67,6 +67,8 @@ keep their last point and are counted, never NaN. NFE counts batched network cal
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -353,7 +355,7 @@ def transport_two_sided(
     centre[-1] = L / 2
     case = torch.where(front, FRONT, BACKWARD).to(device=x0.device)
 
-    def slope_at(Y: Tensor):  # the side flags of the point a step starts from hold for all four stages
+    def slope_at(Y: Tensor) -> Callable[[Tensor], Tensor]:  # the side flags of a step's start hold for all 4 stages
         side = side_flags(Y[:, -1], L)
         return lambda y: _far_or_net(field, y, side, centre, REACH * L)
 
