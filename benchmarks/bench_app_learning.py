@@ -97,7 +97,7 @@ def digits(n: int) -> str:
 
     from app.compute import learned, loading
     from efm_core.checkpoints import build_model
-    from efm_core.config import make_source
+    from efm_core.data.sources import make_source
     from efm_core.presets import get_preset
 
     rows = ["| model | weights | solver | NFE | wall s for 64 | CPU s for 64 |", "|---|---|---|---|---|---|"]

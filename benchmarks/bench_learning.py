@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from efm_core import metrics  # noqa: E402
 from efm_core.checkpoints import load_checkpoint  # noqa: E402
-from efm_core.config import make_source  # noqa: E402
+from efm_core.data.sources import make_source  # noqa: E402
 from efm_core.fields import (
     learned_field,  # noqa: E402
     space_field,  # noqa: E402

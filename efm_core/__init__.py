@@ -2,7 +2,7 @@
 
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .classifier import classifier_outputs, load_classifier
-from .config import ExperimentConfig, make_source
+from .config import ExperimentConfig
 from .data import (
     TOYS,
     ColouredDigits,
@@ -15,6 +15,7 @@ from .data import (
     load_digits,
     load_image_folder,
     load_point_cloud,
+    make_source,
     parse_point_cloud,
     sample_toy,
     select_classes,

@@ -1,8 +1,11 @@
 """Safe checkpoints: ``NAME.safetensors`` (tensors only) + ``NAME.json`` (model card), never executing code.
 
 The JSON card holds the format name and version, the full ``ExperimentConfig`` (data, L, sampler, net, seed...),
-the training steps and time, metrics at save time, a manifest of every tensor (dtype and shape) and the SHA-256 of
-the tensor file. Loading refuses, with one clear ``CheckpointError`` (a ValueError) message: a missing file, a
+what each plate's items are (``data``: {"p": {"shape": [...], "clip": [lo, hi] or null}, "q": ... or null}, so that
+rebuilding the net and sampling never read the data; a card without it, from before, falls back on what its data
+specs state, reading a point file only where nothing else tells its shape: ``card_data``), the training steps and
+time, metrics at save time, a manifest of every tensor (dtype and shape) and the SHA-256 of the tensor file (the
+card itself is not hashed). Loading refuses, with one clear ``CheckpointError`` (a ValueError) message: a missing file, a
 pickle or zip file (``torch.save`` output can run code when loaded, so it is never opened), anything that is not
 safetensors, a tensor file whose hash, names, dtypes or shapes differ from its card, a card from a newer format,
 and weights that do not fit the net the config describes.
@@ -28,7 +31,8 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from . import limits
-from .config import ExperimentConfig, make_source
+from .config import ExperimentConfig
+from .data.sources import DataInfo, data_info, spec_info
 from .nets import build_net
 
 FORMAT = "field-matching-lab/checkpoint"
@@ -49,6 +53,12 @@ class Checkpoint(NamedTuple):
     card: dict
     tensors: dict[str, Tensor]
     net: nn.Module
+
+    def data(self, plate: str) -> DataInfo | None:
+        """What the items of plate ``'p'`` or ``'q'`` are (shape, value range), as the card records them (None: no
+        data on that plate)."""
+        entry = self.card["data"][plate]
+        return None if entry is None else DataInfo.from_card(entry)
 
 
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -92,11 +102,14 @@ def save_checkpoint(
     steps: int,
     metrics: dict | None = None,
     extra: dict | None = None,
+    data: dict[str, DataInfo | None] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``path``.safetensors and ``path``.json (atomically, each via a temporary file); returns both paths.
 
-    ``tensors`` must contain the ``net.*`` weights; ``extra`` adds free-form card entries (e.g. train_seconds).
+    ``tensors`` must contain the ``net.*`` weights; ``extra`` adds free-form card entries (e.g. train_seconds);
+    ``data`` what the plates' items are ({"p": DataInfo, "q": DataInfo or None}; default ``plate_data(config)``).
     """
+    data = plate_data(config) if data is None else data
     if not any(k.startswith(NET_PREFIX) for k in tensors):
         raise ValueError("a checkpoint needs the net's weights under names starting with 'net.'.")
     st_path, json_path = checkpoint_paths(path)
@@ -109,6 +122,7 @@ def save_checkpoint(
         "format_version": FORMAT_VERSION,
         "name": config.name,
         "config": config.to_dict(),
+        "data": {plate: None if info is None else info.to_card() for plate, info in data.items()},
         "steps": int(steps),
         "seed": config.seed,
         "metrics": _json_safe(metrics or {}),
@@ -202,29 +216,82 @@ def load_into(net: nn.Module, state: dict[str, Tensor], what: str) -> None:
     net.load_state_dict(state)
 
 
-def build_model(config: ExperimentConfig) -> nn.Module:
-    """An untrained net for ``config`` (data shape from its P source), refused (ValueError) before it is allocated if
-    its parameters, or its activations at the training batch ``n_queries``, are above the stated limits
-    (``nets.build_net``, ``efm_core.limits``)."""
-    return build_net(config.net, make_source(config.p).shape, config.L, batch=config.n_queries)
+def plate_data(config: ExperimentConfig) -> dict[str, DataInfo | None]:
+    """What the items of each plate of ``config`` are ({"p": DataInfo, "q": DataInfo or None}), from its specs
+    (``data.sources.data_info``: a point file is read for its shape)."""
+    return {"p": data_info(config.p), "q": None if config.q is None else data_info(config.q)}
 
 
-def check_batch(config: ExperimentConfig, n: int, what: str = "n") -> None:
-    """ValueError unless ``n`` items fit one forward pass of ``config``'s net under ``limits.MAX_ACTIVATION_BYTES``
-    (sized on the meta device, nothing allocated); ``what`` names the argument in the message."""
-    shape = make_source(config.p).shape
+def card_data(card: dict, config: ExperimentConfig, name: str) -> dict[str, DataInfo | None]:
+    """What the items of each plate are, as the card ``name`` records them. A card without ``data`` (saved before it
+    was recorded) falls back on what the config's specs state; a point file (no value range) has the shape of the
+    other plate (P and Q share it), and only when both plates are point files is one read, else a CheckpointError
+    says how to mend the card."""
+    if "data" in card:
+        return _recorded_data(card["data"], config, name)
+    specs = {"p": config.p, "q": config.q}
+    stated = {plate: None if spec is None else spec_info(spec) for plate, spec in specs.items()}
+    shape = next((info.shape for info in stated.values() if info is not None), None)
+    if shape is None:
+        try:
+            shape = data_info(config.p).shape
+        except ValueError as err:
+            raise CheckpointError(
+                f"{name} records no data shapes (saved before they were recorded) and its P data, which would tell "
+                f"them, cannot be read: {err} Put the file back, or add to the card "
+                '"data": {"p": {"shape": [D], "clip": null}, "q": {"shape": [D], "clip": null}}.'
+            ) from None
+    return {plate: None if spec is None else stated[plate] or DataInfo(shape, None) for plate, spec in specs.items()}
+
+
+def _recorded_data(entries: object, config: ExperimentConfig, name: str) -> dict[str, DataInfo | None]:
+    """The card's ``data`` entry, checked against the config's plates and what their specs state."""
+    try:
+        data = {plate: None if entries[plate] is None else DataInfo.from_card(entries[plate]) for plate in ("p", "q")}
+    except (TypeError, KeyError, ValueError) as err:
+        raise CheckpointError(f"{name}: its 'data' entry is not valid ({err}).") from None
+    for plate, spec in (("p", config.p), ("q", config.q)):
+        if (spec is None) != (data[plate] is None):
+            raise CheckpointError(f"{name}: its 'data' entry does not match its config's plates ({plate}).")
+        stated = None if spec is None else spec_info(spec)
+        if stated is not None and stated != data[plate]:
+            raise CheckpointError(f"{name}: its 'data' entry for {plate} ({data[plate]}) differs from what its "
+                                  f"config's data spec states ({stated}); fix one of them.")
+    return data
+
+
+def build_model(config: ExperimentConfig, shape: tuple[int, ...] | None = None) -> nn.Module:
+    """An untrained net for ``config`` and items of ``shape`` (default: what its P spec states, ``plate_data``),
+    refused (ValueError) before it is allocated if its parameters, or its activations at the training batch
+    ``n_queries``, are above the stated limits (``nets.build_net``, ``efm_core.limits``)."""
+    shape = data_info(config.p).shape if shape is None else shape
+    return build_net(config.net, shape, config.L, batch=config.n_queries)
+
+
+def check_batch(config: ExperimentConfig, n: int, what: str = "n", shape: tuple[int, ...] | None = None) -> None:
+    """ValueError unless ``n`` items of ``shape`` (default as ``build_model``) fit one forward pass of ``config``'s net
+    under ``limits.MAX_ACTIVATION_BYTES`` (sized on the meta device, nothing allocated); ``what`` names the argument
+    in the message."""
+    shape = data_info(config.p).shape if shape is None else shape
     size = limits.net_size(lambda: build_net(config.net, shape, config.L), n)
     limits.check_net_size(size, f"{what} = {n} items through this model")
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
-    """Load and verify a checkpoint; the net is rebuilt from the card's config and holds the ``net.*`` weights."""
+    """Load and verify a checkpoint; the net is rebuilt from the card's config and recorded data shape (nothing of
+    the data is read; ``card_data`` for older cards) and holds the ``net.*`` weights. The returned card always has
+    ``data`` (``Checkpoint.data``)."""
     card, tensors = load_tensors(path)
     name = checkpoint_paths(path)[1].name
     try:
         config = ExperimentConfig.from_dict(card["config"])
-        net = build_model(config)
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{name}: its config is not valid: {err}") from None
+    data = card_data(card, config, name)
+    try:
+        net = build_model(config, data["p"].shape)
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{name}: its config is not valid: {err}") from None
     load_into(net, net_state(tensors), name)
+    card = {**card, "data": {plate: None if info is None else info.to_card() for plate, info in data.items()}}
     return Checkpoint(config, card, tensors, net.to(device).eval())

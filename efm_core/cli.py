@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import limits
-from .config import SAMPLING_SOLVERS, ExperimentConfig, make_source
+from .config import SAMPLING_SOLVERS, ExperimentConfig
 from .presets import PRESETS, get_preset
 
 EXIT_USAGE = 2
@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="noise -> data: draw samples from a checkpoint", description=(
         "Draw N samples of P (seeded), carry them along the learned field to Q (PFGM, PFGM++: from their prior to "
         "the data), and save them in data space "
-        "(e.g. (N, 1, 8, 8) in [-1, 1] for digits) as a float32 .npy file."))
+        "(e.g. (N, 1, 8, 8) in [-1, 1] for digits) as a float32 .npy file. Noise or a prior needs no data file; a "
+        "model whose P is a data set or file draws from it, so it must be there (else move your own items with "
+        "transport --input)."))
     s.add_argument("--checkpoint", required=True, metavar="PATH", help="checkpoint path without suffix (PATH.safetensors + PATH.json)")
     s.add_argument("--n", type=_count(limits.MAX_ITEMS), required=True, help="number of samples")
     s.add_argument("--seed", type=_seed, default=0, help="random seed of the start points (default 0)")
@@ -171,7 +173,7 @@ def _load(path: str, device: str):
 def _check_batch(ckpt, n: int, what: str) -> None:
     from .checkpoints import check_batch
 
-    check_batch(ckpt.config, n, what)
+    check_batch(ckpt.config, n, what, ckpt.data("p").shape)
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:
@@ -183,8 +185,9 @@ def _save_npy(path: str, array: np.ndarray) -> None:
     np.save(out, array)
 
 
-def _clip(x: torch.Tensor, spec: dict) -> np.ndarray:
-    clip = make_source(spec).clip
+def _clip(x: torch.Tensor, ckpt, plate: str) -> np.ndarray:
+    """``x`` in the value range the card records for ``plate`` ('p' or 'q'; nothing of the data is read)."""
+    clip = ckpt.data(plate).clip
     x = x if clip is None else x.clamp(*clip)
     return x.detach().cpu().float().numpy()
 
@@ -239,8 +242,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     ckpt = _load(args.checkpoint, args.device)
     _check_batch(ckpt, args.n, "--n")
     result = generate(ckpt.net, ckpt.config, args.n, args.seed, **_solver_overrides(args))
-    spec = ckpt.config.p if ckpt.config.one_plate else ckpt.config.q
-    _save_npy(args.out, _clip(result.x, spec))
+    _save_npy(args.out, _clip(result.x, ckpt, "p" if ckpt.config.one_plate else "q"))
     print(f"wrote {args.out}: {args.n} samples, NFE {result.nfe}, bad lines {int(result.bad.sum())}", file=sys.stderr)
     return 0
 
@@ -266,7 +268,7 @@ def cmd_transport(args: argparse.Namespace) -> int:
     ckpt = _load(args.checkpoint, args.device)
     _check_batch(ckpt, array.shape[0], "the rows of --input")
     result = translate(ckpt.net, ckpt.config, torch.from_numpy(array.astype(np.float32)), reverse=args.reverse, **_solver_overrides(args))
-    _save_npy(args.out, _clip(result.x, ckpt.config.p if args.reverse else ckpt.config.q))
+    _save_npy(args.out, _clip(result.x, ckpt, "p" if args.reverse else "q"))
     print(f"wrote {args.out}: {result.x.shape[0]} items, NFE {result.nfe}, bad lines {int(result.bad.sum())}", file=sys.stderr)
     return 0
 

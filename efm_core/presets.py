@@ -43,16 +43,22 @@ def _toy_two_sided(name: str, target: str, L: float) -> ExperimentConfig:
     )
 
 
-def _one_plate(name: str, objective: str, data: dict, net: dict, steps: int, n_charges: int, scale: float, D_aug: int) -> ExperimentConfig:
-    """PFGM (z_max = 40, upstream's CIFAR-10 options) or PFGM++ (sigma_max = 80 and EDM's options with sigma_data =
-    ``scale``, the data's RMS per coordinate, and P_mean shifted by log(scale / 0.5), so that the training levels
-    follow the data's scale as EDM's do for images of RMS 0.5)."""
+def pfgmpp_method(scale: float, D_aug: int) -> dict:
+    """PFGM++'s options for data of RMS ``scale`` per coordinate: EDM's, with sigma_data = ``scale`` and P_mean
+    shifted by log(scale / 0.5), so that the training levels follow the data's scale as EDM's do for images of RMS
+    0.5 (the one home of this rule: the presets and the app's Training lab)."""
+    return options_dict(PFGMppOptions(D_aug=D_aug, sigma_data=scale, P_mean=round(-1.2 + math.log(scale / 0.5), 3)))
+
+
+def one_plate(name: str, objective: str, data: dict, net: dict, steps: int, n_charges: int, scale: float,
+              D_aug: int) -> ExperimentConfig:
+    """PFGM (z_max = 40, upstream's CIFAR-10 options) or PFGM++ (sigma_max = 80 and ``pfgmpp_method(scale, D_aug)``,
+    ``scale`` the data's RMS per coordinate) on the data spec ``data`` alone."""
     if objective == "pfgm":
         L, method = 40.0, options_dict(PFGMOptions())
         solver = {"kind": "rk45", "steps": 20, "rtol": 1e-4, "atol": 1e-4, "f_min": 1e-4, "max_steps": 2000}
     else:
-        L = 80.0
-        method = options_dict(PFGMppOptions(D_aug=D_aug, sigma_data=scale, P_mean=round(-1.2 + math.log(scale / 0.5), 3)))
+        L, method = 80.0, pfgmpp_method(scale, D_aug)
         solver = {"kind": "heun", "steps": 18}
     what = "PFGM" if objective == "pfgm" else f"PFGM++ (D_aug = {D_aug})"
     return ExperimentConfig(
@@ -140,13 +146,14 @@ def _build_presets() -> dict[str, ExperimentConfig]:
             presets[f"fm-{name}"] = _toy(f"fm-{name}", target, float(L), "fm")
             presets[f"{name}-two-sided"] = _toy_two_sided(f"{name}-two-sided", target, float(L))
         toy = {"kind": "toy", "name": target, "D": 2}  # PFGM++: D_aug = 2N on the toys and the digits
-        presets[f"pfgm-{target}"] = _one_plate(f"pfgm-{target}", "pfgm", toy, _TOY_NET, 1500, 1024, 1.0, 1)
-        presets[f"pfgmpp-{target}"] = _one_plate(f"pfgmpp-{target}", "pfgmpp", toy, _TOY_NET, 1500, 1024, _TOY_RMS[target], 4)
+        presets[f"pfgm-{target}"] = one_plate(f"pfgm-{target}", "pfgm", toy, _TOY_NET, 1500, 1024, 1.0, 1)
+        presets[f"pfgmpp-{target}"] = one_plate(f"pfgmpp-{target}", "pfgmpp", toy, _TOY_NET, 1500, 1024,
+                                                _TOY_RMS[target], 4)
     presets["digits-gen"] = _digits_gen("digits-gen", "efm")
     presets["fm-digits-gen"] = _digits_gen("fm-digits-gen", "fm")
     digits = {"kind": "digits", "classes": None, "split": "train"}
-    presets["pfgm-digits"] = _one_plate("pfgm-digits", "pfgm", digits, _DIGITS_NET, 2000, 2048, 1.0, 1)
-    presets["pfgmpp-digits"] = _one_plate("pfgmpp-digits", "pfgmpp", digits, _DIGITS_NET, 2000, 2048, 0.5, 128)
+    presets["pfgm-digits"] = one_plate("pfgm-digits", "pfgm", digits, _DIGITS_NET, 2000, 2048, 1.0, 1)
+    presets["pfgmpp-digits"] = one_plate("pfgmpp-digits", "pfgmpp", digits, _DIGITS_NET, 2000, 2048, 0.5, 128)
     presets["cdigits-2to3"] = _cdigits("cdigits-2to3", "efm")
     presets["fm-cdigits-2to3"] = _cdigits("fm-cdigits-2to3", "fm")
     presets["fashion-gen"] = _fashion_gen("fashion-gen", "efm")

@@ -20,7 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from . import limits
-from .config import ExperimentConfig, FiniteSource, make_source
+from .config import ExperimentConfig
+from .data.sources import FiniteSource, Source, data_info, make_source
 from .fields import learned_field, pfgm_field, space_field
 from .nets import FieldSpaceMLP
 from .paths import ARC, EDM_SOLVERS, Trajectory
@@ -34,17 +35,42 @@ def item_seed(seed: int, i: int) -> int:
     return (int(seed) * 1_000_003 + i) % (2**63 - 1)
 
 
-def start_points(config: ExperimentConfig, n: int, seed: int) -> tuple[Tensor, bool]:
+def data_shape(net: nn.Module, config: ExperimentConfig) -> tuple[int, ...]:
+    """The shape of one item of ``net`` (its ``data_shape``, as every net of ``nets`` has), else what ``config``'s P
+    spec states (``data.sources.data_info``)."""
+    shape = getattr(net, "data_shape", None)
+    return tuple(shape) if shape is not None else data_info(config.p).shape
+
+
+def _p_source(config: ExperimentConfig) -> Source:
+    """P's source, to draw start items from; a ValueError saying what to do if its data cannot be read."""
+    try:
+        return make_source(config.p)
+    except ValueError as err:
+        raise ValueError(
+            f"this model starts from samples of its P data ({config.p.get('kind')}), which cannot be read: {err} "
+            "Put the data back to sample, or move items of your own with translate (python -m efm_core transport "
+            "--input IN.npy)."
+        ) from None
+
+
+def start_points(config: ExperimentConfig, n: int, seed: int, shape: tuple[int, ...] | None = None
+                 ) -> tuple[Tensor, bool]:
     """``n`` start items (n, *shape) on the CPU for a noise -> data run of ``config`` and whether they start on a
     prior (PFGM, PFGM++). An endless source (Gaussian noise, a toy) or a prior is drawn one item at a time from its
-    own generator (``item_seed``), so the first k items stay the same when n changes; a finite set draws n at once."""
-    source, o = make_source(config.p), config.method_options
+    own generator (``item_seed``), so the first k items stay the same when n changes; a finite set draws n at once.
+    A prior needs only the items' ``shape`` (default: what the P spec states), no data; other starts are P's
+    samples (``_p_source``: a P file must be there)."""
+    o = config.method_options
     draw: Callable[[torch.Generator], Tensor]
+    if config.one_plate:
+        shape = data_info(config.p).shape if shape is None else tuple(shape)
     if config.objective == "pfgm":
-        draw = lambda g: pfgm_prior(1, source.shape, config.L, o.radius, g)[0]  # noqa: E731
+        draw = lambda g: pfgm_prior(1, shape, config.L, o.radius, g)[0]  # noqa: E731
     elif config.objective == "pfgmpp":
-        draw = lambda g: pfgmpp_prior(1, source.shape, config.L, o.d_aug, g)[0]  # noqa: E731
+        draw = lambda g: pfgmpp_prior(1, shape, config.L, o.d_aug, g)[0]  # noqa: E731
     else:
+        source = _p_source(config)
         if isinstance(source, FiniteSource):
             return source.sample(n, torch.Generator().manual_seed(int(seed))), False
         draw = lambda g: source.sample(1, g)[0]  # noqa: E731
@@ -87,7 +113,7 @@ def generate(net: nn.Module, config: ExperimentConfig, n: int, seed: int = 0, **
     limits.check_count("n", n, limits.MAX_ITEMS, why="items in one call: generate in several calls")
     options = _solver_options(config, solver)
     device = next(net.parameters()).device
-    x0, from_prior = start_points(config, n, seed)
+    x0, from_prior = start_points(config, n, seed, data_shape(net, config))
     if from_prior:
         return _from_prior(net, config, x0.to(device), options)
     field = learned_field(net, config.objective, config.L)
@@ -118,7 +144,7 @@ def translate(net: nn.Module, config: ExperimentConfig, x: Tensor, reverse: bool
     seeds the arc solver's side choice (the other solvers draw nothing)."""
     if config.one_plate:
         raise ValueError(f"{config.objective} has data on one plate only; it generates but does not translate.")
-    shape = make_source(config.p).shape
+    shape = data_shape(net, config)
     if not isinstance(x, Tensor) or tuple(x.shape[1:]) != tuple(shape) or x.shape[0] < 1:
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"inputs must have shape (n, {', '.join(map(str, shape))}) for this model; got {got}.")
@@ -145,8 +171,7 @@ def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int 
     limits.check_count("n", n, limits.MAX_EVAL_ITEMS, why="exact W2 costs O(n^3) time and O(n^2) memory")
 
     target_spec = config.p if config.one_plate else config.q
-    target = make_source(target_spec)
-    source = make_source(config.p)
+    target, source = _eval_source(target_spec, "target"), _eval_source(config.p, "P")
     translating = not config.one_plate and config.p["kind"] in ("digits", "coloured_digits")
     if translating:
         inputs = source.reference(n, seed)
@@ -167,3 +192,12 @@ def evaluate(net: nn.Module, config: ExperimentConfig, n: int = 1000, seed: int 
         report = {}
     report.update({f"transport_{k}": v for k, v in result.stats().items()})
     return report
+
+
+def _eval_source(spec: dict, what: str) -> Source:
+    """The source ``evaluate`` compares against; a ValueError saying what it needs if its data cannot be read."""
+    try:
+        return make_source(spec)
+    except ValueError as err:
+        raise ValueError(f"evaluate compares samples with the model's data and needs its {what} data "
+                         f"({spec.get('kind')}), which cannot be read: {err}") from None

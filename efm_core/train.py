@@ -36,7 +36,8 @@ from .checkpoints import (
     net_state,
     save_checkpoint,
 )
-from .config import ExperimentConfig, make_source
+from .config import ExperimentConfig
+from .data.sources import Source, as_source
 from .objectives import make_objective
 
 StepCallback = Callable[["Trainer", dict], bool | None]
@@ -71,7 +72,9 @@ def lr_factor(step: int, config: ExperimentConfig) -> float:
 class Trainer:
     """Train the net of ``config``; ``step(k)`` runs k steps, ``run()`` all remaining ones.
 
-    device: 'cpu', 'cuda' or 'auto'. callback: called as ``callback(trainer, record)`` after every step; return
+    p_data, q_data: the plates' items held in memory (a tensor (n, *shape), drawn as a finite set, or a
+    ``data.sources.Source``) instead of reading what ``config.p`` / ``config.q`` name, e.g. for a ``memory`` spec
+    (``data.sources``); checked against the spec's shape and range. device: 'cpu', 'cuda' or 'auto'. callback: called as ``callback(trainer, record)`` after every step; return
     False (or call ``request_stop()``) to stop. log_path: CSV loss log (appended; rank 0 only). dist: a
     ``distributed.DistContext`` for DDP (see ``distributed.init_distributed``).
     Attributes: ``net`` (raw weights), ``ema`` (averaged weights, used for sampling), ``step_count``, ``history``
@@ -82,6 +85,8 @@ class Trainer:
         self,
         config: ExperimentConfig,
         *,
+        p_data: Tensor | Source | None = None,
+        q_data: Tensor | Source | None = None,
         device: str | torch.device = "auto",
         callback: StepCallback | None = None,
         log_path: str | os.PathLike | None = None,
@@ -91,13 +96,16 @@ class Trainer:
         self.dist = dist
         self.device = distributed.device_for(dist, resolve_device(device))
         self.objective = make_objective(config)
-        self.p_source = make_source(config.p)
-        self.q_source = make_source(config.q) if config.q is not None else None
+        if config.q is None and q_data is not None:
+            raise ValueError(f"the {config.objective} objective has data on one plate only: pass no q_data.")
+        self.p_source = as_source(p_data, config.p, "P")
+        self.q_source = as_source(q_data, config.q, "Q") if config.q is not None else None
         if self.q_source is not None and self.q_source.shape != self.p_source.shape:
-            raise ValueError(f"P and Q data must have the same shape; got {self.p_source.shape} and {self.q_source.shape}.")
+            raise ValueError(f"P and Q data must have the same shape; got {self.p_source.shape} and "
+                             f"{self.q_source.shape}.")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.net = build_model(config).to(self.device)
+            self.net = build_model(config, tuple(self.p_source.shape)).to(self.device)
         self.ema = copy.deepcopy(self.net).requires_grad_(False).eval()
         self.model: nn.Module = self.net
         if dist is not None:
@@ -232,7 +240,9 @@ class Trainer:
                 "world_size": self.dist.world_size if self.dist is not None else 1,
                 "final_loss": self.history[-1]["loss"] if self.history else None,
             }
-            written = save_checkpoint(path, self.config, self.state_tensors(train_state), steps=self.step_count, metrics=metrics, extra=extra)[1]
+            data = {"p": self.p_source.info, "q": None if self.q_source is None else self.q_source.info}
+            written = save_checkpoint(path, self.config, self.state_tensors(train_state), steps=self.step_count,
+                                      metrics=metrics, extra=extra, data=data)[1]
         distributed.barrier(self.dist)
         return written
 

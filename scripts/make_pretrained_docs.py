@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from efm_core.checkpoints import load_checkpoint  # noqa: E402
-from efm_core.config import ARC, make_source  # noqa: E402
+from efm_core.config import ARC  # noqa: E402
+from efm_core.data.sources import make_source  # noqa: E402
 from efm_core.fields import space_field  # noqa: E402
 from efm_core.lines import CASES  # noqa: E402
 from efm_core.plates import make_plates  # noqa: E402

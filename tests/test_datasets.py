@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from efm_core.cli import main
-from efm_core.config import make_source
 from efm_core.data import datasets
 from efm_core.data.datasets import DatasetError, load_cifar10, parse_cifar_batch, parse_idx, read_fashion_split
+from efm_core.data.sources import make_source
 from efm_core.presets import get_preset
 
 HAVE_FASHION = datasets.fashion_available(datasets.FASHION_DEFAULT_DIR)

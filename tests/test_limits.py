@@ -56,6 +56,7 @@ def test_a_card_describing_a_huge_net_is_refused_before_building_it(tiny, tmp_pa
         card["config"]["net"] = net
         if p is not None:
             card["config"]["p"] = card["config"]["q"] = p
+            card["data"] = {plate: {"shape": p["shape"], "clip": None} for plate in ("p", "q")}
     dst = _with_card(tiny, tmp_path, change)
     before = _peak_rss_mb()
     with pytest.raises(CheckpointError, match=match):

@@ -17,7 +17,7 @@ import torch
 from efm_core import metrics
 from efm_core.checkpoints import checkpoint_paths, load_checkpoint
 from efm_core.cli import main
-from efm_core.config import make_source
+from efm_core.data.sources import make_source
 from efm_core.lines import CASES
 from efm_core.plates import make_plates
 from efm_core.sampling import generate, translate

@@ -18,7 +18,7 @@ from app.compute.learned import EXACT_NEAREST_MAX_D, translate_moved
 from app.compute.loading import IMAGE_DATA
 from efm_core import CASES, make_plates, plate_field_at, transport_trace
 from efm_core.checkpoints import Checkpoint
-from efm_core.config import make_source
+from efm_core.data.sources import make_source
 from efm_core.metrics import Spread, bootstrap, nearest_neighbours
 
 FLOAT_RANGE = {  # log10 of the smallest subnormal / largest finite number of each type (float32: 1.4e-45 / 3.4e38)

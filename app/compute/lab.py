@@ -20,7 +20,6 @@ import copy
 import logging
 import math
 import os
-import tempfile
 import threading
 import time
 import weakref
@@ -48,6 +47,7 @@ from efm_core import (
 )
 from efm_core.config import ARC, ExperimentConfig
 from efm_core.plates import systematic_indices
+from efm_core.presets import one_plate
 
 LAB_MIN_ROWS = 256  # charges per plate in a training batch (repeated by weight when a plate has fewer)
 LAB_QUERIES = 256  # training points per step
@@ -126,37 +126,48 @@ class LabSettings:
 
 
 PFGMPP_NAME = "PFGM++"
-PFGMPP_METHOD = {"D_aug": 4, "P_mean": -0.17, "P_std": 1.2, "sigma_min": 0.002, "rho": 7.0}  # the toy presets' (pfgmpp-two_moons)
+PFGMPP_D_AUG = 4  # the toy presets' (pfgmpp-two_moons)
 PFGMPP_STEPS = 18  # Heun steps in sigma (35 network calls), as the toy presets
 
 
-def pfgmpp_config(s: LabSettings, q_path: str, q_rows: np.ndarray) -> ExperimentConfig:
-    """PFGM++ on Q's charges alone (its data plate; it has no P: it starts on its own prior), with the lab's net,
-    steps, learning rate and seed: the same budget as EFM. ``sigma_data`` is the charges' standard deviation."""
-    method = {**PFGMPP_METHOD, "sigma_data": round(float(np.std(q_rows)) or 1.0, 3)}
-    return ExperimentConfig(
-        name="lab-pfgmpp", objective="pfgmpp", p={"kind": "points_file", "path": q_path}, q=None, L=80.0,
-        net={"kind": "mlp", "width": int(s.width), "depth": LAB_DEPTH}, sampler={}, n_charges=len(q_rows), n_queries=LAB_QUERIES,
-        steps=int(s.steps), lr=float(s.lr), warmup=min(100, int(s.steps) // 10), ema=0.995, seed=int(s.seed),
-        solver={"kind": "heun", "steps": PFGMPP_STEPS}, method=method, description="Training lab run: PFGM++ on Q's charges.",
+def charges_spec(rows: np.ndarray, plate: str) -> dict:
+    """The data spec that names a plate's charges (rows (n, D)), held in memory and handed to the ``Trainer``."""
+    return {"kind": "memory", "shape": [int(rows.shape[1])], "clip": None, "name": f"Training lab: {plate}'s charges"}
+
+
+def pfgmpp_config(s: LabSettings, q_rows: np.ndarray) -> ExperimentConfig:
+    """PFGM++ on Q's charges alone (its data plate; it has no P: it starts on its own prior), as the presets build it
+    (``presets.one_plate``, with ``sigma_data`` the charges' standard deviation), with the lab's net, steps, learning
+    rate and seed: the same budget as EFM."""
+    sigma_data = round(float(np.std(q_rows)) or 1.0, 3)
+    net = {"kind": "mlp", "width": int(s.width), "depth": LAB_DEPTH}
+    config = one_plate("lab-pfgmpp", "pfgmpp", charges_spec(q_rows, "Q"), net, int(s.steps), len(q_rows), sigma_data,
+                       PFGMPP_D_AUG)
+    return config.replace(
+        n_queries=LAB_QUERIES, lr=float(s.lr), warmup=min(100, int(s.steps) // 10), ema=0.995, seed=int(s.seed),
+        solver={"kind": "heun", "steps": PFGMPP_STEPS}, description="Training lab run: PFGM++ on Q's charges.",
     )
 
 
-def lab_config(objective: str, s: LabSettings, p_path: str, q_path: str, n_charges: int) -> ExperimentConfig:
-    """The experiment of one lab model: the scene's charges as point files, an MLP of width ``s.width``, Adam, EMA.
+def lab_config(objective: str, s: LabSettings, p_rows: np.ndarray, q_rows: np.ndarray, n_charges: int
+               ) -> ExperimentConfig:
+    """The experiment of one lab model: the scene's charges (rows (n, D) held in memory, ``charges_spec``), an MLP of
+    width ``s.width``, Adam, EMA.
 
     EFM uses the tent sampler with mid-gap noise ``s.sigma``; flow matching the straight segments between the same
     kind of pairs (its own objective), with the same net, steps, learning rate and seed: the same budget. A two-sided
-    EFM model (``s.two_sided``) has a whole-space net of the same width, the ``whole_space`` sampler and the arc solver.
+    EFM model (``s.two_sided``) has a whole-space net of the same width, the ``whole_space`` sampler and the arc
+    solver.
     """
     two_sided = objective == "efm" and s.two_sided
-    sampler = {"kind": "whole_space" if two_sided else "tent", "sigma": float(s.sigma)} if objective == "efm" else {"kind": "none"}
+    kind = "whole_space" if two_sided else "tent"
+    sampler = {"kind": kind, "sigma": float(s.sigma)} if objective == "efm" else {"kind": "none"}
     net = {"kind": "space_mlp" if two_sided else "mlp", "width": int(s.width), "depth": LAB_DEPTH}
     extra = {"solver": {"kind": ARC, "sides": "both"}} if two_sided else {}
     return ExperimentConfig(
-        name=f"lab-{objective}", objective=objective, p={"kind": "points_file", "path": p_path}, q={"kind": "points_file", "path": q_path},
-        L=float(s.L), net=net, sampler=sampler, n_charges=int(n_charges),
-        n_queries=LAB_QUERIES, steps=int(s.steps), lr=float(s.lr), warmup=min(100, int(s.steps) // 10), ema=0.995, seed=int(s.seed),
+        name=f"lab-{objective}", objective=objective, p=charges_spec(p_rows, "P"), q=charges_spec(q_rows, "Q"),
+        L=float(s.L), net=net, sampler=sampler, n_charges=int(n_charges), n_queries=LAB_QUERIES, steps=int(s.steps),
+        lr=float(s.lr), warmup=min(100, int(s.steps) // 10), ema=0.995, seed=int(s.seed),
         description="Training lab run on the charges of the Field lines page.", **extra,
     )
 
@@ -179,17 +190,13 @@ class LabRun:
         rows_p, rows_q = charge_rows(scene.pos, scene.pos_w), charge_rows(scene.neg, scene.neg_w)
         n_charges = max(len(rows_p), len(rows_q))
         self.trainers: dict[str, Trainer] = {}
-        # the charges as files for the configs' sources, kept while the run lives (PFGM++'s sampler reads its data's
-        # shape from them; the folder is removed with the run)
-        self._files = tempfile.TemporaryDirectory(prefix="efm-lab-")
-        p_path, q_path = os.path.join(self._files.name, "p.npy"), os.path.join(self._files.name, "q.npy")
-        np.save(p_path, rows_p)
-        np.save(q_path, rows_q)
+        data_p, data_q = torch.from_numpy(rows_p).float(), torch.from_numpy(rows_q).float()  # in memory, no files
         for name, objective in zip(MODEL_NAMES, ("efm", "fm"), strict=True):
             if objective == "efm" or settings.with_fm:
-                self.trainers[name] = Trainer(lab_config(objective, settings, p_path, q_path, n_charges), device="cpu")
+                config = lab_config(objective, settings, rows_p, rows_q, n_charges)
+                self.trainers[name] = Trainer(config, p_data=data_p, q_data=data_q, device="cpu")
         if settings.with_pfgmpp:
-            self.trainers[PFGMPP_NAME] = Trainer(pfgmpp_config(settings, q_path, rows_q), device="cpu")
+            self.trainers[PFGMPP_NAME] = Trainer(pfgmpp_config(settings, rows_q), p_data=data_q, device="cpu")
         self.running = False
         self.error: str | None = None
         self._lock = threading.Lock()  # held by whoever is inside a training step or copies the weights

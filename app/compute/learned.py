@@ -31,8 +31,9 @@ from efm_core import (
 )
 from efm_core.checkpoints import Checkpoint
 from efm_core.classifier import fashion_outputs
-from efm_core.config import IMAGE_SETS, ExperimentConfig, FiniteSource, make_source
+from efm_core.config import ExperimentConfig
 from efm_core.data.datasets import FASHION_CLASSES, fashion_available
+from efm_core.data.sources import IMAGE_SETS, FiniteSource, make_source
 from efm_core.metrics import nearest_neighbours
 from efm_core.paths import SOLVERS
 

@@ -21,8 +21,9 @@ from typing import NamedTuple
 import streamlit as st
 
 from efm_core.checkpoints import Checkpoint, CheckpointError, checkpoint_paths, load_checkpoint
-from efm_core.config import ExperimentConfig, make_source
+from efm_core.config import ExperimentConfig
 from efm_core.data import datasets
+from efm_core.data.sources import data_info
 from efm_core.metrics import DIGITS_COPY_DISTANCE, FASHION_COPY_DISTANCE
 
 PRETRAINED_ENV = "EFM_PRETRAINED_DIR"  # overrides the folder of the shipped checkpoints (tests, your own runs)
@@ -90,7 +91,7 @@ def _check_upload_config(config: ExperimentConfig, name: str) -> None:
                 f"{name}: its data ({side} = {spec.get('kind')!r}) is read from files, which the app does not open for an "
                 f"uploaded checkpoint. Use the CLI for it; here, data must be one of {', '.join(UPLOAD_SOURCES)}."
             )
-    size = math.prod(make_source(config.p).shape)
+    size = math.prod(data_info(config.p).shape)
     if size > MAX_ITEM_SIZE:
         raise CheckpointError(f"{name}: its data items have {size} numbers; the app handles at most {MAX_ITEM_SIZE}.")
     for key, limit in NET_LIMITS.items():
