@@ -19,6 +19,7 @@ import torch
 
 from . import limits
 from .data.sources import check_spec
+from .interaction import IFMOptions
 from .nets import NET_KINDS
 from .objectives import OBJECTIVES as OBJECTIVE_REGISTRY
 from .paths import ARC, EDM_SOLVERS, SAMPLING_SOLVERS
@@ -28,7 +29,7 @@ from .pfgm import PFGMOptions, PFGMppOptions, method_options
 from .plates import check_gap, check_positive_int
 from .sampler import TARGETS, SamplerConfig
 
-OBJECTIVES = tuple(OBJECTIVE_REGISTRY)  # the registered losses (objectives.register_objective): efm, fm, pfgm, pfgmpp
+OBJECTIVES = tuple(OBJECTIVE_REGISTRY)  # the registered losses (objectives.register_objective)
 LR_SCHEDULES = ("cosine", "constant")
 SOLVER_OPTIONS = {"kind", "steps", "f_min", "rtol", "atol", "max_steps", "sides", "r_min", "delta"}
 
@@ -40,14 +41,15 @@ SOLVER_OPTIONS = {"kind", "steps", "f_min", "rtol", "atol", "max_steps", "sides"
 class ExperimentConfig:
     """Everything needed to train (and later rebuild) one model; JSON round trip with ``to_dict``/``from_dict``.
 
-    objective: 'efm' (the paper), 'fm' (conditional flow matching baseline), 'pfgm' or 'pfgmpp' (PFGM and PFGM++,
+    objective: 'efm' (the paper), 'fm' (conditional flow matching baseline), 'ifm' (Interaction Field Matching,
+        ``efm_core.interaction``: ``sampler`` {}, its options in ``method``), 'pfgm' or 'pfgmpp' (PFGM and PFGM++,
         ``efm_core.pfgm``: ``q`` must be None, ``sampler`` {}; ``L`` is PFGM's z_max or PFGM++'s sigma_max).
     p, q: data source specs of the plates z = 0 and z = L.
     L: plate distance (data units). net: ``nets.build_net`` spec. sampler: ``sampler.SamplerConfig`` dict.
     target: 'exact' (E/|E|). gamma: unused since the 'upstream' target (the only one it softened) was removed; kept
         so that every saved checkpoint card still reads.
-    method: PFGM's or PFGM++'s options (``pfgm.PFGMOptions`` / ``PFGMppOptions`` fields; {} for efm and fm, and
-        then left out of ``to_dict``, so that their cards are unchanged).
+    method: PFGM's, PFGM++'s or IFM's options (``pfgm.PFGMOptions`` / ``PFGMppOptions`` / ``interaction.IFMOptions``
+        fields; {} for efm and fm, and then left out of ``to_dict``, so that their cards are unchanged).
     n_charges: charges per plate per step (the target's large batch); n_queries: training points per step.
     steps, lr, warmup (linear warm-up steps), lr_schedule ('cosine' decays to ``min_lr_ratio`` * lr at ``steps``,
         'constant'), grad_clip (max grad norm, 0 = off), ema (decay of the weights used for sampling), seed.
@@ -96,8 +98,8 @@ class ExperimentConfig:
                 check_spec(spec, f"config {key!r}")
         if self.one_plate and self.q is not None:
             raise ValueError(f"the {self.objective} objective has data on one plate only: set q to null.")
-        method_options(self.objective, self.method)
-        if self.one_plate and self.sampler:
+        self.method_options  # noqa: B018 (validates ``method``)
+        if (self.one_plate or getattr(OBJECTIVE_REGISTRY[self.objective], "own_points", False)) and self.sampler:
             raise ValueError(f"{self.objective} draws its own training points: set sampler to {{}} "
                              "(its options go in method).")
         if not isinstance(self.net, dict) or self.net.get("kind") not in NET_KINDS:
@@ -139,9 +141,11 @@ class ExperimentConfig:
         return self.objective in ONE_PLATE_OBJECTIVES
 
     @property
-    def method_options(self) -> PFGMOptions | PFGMppOptions | None:
-        """The validated ``method`` options (None for efm and fm)."""
-        return method_options(self.objective, self.method)
+    def method_options(self) -> PFGMOptions | PFGMppOptions | IFMOptions | None:
+        """The validated ``method`` options (None for efm and fm): the registered loss's ``parse_options(method, L)``
+        where it has one (IFM), else PFGM's and PFGM++'s ``pfgm.method_options``."""
+        parse = getattr(OBJECTIVE_REGISTRY[self.objective], "parse_options", None)
+        return parse(self.method, self.L) if parse is not None else method_options(self.objective, self.method)
 
     @property
     def sampler_config(self) -> SamplerConfig:

@@ -28,6 +28,7 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
+from .interaction import IFMObjective
 from .pfgm import PFGMOptions, PFGMppOptions, net_height, pfgm_perturb, pfgm_target, pfgmpp_denoise, pfgmpp_perturbation
 from .sampler import SamplerConfig, field_target, first_pairs, ot_pairing, sample_points
 
@@ -132,6 +133,9 @@ class FlowMatchingObjective:
         points = sample_points(p, q, self.L, self.sampler, generator)
         f_x, _ = net(points.x, points.z)
         return (f_x - (q - p)).flatten(1).square().sum(1).mean()
+
+
+register_objective("ifm")(IFMObjective)  # IFM's loss lives beside its field (efm_core.interaction)
 
 
 @register_objective("pfgm")

@@ -30,6 +30,19 @@ def _toy(name: str, target: str, L: float, objective: str = "efm") -> Experiment
     )
 
 
+def _ifm(config: ExperimentConfig, width: float, plan: str = "independent", steps: int | None = None) -> ExperimentConfig:
+    """The IFM twin of a flow-matching preset: the same data, L, net (with f_x scaled by 1/L, so that the raw output
+    learns L E_x / |E|, the flow-matching velocity's scale, at any L), batches, learning rate and solver; tubes of
+    width ``width`` with end caps of L / 10; sampler {} (IFM draws its own points, its options in ``method``)."""
+    name = "ifm-" + config.name.removeprefix("fm-")
+    method = {"width": width, "cap": round(config.L / 10, 6), "plan": plan, "eps": round(config.L * 1e-4, 6)}
+    return config.replace(
+        name=name, objective="ifm", net={**config.net, "x_scale": 1.0 / config.L}, sampler={}, method=method,
+        steps=config.steps if steps is None else steps,
+        description=config.description.replace("(fm)", "(ifm)").replace(" fm)", " ifm)").replace("(fm;", "(ifm;"),
+    )
+
+
 def _toy_two_sided(name: str, target: str, L: float) -> ExperimentConfig:
     # Theorem 3.1's map with a learned field: the net learns the field in the whole space (the whole_space sampler)
     # and the arc solver follows lines out of both sides of P. Gaussian -> two Gaussians, L = 6: forward-only EFM
@@ -137,6 +150,14 @@ def _tiny() -> ExperimentConfig:
     )
 
 
+# IFM presets: tube width S (data units) and plan of each flow-matching twin (cap L / 10, see ``_ifm``)
+_IFM_TWINS = {
+    **{f"{t}-L{L}": (1.0 if t == "two_gaussians" else 0.3, "independent") for t in _TOY_TARGETS for L in (6, 30)},
+    "digits-gen": (0.1, "independent"), "cdigits-2to3": (0.1, "ot"), "fashion-gen": (0.1, "independent"),
+    "cifar10-gen": (0.1, "independent"),
+}
+
+
 def _build_presets() -> dict[str, ExperimentConfig]:
     presets = {"tiny": _tiny()}
     for target in _TOY_TARGETS:
@@ -160,6 +181,8 @@ def _build_presets() -> dict[str, ExperimentConfig]:
     presets["fm-fashion-gen"] = _fashion_gen("fm-fashion-gen", "fm")
     presets["cifar10-gen"] = _cifar10_gen("cifar10-gen", "efm")
     presets["fm-cifar10-gen"] = _cifar10_gen("fm-cifar10-gen", "fm")
+    for name, (width, plan) in _IFM_TWINS.items():
+        presets[f"ifm-{name}"] = _ifm(presets[f"fm-{name}"], width, plan)
     return presets
 
 
