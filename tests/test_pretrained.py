@@ -28,7 +28,8 @@ TOYS = [f"toy-gauss-{t}-L{L}" for t in ("2gauss", "swiss") for L in (6, 30)]
 EFM = ["digits-gen", "cdigits-2to3", "fashion-gen", *TOYS]
 SLAB = [f"toy-gauss-2gauss-L{L}-slab" for L in (6, 30)]  # the forward-only models the two-sided toys replaced (kept to show why)
 PEERS = ["pfgmpp-digits-gen", "pfgmpp-toy-swiss"]  # PFGM++ baselines (efm_core.pfgm); the app does not load them
-NAMES = EFM + [f"fm-{n}" for n in EFM] + SLAB + PEERS  # the names the app loads, and the peers: a contract
+IFM = [f"ifm-{n}" for n in TOYS]  # Interaction Field Matching (efm_core.interaction); the other IFM cards: issue 22
+NAMES = EFM + [f"fm-{n}" for n in EFM] + SLAB + PEERS + IFM  # the names the app loads, and the peers: a contract
 MAX_TOTAL_BYTES = 100_000_000  # issue 13: pretrained/ stays <= 100 MB in all
 
 
