@@ -55,7 +55,8 @@ def test_checkpoint_loads_with_a_complete_card(name):
     ckpt = _load(name)
     card = ckpt.card
     assert card["name"] == name == ckpt.config.name
-    assert ckpt.config.objective == ("fm" if name.startswith("fm-") else "pfgmpp" if name in PEERS else "efm")
+    prefix = name.split("-")[0]
+    assert ckpt.config.objective == (prefix if prefix in ("fm", "ifm") else "pfgmpp" if name in PEERS else "efm")
     assert card["steps"] == ckpt.config.steps and card["cpu_minutes"] > 0 and card["cpu_threads"] == 1
     assert not card["has_train_state"]  # slim: sampling weights only
     assert card["metrics"]["transport_nonfinite"] == 0

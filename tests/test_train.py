@@ -111,7 +111,7 @@ def test_config_validation_and_presets():
         one_sided = PRESETS[name.removesuffix("-two-sided")]
         assert (PRESETS[name].p, PRESETS[name].q, PRESETS[name].L) == (one_sided.p, one_sided.q, one_sided.L)
         assert PRESETS[name].solver["kind"] == "arc" and PRESETS[name].net["kind"] == "space_mlp"
-    for name in [n for n in PRESETS if not n.startswith(("fm-", "pfgm-", "pfgmpp-", "tiny")) and not n.endswith("-two-sided")]:
+    for name in [n for n in PRESETS if not n.startswith(("fm-", "ifm-", "pfgm-", "pfgmpp-", "tiny")) and not n.endswith("-two-sided")]:
         # the flow-matching twin: the same task and net (EFM's output scaling x_scale aside), about the same steps
         # (equal CPU time: a flow-matching step is a few % cheaper)
         twin, efm = PRESETS["fm-" + name], PRESETS[name]
