@@ -1,4 +1,5 @@
-"""Field Matching Lab core: Electrostatic Field Matching (Kolesov et al., ICML 2025) in PyTorch."""
+"""Field Matching Lab core: Electrostatic Field Matching (Kolesov et al., ICML 2025) and Interaction Field Matching
+(Manukhov et al., ICLR 2026) in PyTorch."""
 
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .classifier import classifier_outputs, load_classifier
@@ -23,6 +24,8 @@ from .data import (
 )
 from .field import FieldEvaluator, FieldResult, PlateField, exact_field, log_sphere_area, plate_field_at, potential
 from .fields import learned_field, space_field
+from .interaction import IFMObjective, IFMOptions, InteractionField, interaction_field
+from .interaction_lines import trace_interaction_lines
 from .lines import CASES, LineTrace, trace_lines, trace_robust
 from .metrics import (
     Floor,
@@ -56,6 +59,9 @@ __all__ = [
     "FieldMLP",
     "FieldSpaceMLP",
     "FieldUNet",
+    "IFMObjective",
+    "IFMOptions",
+    "InteractionField",
     "SamplerConfig",
     "Trainer",
     "Trajectory",
@@ -65,6 +71,7 @@ __all__ = [
     "field_target",
     "generate",
     "get_preset",
+    "interaction_field",
     "learned_field",
     "load_checkpoint",
     "make_source",
@@ -74,6 +81,7 @@ __all__ = [
     "forward_share",
     "space_field",
     "transport_two_sided",
+    "trace_interaction_lines",
     "CASES",
     "TOYS",
     "ColouredDigits",

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from efm_core import energy_distance, make_source
 from efm_core.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +49,24 @@ def test_sample_transport_eval(tiny_run, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["n"] == 60 and report["transport_nfe"] == 7 and report["w2_floor"] > 0
 
+
+
+def test_ifm_checkpoints_sample_transport_and_eval_unchanged(tmp_path, capsys):
+    """An IFM checkpoint goes through the same commands: forward in z with the usual solvers, samples near Q."""
+    ckpt = str(ROOT / "pretrained" / "ifm-toy-gauss-swiss-L6")
+    samples, moved = tmp_path / "s.npy", tmp_path / "m.npy"
+    assert main(["sample", "--checkpoint", ckpt, "--n", "200", "--out", str(samples)]) == 0
+    x = np.load(samples)
+    assert x.shape == (200, 2) and np.isfinite(x).all()
+    card = json.loads((ROOT / "pretrained" / "ifm-toy-gauss-swiss-L6.json").read_text())["config"]
+    q, p = make_source(card["q"]).reference(500), make_source(card["p"]).reference(500)
+    assert energy_distance(torch.from_numpy(x), q) < 0.2 * energy_distance(p, q)  # moved onto the roll
+    assert main(["transport", "--checkpoint", ckpt, "--input", str(samples), "--out", str(moved), "--reverse"]) == 0
+    assert np.load(moved).shape == (200, 2)
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", ckpt, "--n", "200", "--steps", "20"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["transport_nfe"] == 40 and report["transport_bad_share"] == 0.0
 
 def test_resume_trains_on(tiny_run, tmp_path):
     out = tmp_path / "r"
