@@ -2,7 +2,7 @@
 
 ``python scripts/make_pretrained_docs.py [TASK ...]`` (tasks such as ``fashion-gen``; default all) writes one PNG per checkpoint in pretrained/, a picture of the learned
 two-sided lines beside the exact ones for each two-sided toy (docs/images/NAME-lines.png), and prints two tables: the
-model cards (for pretrained/README.md) and EFM vs flow matching (for docs/pretrained.md). Seeded, one CPU thread,
+model cards (for pretrained/README.md) and EFM vs flow matching vs IFM (for docs/pretrained.md). Seeded, one CPU thread,
 about two minutes.
 """
 
@@ -39,6 +39,7 @@ TASKS = [
       for t, w in (("2gauss", "two Gaussians"), ("swiss", "Swiss roll")) for L in (6, 30)],
 ]
 PEERS = ["pfgmpp-digits-gen", "pfgmpp-toy-swiss"]  # PFGM++ (efm_core.pfgm), a baseline without a flow-matching twin
+TWINS = ("", "fm-", "ifm-")  # EFM, its flow-matching twin and its IFM twin (the same task at the same CPU budget)
 
 
 def _to_rgb(images: torch.Tensor) -> torch.Tensor:
@@ -145,14 +146,14 @@ def _fmt(value: object) -> str:
 
 
 def table() -> str:
-    """Markdown: one row per task, EFM and FM metrics side by side, with steps and CPU minutes."""
-    lines = ["| task | metric | EFM | flow matching |", "|---|---|---|---|"]
+    """Markdown: one row per task, EFM, FM and IFM metrics side by side, with steps and CPU minutes."""
+    lines = ["| task | metric | EFM | flow matching | IFM |", "|---|---|---|---|---|"]
     for name, task, keys in TASKS:
-        cards = [json.loads((PRETRAINED / f"{prefix}{name}.json").read_text()) for prefix in ("", "fm-")]
-        lines.append(f"| {task} (`{name}`) | steps / CPU min | {cards[0]['steps']} / {cards[0]['cpu_minutes']} | "
-                     f"{cards[1]['steps']} / {cards[1]['cpu_minutes']} |")
+        cards = [json.loads((PRETRAINED / f"{prefix}{name}.json").read_text()) for prefix in TWINS]
+        budget = " | ".join(f"{c['steps']} / {c['cpu_minutes']}" for c in cards)
+        lines.append(f"| {task} (`{name}`) | steps / CPU min | {budget} |")
         for key in keys:
-            lines.append(f"| | {key} | {_fmt(cards[0]['metrics'].get(key))} | {_fmt(cards[1]['metrics'].get(key))} |")
+            lines.append(f"| | {key} | " + " | ".join(_fmt(c["metrics"].get(key)) for c in cards) + " |")
     return "\n".join(lines)
 
 
@@ -171,11 +172,12 @@ def cards_table() -> str:
     """Markdown: one row per shipped checkpoint (pretrained/README.md's model cards)."""
     lines = ["| name | method | L | pairs | net | steps | CPU min | size (MB) | metrics at save time (1000 items) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for full in [n for name, _, _ in TASKS for n in (name, f"fm-{name}")] + PEERS:
+    for full in [prefix + name for name, _, _ in TASKS for prefix in TWINS] + PEERS:
         card = json.loads((PRETRAINED / f"{full}.json").read_text())
         config, net = card["config"], card["config"]["net"]
         size = (PRETRAINED / f"{full}.safetensors").stat().st_size / 2**20
-        pairs = config["sampler"].get("pairing", "independent") if config["q"] is not None else "–"
+        pairing = config.get("method", {}).get("plan") or config["sampler"].get("pairing", "independent")
+        pairs = pairing if config["q"] is not None else "–"
         size_text = f"{net['channels']} ch {net.get('mults')}" if "channels" in net else f"{net.get('width')}x{net.get('depth')}"
         method = {"pfgmpp": "PFGM++"}.get(config["objective"], config["objective"].upper())
         lines.append(f"| `{full}` | {method} | {config['L']:g} | {pairs} | {net['kind']} "
@@ -189,7 +191,7 @@ def main(only: list[str]) -> None:
     plt.switch_backend("Agg")
     torch.set_num_threads(1)
     grids = {"digits-gen": digits_grid, "fashion-gen": digits_grid, "cdigits-2to3": translation_grid, PEERS[0]: digits_grid}
-    runs = [(name, prefix + name) for name, _, _ in TASKS for prefix in ("", "fm-")] + [(n, n) for n in PEERS]
+    runs = [(name, prefix + name) for name, _, _ in TASKS for prefix in TWINS] + [(n, n) for n in PEERS]
     for name, full in runs:
         if (only and name not in only) or not (PRETRAINED / f"{full}.json").is_file():
             continue

@@ -28,7 +28,7 @@ TOYS = [f"toy-gauss-{t}-L{L}" for t in ("2gauss", "swiss") for L in (6, 30)]
 EFM = ["digits-gen", "cdigits-2to3", "fashion-gen", *TOYS]
 SLAB = [f"toy-gauss-2gauss-L{L}-slab" for L in (6, 30)]  # the forward-only models the two-sided toys replaced (kept to show why)
 PEERS = ["pfgmpp-digits-gen", "pfgmpp-toy-swiss"]  # PFGM++ baselines (efm_core.pfgm); the app does not load them
-IFM = [f"ifm-{n}" for n in TOYS]  # Interaction Field Matching (efm_core.interaction); the other IFM cards: issue 22
+IFM = [f"ifm-{n}" for n in EFM]  # Interaction Field Matching (efm_core.interaction), the flow-matching twins' budget
 NAMES = EFM + [f"fm-{n}" for n in EFM] + SLAB + PEERS + IFM  # the names the app loads, and the peers: a contract
 MAX_TOTAL_BYTES = 100_000_000  # issue 13: pretrained/ stays <= 100 MB in all
 
@@ -73,14 +73,14 @@ def _digits_bars(m, share_slack=0.0):
     assert m["memorised_share"] <= 0.10, m
 
 
-@pytest.mark.parametrize("name", ["digits-gen", "fm-digits-gen", "pfgmpp-digits-gen"])
+@pytest.mark.parametrize("name", ["digits-gen", "fm-digits-gen", "ifm-digits-gen", "pfgmpp-digits-gen"])
 def test_card_digits_bars(name):
     m = _load(name).card["metrics"]
     assert m["n"] == 1000
     _digits_bars(m)
 
 
-@pytest.mark.parametrize("name", ["cdigits-2to3", "fm-cdigits-2to3"])
+@pytest.mark.parametrize("name", ["cdigits-2to3", "fm-cdigits-2to3", "ifm-cdigits-2to3"])
 def test_card_translation_bars(name):
     m = _load(name).card["metrics"]
     assert m["read_as_target"] >= 0.8 and m["hue_kept_share"] >= 0.8, m
@@ -89,13 +89,20 @@ def test_card_translation_bars(name):
 # The EFM toys are two-sided (Theorem 3.1's map with a whole-space field, efm_core.theorem): forward-only EFM reached
 # only 3.3x the floor on Gaussian -> two Gaussians at L = 6, because about 43 % of P's flux leaves the plate backwards.
 L6 = [n for n in TOYS if n.endswith("L6")]
-L6 += [f"fm-{n}" for n in L6]
+L6 += [f"{m}-{n}" for n in L6 for m in ("fm", "ifm")]
 
 
 @pytest.mark.parametrize("name", L6)
 def test_card_toy_bar_at_small_L(name):
     m = _load(name).card["metrics"]
     assert m["n"] == 1000 and m["w2_over_floor"] <= 2.0, m
+
+
+@pytest.mark.parametrize("toy", ["2gauss", "swiss"])
+def test_card_ifm_toys_do_not_degrade_at_large_L(toy):
+    """IFM's lines stay inside the slab at any L: its L = 30 model is within 1.25x of its L = 6 one (W2 / floor)."""
+    small, large = (_load(f"ifm-toy-gauss-{toy}-L{L}").card["metrics"]["w2_over_floor"] for L in (6, 30))
+    assert large <= 1.25 * small and large <= 2.0, (small, large)
 
 
 def test_card_pfgmpp_toy_is_a_working_baseline():
@@ -125,7 +132,7 @@ def _coloured(classes, seed):
     return source.reference(3 * source.items.shape[0], seed)  # cycles through the strokes
 
 
-@pytest.mark.parametrize("name", ["cdigits-2to3", "fm-cdigits-2to3"])
+@pytest.mark.parametrize("name", ["cdigits-2to3", "fm-cdigits-2to3", "ifm-cdigits-2to3"])
 def test_fresh_translation_2_to_3_meets_the_bars(name):
     ckpt = _load(name)
     inputs = _coloured([2], seed=201)
