@@ -12,19 +12,20 @@ import pandas  # noqa: F401  (first: Plotly's validators look it up lazily)
 import plotly.graph_objects  # noqa: F401
 import plotly.io  # noqa: F401
 
+import app.components.exact  # noqa: F401
+import app.components.lab  # noqa: F401
+import app.components.large_l  # noqa: F401
+import app.components.learned  # noqa: F401
+import app.components.loading  # noqa: F401
+import app.components.nearest  # noqa: F401
+import app.components.tools  # noqa: F401
 import app.compute.dimensions  # noqa: F401
 import app.compute.exact  # noqa: F401
 import app.compute.lab  # noqa: F401
 import app.compute.learned  # noqa: F401
 import app.compute.loading  # noqa: F401
-import app.editor  # noqa: F401
 import app.exports  # noqa: F401
 import app.figures.common  # noqa: F401
 import app.figures.exact  # noqa: F401
 import app.figures.learned  # noqa: F401
-import app.gallery  # noqa: F401
-import app.model_picker  # noqa: F401
-import app.nearest  # noqa: F401
-import app.tools  # noqa: F401
-import app.training  # noqa: F401
 import app.ui  # noqa: F401

@@ -5,11 +5,11 @@ import numpy as np
 import streamlit as st
 
 from app import background, exports, ui
+from app.components.exact import charge_editor
+from app.components.tools import probe_tool
 from app.compute import exact, large_l
-from app.editor import charge_editor
 from app.figures import common as fc
 from app.figures import exact as fe
-from app.tools import probe_tool
 
 SIDES = {"both": "Two-sided (flux)", "forward": "Forward only"}
 

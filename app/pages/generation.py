@@ -8,7 +8,9 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from app import exports, lesson, model_picker, nearest, ui
+from app import exports, lesson, ui
+from app.components import loading as model_picker
+from app.components import nearest
 from app.compute import learned, loading
 from app.compute.loading import IMAGE_DATA, Checkpoint
 from app.figures import learned as fl

@@ -6,10 +6,10 @@ training: the slab net followed forwards in z beside the whole-space net with Th
 import streamlit as st
 
 from app import state, ui
+from app.components.large_l import l_sweep
 from app.compute import exact, large_l, loading
 from app.figures import common as fc
 from app.figures import story
-from app.sweep import l_sweep
 
 SEED = 0
 N_POINTS = 256  # fresh points of P moved by each checkpoint (and exact lines traced) for the numbers

@@ -5,11 +5,11 @@ import numpy as np
 import streamlit as st
 
 from app import lesson, state, ui
+from app.components.large_l import l_sweep
+from app.components.tools import start_picker
 from app.compute import exact
 from app.figures import common as fc
 from app.figures import exact as fe
-from app.sweep import l_sweep
-from app.tools import start_picker
 
 CASE_NAMES = {"front": "Front", "behind": "Behind", "backward": "Backward"}
 LINE_NAMES = {"forward": "Forward line", "backward": "Backward line"}

@@ -7,10 +7,10 @@ taught (the training points and their target arrows)."""
 import streamlit as st
 
 from app import ui
+from app.components.lab import controls, live_panel
 from app.compute import lab, learned
 from app.figures import common as fc
 from app.figures import learned as fl
-from app.training import controls, live_panel
 
 WIDTHS = [32, 64, 128, 256, 512]
 LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import exports, model_picker, ui
+from app import exports, ui
+from app.components import loading as model_picker
+from app.components.learned import pick_inputs
 from app.compute import learned, loading
 from app.figures import learned as fl
-from app.gallery import pick_inputs
 from efm_core import Spread
 
 DIRECTIONS = {"2to3": (2, 3), "3to2": (3, 2)}
