@@ -17,8 +17,6 @@ import app.components.lab  # noqa: F401
 import app.components.large_l  # noqa: F401
 import app.components.learned  # noqa: F401
 import app.components.loading  # noqa: F401
-import app.components.nearest  # noqa: F401
-import app.components.tools  # noqa: F401
 import app.compute.dimensions  # noqa: F401
 import app.compute.exact  # noqa: F401
 import app.compute.lab  # noqa: F401

@@ -1,4 +1,4 @@
-"""Streamlit pieces shared by the pages: bound widgets, the scene sidebar, explanations, error guards, downloads.
+"""Streamlit pieces shared by the pages: bound widgets, page headers, explanations, error guards, downloads.
 
 Every setting widget is created through ``slider`` / ``select`` / ``toggle`` / ``number``: they take bounds, default
 and help text from ``app.state.WIDGETS``, keep their value across page switches (``persist_state="session"``) and
@@ -19,10 +19,9 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from app import state
-from app.compute import exact
 from app.figures.common import CLICK_CONFIG, PLOT_CONFIG
 from app.lesson import GLOSSARY, TERM_LABELS
-from app.state import CUSTOM_KEYS, PRESET_LABELS, TOY_LABELS, WIDGETS
+from app.state import CUSTOM_KEYS, WIDGETS
 from efm_core import Spread
 
 log = logging.getLogger(__name__)
@@ -71,89 +70,11 @@ def toggle(label: str, key: str, **kw: Any) -> bool:
     return st.toggle(label, w.default, key=key, help=w.help, **BOUND, **kw)
 
 
-# ------------------------------------------------------------------------------------------------------ scene
-def _on_preset() -> None:
-    state.apply_preset(st.session_state, st.session_state["preset"])
-    if st.session_state.get(CUSTOM_KEYS["pos"]) is not None:
-        st.session_state["edit_open"] = True  # a hand-built preset opens the charge editor
-
-
-def _set_L(value: float) -> None:
-    st.session_state["L"] = value
-
-
-def _drop_custom(side: str) -> None:
-    st.session_state[CUSTOM_KEYS[side]] = None
-
-
-def _plate_source(side: str, D: int) -> None:
-    key = CUSTOM_KEYS[side]
-    rows = st.session_state.get(key)
-    st.session_state[key] = rows = state.fit_dimension(rows, D)
-    plate = "P (+, z = 0)" if side == "pos" else "Q (−, z = L)"
-    if rows is None:
-        select(f"{plate}: distribution", "p_toy" if side == "pos" else "q_toy", list(TOY_LABELS), TOY_LABELS)
-        return
-    st.markdown(f"**{plate}**: {len(rows)} hand-built / uploaded charge{'s' if len(rows) != 1 else ''}")
-    st.button(
-        "Use a toy distribution again", key=f"drop_{side}", on_click=_drop_custom, args=(side,),
-        help="Forget the hand-built charges of this plate and sample the chosen toy distribution again.",
-    )
-
-
-def scene_sidebar() -> exact.Scene | None:
-    """The scene controls in the sidebar (preset, D, both plates, charges, seed, L with 6 / 30 buttons).
-
-    Returns the scene's charges, or None (after an ``st.error``) when they cannot be built.
-    """
-    with st.sidebar:
-        st.subheader("Scene")
-        if st.session_state.get("preset") != (now := state.matching_preset(st.session_state)):
-            st.session_state["preset"] = now  # a scene edited by hand reads "Custom"
-        select("Preset", "preset", list(PRESET_LABELS), PRESET_LABELS, on_change=_on_preset)
-        D = segmented("Data dimension D (1: plates are lines, 2: planes)", "D", [1, 2], {1: "1", 2: "2"})
-        _plate_source("pos", D)
-        _plate_source("neg", D)
-        custom = {side: st.session_state.get(key) for side, key in CUSTOM_KEYS.items()}
-        if any(v is None for v in custom.values()):
-            number("Charges per plate", "n_charges")
-        number("Seed", "seed")
-        slider("Plate distance L", "L", fmt="%.1f")
-        c6, c30 = st.columns(2)
-        c6.button("L = 6", on_click=_set_L, args=(6.0,), help="The paper's good setting for a learned field: the exact lines stay close to where a tent sampler puts its "
-                  "training points.", width="stretch")
-        c30.button("L = 30", on_click=_set_L, args=(30.0,), help="The paper's poor setting for a learned field. The exact map is still fine (about half the flux leaves "
-                   "backwards at every L), but the lines bulge far outside where a tent sampler puts training points, so a "
-                   "network taught only between the plates must guess the field there (page Why large L is hard).", width="stretch")
-        for side, rows in custom.items():
-            if rows is not None and len(rows) > state.URL_MAX_CUSTOM:
-                st.caption(f"{state.PLATE_NAMES[side]}: more than {state.URL_MAX_CUSTOM} hand-built charges are not put into the link.")
-    ss = st.session_state
-    with guard("Could not build the charges"):
-        value = {k: ss.get(k, WIDGETS[k].default) for k in ("p_toy", "q_toy", "n_charges", "seed")}  # hidden widgets: default
-        return exact.scene_charges(int(D), value["p_toy"], value["q_toy"], int(value["n_charges"]), int(value["seed"]), custom["pos"], custom["neg"])
-    return None
-
-
-def current_L() -> float:
-    return float(st.session_state.get("L", WIDGETS["L"].default))
-
-
 # ----------------------------------------------------------------------------------------------- page opening
 def page_header(title: str, caption: str) -> None:
     """A page's opening: its title and the caption under it."""
     st.title(title)
     st.caption(caption)
-
-
-def scene_page(title: str, caption: str) -> tuple[exact.Scene, float, int, int]:
-    """The opening of a page about the scene: title, caption, the scene sidebar; stops the page (after the sidebar's
-    error) when the charges cannot be built. Returns (scene, L, D, seed)."""
-    page_header(title, caption)
-    scene = scene_sidebar()
-    if scene is None:
-        st.stop()
-    return scene, current_L(), scene.D, int(st.session_state["seed"])
 
 
 def p_toy() -> str | None:

@@ -1,8 +1,12 @@
-"""The charge editor of the Field lines page: click charges into a face-on view of the plates, select and remove
-them, edit each plate's table, upload a CSV / NPY point cloud, download the charges as CSV.
+"""The exact scene's page pieces (Streamlit code, widgets and session state; the numbers from ``app.compute.exact``):
 
-Streamlit code (widgets and session state), no physics: rows ``(x_1, ..., x_D, q)`` are validated by
-``app.state.check_charges`` / ``app.state.parse_upload`` and stored under ``app.state.CUSTOM_KEYS``.
+* ``scene_page`` / ``scene_sidebar``: the scene controls in the sidebar (preset, D, both plates, charges, seed, L);
+* ``charge_editor`` (Field lines): click charges into a face-on view of the plates, select and remove them, edit each
+  plate's table, upload a CSV / NPY point cloud, download the charges as CSV; rows ``(x_1, ..., x_D, q)`` are
+  validated by ``app.state.check_charges`` / ``app.state.parse_upload`` and stored under ``app.state.CUSTOM_KEYS``;
+* ``probe_tool`` (Field lines): the exact field on a slice (log10 |E| and its direction) that a click moves the probe
+  on, and E, E+ (P) and E- (Q) at the probe as lines of text;
+* ``start_picker`` (Theorem 3.1): plate P face on, a click picks the start of the lines.
 """
 
 from __future__ import annotations
@@ -12,11 +16,94 @@ import pandas as pd
 import streamlit as st
 
 from app import state, ui
-from app.compute.exact import Scene
+from app.compute import exact
+from app.compute.exact import Scene, scene_charges
+from app.figures import common as fc
 from app.figures import exact as fe
 from app.figures.common import Box, site_grid
-from app.state import CUSTOM_KEYS
+from app.state import CUSTOM_KEYS, PRESET_LABELS, TOY_LABELS, WIDGETS
 
+
+# ------------------------------------------------------------------------------------------------------ scene
+def _on_preset() -> None:
+    state.apply_preset(st.session_state, st.session_state["preset"])
+    if st.session_state.get(CUSTOM_KEYS["pos"]) is not None:
+        st.session_state["edit_open"] = True  # a hand-built preset opens the charge editor
+
+
+def _set_L(value: float) -> None:
+    st.session_state["L"] = value
+
+
+def _drop_custom(side: str) -> None:
+    st.session_state[CUSTOM_KEYS[side]] = None
+
+
+def _plate_source(side: str, D: int) -> None:
+    key = CUSTOM_KEYS[side]
+    rows = st.session_state.get(key)
+    st.session_state[key] = rows = state.fit_dimension(rows, D)
+    plate = "P (+, z = 0)" if side == "pos" else "Q (−, z = L)"
+    if rows is None:
+        ui.select(f"{plate}: distribution", "p_toy" if side == "pos" else "q_toy", list(TOY_LABELS), TOY_LABELS)
+        return
+    st.markdown(f"**{plate}**: {len(rows)} hand-built / uploaded charge{'s' if len(rows) != 1 else ''}")
+    st.button(
+        "Use a toy distribution again", key=f"drop_{side}", on_click=_drop_custom, args=(side,),
+        help="Forget the hand-built charges of this plate and sample the chosen toy distribution again.",
+    )
+
+
+def scene_sidebar() -> Scene | None:
+    """The scene controls in the sidebar (preset, D, both plates, charges, seed, L with 6 / 30 buttons).
+
+    Returns the scene's charges, or None (after an ``st.error``) when they cannot be built.
+    """
+    with st.sidebar:
+        st.subheader("Scene")
+        if st.session_state.get("preset") != (now := state.matching_preset(st.session_state)):
+            st.session_state["preset"] = now  # a scene edited by hand reads "Custom"
+        ui.select("Preset", "preset", list(PRESET_LABELS), PRESET_LABELS, on_change=_on_preset)
+        D = ui.segmented("Data dimension D (1: plates are lines, 2: planes)", "D", [1, 2], {1: "1", 2: "2"})
+        _plate_source("pos", D)
+        _plate_source("neg", D)
+        custom = {side: st.session_state.get(key) for side, key in CUSTOM_KEYS.items()}
+        if any(v is None for v in custom.values()):
+            ui.number("Charges per plate", "n_charges")
+        ui.number("Seed", "seed")
+        ui.slider("Plate distance L", "L", fmt="%.1f")
+        c6, c30 = st.columns(2)
+        c6.button("L = 6", on_click=_set_L, args=(6.0,), help="The paper's good setting for a learned field: the exact lines stay close to where a tent sampler puts its "
+                  "training points.", width="stretch")
+        c30.button("L = 30", on_click=_set_L, args=(30.0,), help="The paper's poor setting for a learned field. The exact map is still fine (about half the flux leaves "
+                   "backwards at every L), but the lines bulge far outside where a tent sampler puts training points, so a "
+                   "network taught only between the plates must guess the field there (page Why large L is hard).", width="stretch")
+        for side, rows in custom.items():
+            if rows is not None and len(rows) > state.URL_MAX_CUSTOM:
+                st.caption(f"{state.PLATE_NAMES[side]}: more than {state.URL_MAX_CUSTOM} hand-built charges are not put into the link.")
+    ss = st.session_state
+    with ui.guard("Could not build the charges"):
+        value = {k: ss.get(k, WIDGETS[k].default) for k in ("p_toy", "q_toy", "n_charges", "seed")}  # hidden widgets: default
+        return scene_charges(int(D), value["p_toy"], value["q_toy"], int(value["n_charges"]), int(value["seed"]), custom["pos"], custom["neg"])
+    return None
+
+
+def current_L() -> float:
+    return float(st.session_state.get("L", WIDGETS["L"].default))
+
+
+def scene_page(title: str, caption: str) -> tuple[Scene, float, int, int]:
+    """The opening of a page about the scene: title, caption, the scene sidebar; stops the page (after the sidebar's
+    error) when the charges cannot be built. Returns (scene, L, D, seed)."""
+    ui.page_header(title, caption)
+    scene = scene_sidebar()
+    if scene is None:
+        st.stop()
+    return scene, current_L(), scene.D, int(st.session_state["seed"])
+
+
+
+# ---------------------------------------------------------------------------------------------- charge editor
 SITES = 25  # clickable sites per axis of the face-on view
 
 
@@ -150,3 +237,74 @@ def _plate_files(side: str, rows: np.ndarray, D: int) -> None:
         f"Download {letter} charges (CSV)", state.charges_csv(rows), file_name=f"charges_{side}.csv",
         mime="text/csv", key=f"dl_charges_{side}", help="The charges as a CSV you can edit and upload again.",
     )
+
+
+# --------------------------------------------------------------------------------------- probe and start picker
+def probe_tool(scene: exact.Scene, L: float, box: fc.Box) -> None:
+    """The slice x2 = (a slider) through ``box`` with the probe on it, and the field at the probe: a fragment, so a
+    click on the slice or a new slice reruns only this tool (and writes the probe into the link), not the page."""
+
+    @st.fragment
+    def tool() -> None:
+        _probe(scene, L, box)
+        ui.sync_url()
+
+    tool()
+
+
+def _probe(scene: exact.Scene, L: float, box: fc.Box) -> None:
+    ss, D = st.session_state, scene.D
+    y_slice = float(ui.slider("Slice at x₂ =", "probe_y", fmt="%.1f")) if D == 2 else 0.0
+    probe_point = ss.get("probe")
+    if probe_point is None or len(probe_point) != D + 1:
+        probe_point = (box.centre[0],) + ((y_slice,) if D == 2 else ()) + (L / 2,)
+    if D == 2 and probe_point[1] != y_slice:
+        probe_point = (probe_point[0], y_slice, probe_point[2])
+    pc1, pc2 = st.columns([3, 2])
+    with pc1:
+        sl = None
+        with ui.guard("Could not compute the field on the slice"):
+            sl = exact.field_slice(scene, L, y_slice, (box.z_lo, box.z_hi), box.ranges()[1])
+        if sl is not None:
+            near = exact.near_slice(scene, L, y_slice)
+            slice_fig = fe.slice_figure(sl.z, sl.x, sl.log10_norm, sl.direction, L, near, (probe_point[-1], probe_point[0]))
+
+            def _move_probe(selection: dict) -> bool:
+                p = selection["points"][0]
+                ss["probe"] = (float(p["y"]),) + ((y_slice,) if D == 2 else ()) + (float(p["x"]),)
+                return True
+
+            event = ui.chart(slice_fig, key=ui.chart_key("probe_fig"), on_select=ui.on_selection("probe_fig", _move_probe), selection_mode="points")
+            ui.consume_selection("probe_fig", event, _move_probe)
+    with pc2:
+        with ui.guard("Could not evaluate the field at the probe"):
+            pr = exact.probe(scene, L, tuple(float(v) for v in probe_point))
+            names = [f"x{ui.subscript(i + 1)}" for i in range(D)] + ["z"]
+            st.markdown("Probe at (" + ", ".join(f"{n} = {v:.2f}" for n, v in zip(names, probe_point, strict=True)) + "). Click the slice to move it.")
+            rows = (("E (total)", pr.E), ("E⁺ (P)", pr.E_pos), ("E⁻ (Q)", pr.E_neg))  # lines, not a table: a table's third column was cut at 1000 px
+            st.markdown("\n".join(f"- **{label}**: " + ", ".join(f"{n} {x:.3e}" for n, x in zip(names, v, strict=True)) + f"; norm {np.linalg.norm(v):.3e}"
+                                   for label, v in rows))
+            verdict = "towards Q (+z)" if pr.E[-1] > 0 else "away from Q (−z)"
+            st.markdown(
+                f"$\\log_{{10}}|E| = {pr.log10_norm:.2f}$. The z components: ${ui.tex_number(pr.E_pos[-1])}$ from P "
+                f"($E_z^+$, P pushes) and ${ui.tex_number(pr.E_neg[-1])}$ from Q ($E_z^-$, Q pulls); their sum points {verdict}."
+            )
+
+
+def start_picker(scene: exact.Scene, start: tuple[float, ...]) -> None:
+    """Plate P face on with clickable sites around its charges; a click stores the new start in ``thm_start``."""
+    D = scene.D
+    st.markdown("**Pick the start** (click a grey dot on P, seen face on):")
+    lo, hi = scene.pos.min(0) - 1.0, scene.pos.max(0) + 1.0
+    grid = fc.site_grid(lo, hi, 25) if D == 2 else np.stack([np.linspace(lo[0], hi[0], 41), np.zeros(41)], axis=1)
+
+    def _pick(selection: dict) -> bool:
+        p = selection["points"][0]
+        st.session_state["thm_start"] = (float(p["x"]), float(p["y"])) if D == 2 else (float(p["x"]),)
+        return True
+
+    event = ui.chart(
+        fe.start_picker_figure(scene.pos, grid, np.asarray(start)), key=ui.chart_key("thm_picker"),
+        on_select=ui.on_selection("thm_picker", _pick), selection_mode="points",
+    )
+    ui.consume_selection("thm_picker", event, _pick)

@@ -27,6 +27,10 @@ from efm_core.data.sources import data_info
 from efm_core.metrics import DIGITS_COPY_DISTANCE, FASHION_COPY_DISTANCE
 
 PRETRAINED_ENV = "EFM_PRETRAINED_DIR"  # overrides the folder of the shipped checkpoints (tests, your own runs)
+# a data set read from local files that is not installed: pages catch it from here, never from efm_core
+DatasetError = datasets.DatasetError
+
+
 def pretrained_dir() -> Path:
     """The folder of the shipped checkpoints: ``$EFM_PRETRAINED_DIR`` if set, else ``pretrained/`` of this repository."""
     env = os.environ.get(PRETRAINED_ENV)

@@ -5,15 +5,14 @@ import numpy as np
 import streamlit as st
 
 from app import background, exports, ui
-from app.components.exact import charge_editor
-from app.components.tools import probe_tool
+from app.components.exact import charge_editor, probe_tool, scene_page
 from app.compute import exact, large_l
 from app.figures import common as fc
 from app.figures import exact as fe
 
 SIDES = {"both": "Two-sided (flux)", "forward": "Forward only"}
 
-scene, L, D, seed = ui.scene_page(
+scene, L, D, seed = scene_page(
     "Field lines between the plates",
     "P's samples are positive charges on the plate z = 0 (red), Q's samples negative charges on z = L (blue). "
     "Follow the electric field from a P charge and you arrive on Q: that is how EFM carries P to Q.",

@@ -9,8 +9,8 @@ from typing import NamedTuple
 import streamlit as st
 
 from app import exports, lesson, ui
-from app.components import loading as model_picker
-from app.components import nearest
+from app.components.learned import memorisation_check
+from app.components.loading import shipped, upload_box, uploaded
 from app.compute import learned, loading
 from app.compute.loading import IMAGE_DATA, Checkpoint
 from app.figures import learned as fl
@@ -44,7 +44,7 @@ tile = fl.tile_px(info.shape[1])
 with header:
     ui.page_header(*lesson.GENERATION[data])
     ui.glossary(["P and Q", "z", "D", *(["Fashion-MNIST"] if data == "fashion" else []), "NFE", "bad lines", "f_min", "nearest training image", "flow matching", "checkpoint", "Heun"])
-model_picker.upload_box(source == "upload")
+upload_box(source == "upload")
 
 c1, c2, c3, c4 = st.columns([2, 2, 3, 2], vertical_alignment="bottom")
 with c1:
@@ -56,7 +56,7 @@ with c3:
 with c4:
     steps = int(ui.number("Solver steps", look.steps_key))
 
-models = model_picker.uploaded() if source == "upload" else model_picker.shipped(info.pair)  # label -> (cache key, checkpoint)
+models = uploaded() if source == "upload" else shipped(info.pair)  # label -> (cache key, checkpoint)
 if not models:
     st.stop()
 
@@ -104,7 +104,7 @@ if any(m.x.ndim == 4 for m in results.values()):
     for place, (label, moved) in zip(ui.panels(len(results), look.stacked), results.items(), strict=True):
         with place:
             _strip(label, moved)
-    nearest.memorisation_check(results, models, info, (n, seed, solver, steps), tile=tile, cols=look.nearest_cols, stacked=look.stacked)
+    memorisation_check(results, models, info, (n, seed, solver, steps), tile=tile, cols=look.nearest_cols, stacked=look.stacked)
 
 ui.explain(
     "Every tile is one sample, read by the project's classifier of the data set (its class and probability above the "

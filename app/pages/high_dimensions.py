@@ -11,7 +11,6 @@ from app.compute import dimensions, loading
 from app.compute.loading import IMAGE_DATA
 from app.figures import exact as fe
 from app.figures import learned as fl
-from efm_core.data.datasets import DatasetError
 
 DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 784, 1024, 3072)
 
@@ -42,7 +41,7 @@ real = None
 with ui.guard(f"Could not compute the statistics of {info.label}"):
     try:
         real = dimensions.real_stats(data, n, L)
-    except DatasetError:  # a data set read from local files that is not installed
+    except loading.DatasetError:  # a data set read from local files that is not installed
         st.info(loading.missing_data_message(f"The red stars and the memorisation check at D = {info.D}", "the Gaussians' curves need no data"))
 REAL = f"noise → {info.label} (D = {info.D})"
 

@@ -5,8 +5,8 @@ import numpy as np
 import streamlit as st
 
 from app import lesson, state, ui
+from app.components.exact import scene_page, start_picker
 from app.components.large_l import l_sweep
-from app.components.tools import start_picker
 from app.compute import exact
 from app.figures import common as fc
 from app.figures import exact as fe
@@ -14,7 +14,7 @@ from app.figures import exact as fe
 CASE_NAMES = {"front": "Front", "behind": "Behind", "backward": "Backward"}
 LINE_NAMES = {"forward": "Forward line", "backward": "Backward line"}
 
-scene, L, D, seed = ui.scene_page(
+scene, L, D, seed = scene_page(
     "Theorem 3.1: where does a line end?",
     "A point of P emits field lines on both sides of its plate. Pick a start on P and follow both: the forward line "
     "ends on Q from the front or slips through and returns from behind; the backward line loops round the outside.",

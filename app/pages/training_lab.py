@@ -7,6 +7,7 @@ taught (the training points and their target arrows)."""
 import streamlit as st
 
 from app import ui
+from app.components.exact import scene_page
 from app.components.lab import controls, live_panel
 from app.compute import lab, learned
 from app.figures import common as fc
@@ -16,7 +17,7 @@ WIDTHS = [32, 64, 128, 256, 512]
 LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 SAMPLER_POINTS = 160
 
-scene, L, D, seed = ui.scene_page(
+scene, L, D, seed = scene_page(
     "Training lab: a network learns the field",
     "The same charges as on the Field lines page (change them in the sidebar). Press **Start**: a small network learns "
     "the direction of E between the plates (EFM), and flow matching learns its own field on the same charges with the "

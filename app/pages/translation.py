@@ -7,11 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from app import exports, ui
-from app.components import loading as model_picker
-from app.components.learned import pick_inputs
+from app.components.learned import pick_inputs, whole_gallery
+from app.components.loading import shipped
 from app.compute import learned, loading
 from app.figures import learned as fl
-from efm_core import Spread
 
 DIRECTIONS = {"2to3": (2, 3), "3to2": (3, 2)}
 DIRECTION_LABELS = {"2to3": "2 → 3", "3to2": "3 → 2"}
@@ -44,7 +43,7 @@ for label, prefix in zip(learned.MODEL_NAMES, ("", "fm-"), strict=True):
         models[label] = found
     else:
         st.info(loading.missing_message(f"{prefix}cdigits-2to3"))
-loaded = model_picker.shipped({label: name for label, (name, _) in models.items()}) if "EFM" in models else {}  # label -> (key, ckpt)
+loaded = shipped({label: name for label, (name, _) in models.items()}) if "EFM" in models else {}  # label -> (key, ckpt)
 if not loaded:
     st.stop()
 
@@ -95,28 +94,7 @@ for head, col, (label, moved) in zip(heads, bodies, results.items(), strict=True
             )
 
 # ---------------------------------------------------------------------------------------------------- metrics
-st.subheader("Over the whole gallery")
-m_left, m_right = st.columns([3, 2])
-with m_left:
-    reports = {}
-    for label, moved in results.items():
-        with ui.guard(f"Could not score {label}"):
-            reports[label] = learned.translation_scores(images, moved.x, target)
-    mcols = st.columns(len(reports) or 1)
-    for col, (label, rep) in zip(mcols, reports.items(), strict=True):
-        with col:
-            st.markdown(f"**{label}**")
-            a, b = st.columns(2)
-            noise = f"± is the binomial noise of a share of {rep['n']} images, sqrt(p (1 − p) / n)."
-            ui.noisy_metric(a, f"Read as {target}", Spread.of_share(rep["read_as_target"], rep["n"]), ".0%",
-                            f"Share of outputs the project's digit classifier reads as a {target} (grey = max over the colour channels). {noise}")
-            ui.noisy_metric(b, "Hue kept (±30°)", Spread.of_share(rep["hue_kept_share"], rep["n"]), ".0%",
-                            f"Share of outputs whose stroke hue is within 30° of the input's (a colourless output counts as not kept). {noise}")
-            a.metric("Hue change", f"{rep['hue_error_median']:.0f}°", help="Median over the gallery of the circular difference between input and output hue.")
-            b.metric("Confidence", f"{rep['confidence']:.2f}", help="Mean top probability of the classifier on the outputs.")
-with m_right:
-    outs = {label: learned.hues(moved.x) for label, moved in results.items()}
-    ui.chart(fl.hue_figure(hues, outs, picks), key="tr_hue")
+whole_gallery(results, images, hues, picks, target)
 
 with st.expander("All outputs", expanded=False):
     for label, moved in results.items():
