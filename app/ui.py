@@ -19,13 +19,21 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from app import state
-from app.figures.common import CLICK_CONFIG, PLOT_CONFIG
 from app.lesson import GLOSSARY, TERM_LABELS
 from app.state import CUSTOM_KEYS, WIDGETS
 from efm_core import Spread
 
 log = logging.getLogger(__name__)
 BOUND = {"bind": "query-params", "persist_state": "session"}
+
+# every chart's toolbar: a few buttons, shown on hover in the top band of the figure (``app.figures.common.TOOLBAR_BAND``), which holds
+# nothing else; a chart that is clicked (``on_select``) gets no toolbar at all (``chart``)
+PLOT_CONFIG = {
+    "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian",
+                               "hoverClosest3d", "orbitRotation", "tableRotation", "resetCameraLastSave3d"],
+}
+CLICK_CONFIG = {**PLOT_CONFIG, "displayModeBar": False}
 
 
 # ------------------------------------------------------------------------------------------------ bound widgets

@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from app import ui
 from app.compute import exact
 from app.figures import common as fc
 from app.figures import exact as fe
@@ -88,7 +89,7 @@ def test_image_tiles_are_at_least_64_px_and_captions_readable():
 
 
 def test_clickable_and_image_charts_get_no_toolbar():
-    assert fc.CLICK_CONFIG["displayModeBar"] is False and "displayModeBar" not in fc.PLOT_CONFIG
+    assert ui.CLICK_CONFIG["displayModeBar"] is False and "displayModeBar" not in ui.PLOT_CONFIG
 
 
 def test_thin_path_keeps_the_ends_and_at_most_the_limit():

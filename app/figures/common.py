@@ -17,14 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-# every chart's toolbar: a few buttons, shown on hover in the top band of the figure (``TOOLBAR_BAND``), which holds
-# nothing else; a chart that is clicked (``on_select``) gets no toolbar at all (``ui.chart``)
-PLOT_CONFIG = {
-    "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian",
-                               "hoverClosest3d", "orbitRotation", "tableRotation", "resetCameraLastSave3d"],
-}
-CLICK_CONFIG = {**PLOT_CONFIG, "displayModeBar": False}
 MODEL_COLOR = {"EFM": "#111111", "flow matching": "#8c564b", "PFGM++": "#e377c2"}
 POS_COLOR = "#d62728"
 NEG_COLOR = "#1f77b4"
