@@ -12,6 +12,7 @@ import pandas  # noqa: F401  (first: Plotly's validators look it up lazily)
 import plotly.graph_objects  # noqa: F401
 import plotly.io  # noqa: F401
 
+import app.components.dimensions  # noqa: F401
 import app.components.exact  # noqa: F401
 import app.components.lab  # noqa: F401
 import app.components.large_l  # noqa: F401

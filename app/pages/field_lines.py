@@ -1,12 +1,11 @@
 """Page "Field lines": both plates and their charges, field lines coloured by Theorem 3.1 case, where they land on
 Q (forward-only vs two-sided starts), a probe of E on a slice, and building the charges by hand."""
 
-import numpy as np
 import streamlit as st
 
-from app import background, exports, ui
-from app.components.exact import charge_editor, probe_tool, scene_page
-from app.compute import exact, large_l
+from app import exports, ui
+from app.components.exact import charge_editor, landing_check, probe_tool, scene_page
+from app.compute import exact
 from app.figures import common as fc
 from app.figures import exact as fe
 
@@ -17,7 +16,6 @@ scene, L, D, seed = scene_page(
     "P's samples are positive charges on the plate z = 0 (red), Q's samples negative charges on z = L (blue). "
     "Follow the electric field from a P charge and you arrive on Q: that is how EFM carries P to Q.",
 )
-ss = st.session_state
 ui.glossary(["P and Q", "field line", "flux", "Theorem 3.1", "lost", "energy distance", "V-statistic", "floor", "tent sampler", "S_D"])
 
 c1, c2 = st.columns(2, vertical_alignment="bottom")  # two rows: five controls in one cut their labels at 1000 px
@@ -100,44 +98,5 @@ e2.download_button(
 )
 st.caption("The pictures download as PNG from the camera icon in each chart's toolbar.")
 
-# ------------------------------------------------------------------------------------------ landing check (last)
-job_key = ("landings", scene.key, L, K, seed)
-job = background.submit("landings", {job_key: (exact.landings, (scene, L, K, seed))})[job_key]
-
-
-def _waiting(done: int, total: int) -> None:
-    st.info(f"Tracing {K} lines of each kind of start to Q, in the background… (the picture on the left is up to date)")
-
-
-def _landing(ready: list) -> None:
-    land = ready[0][1]
-    distance, floor = large_l.landing_distances(scene, land), large_l.landing_floor(scene, K, seed)
-    st.markdown(f"**Energy distance of the landing points to Q's charges** — floor {floor[0]:.3f}: the value for {K} points "
-                f"drawn from Q's charges themselves (95 % of such draws are below {floor[1]:.3f}); ± is one standard "
-                f"deviation over bootstrap resamples of the {K} landing points")
-    for name in ("two-sided", "forward-only"):  # one a row: side by side, "0.031 ± 0.012" was cut in this column
-        ed = distance[name]
-        st.metric(
-            f"{name} starts", "—" if np.isnan(ed.value) else f"{ed:.3f}",
-            help="Energy distance (V-statistic: the estimator over all pairs of points, never negative) between the end "
-            "points and Q's charges, ± its noise. At or below the floor: indistinguishable from Q with this many lines. "
-            "Two-sided starts (the side drawn in proportion to the flux) reproduce Q at every L; forward-only starts drop "
-            "the backward flux.",
-        )
-    if D == 2:
-        ui.chart(fe.landing_scatter(scene.neg, land.ends), key="landing_fig")
-    ui.chart(fe.landing_histogram(scene.neg, land.ends), key="landing_hist")
-    lost = {k: v.count("lost") for k, v in land.cases.items()}
-    st.caption(
-        f"{K} lines of each kind from P's charges ({land.seconds:.1f} s): two-sided = directions uniform on the sphere "
-        f"(each carries the same flux), forward-only = the same directions turned towards Q. **Lost** lines (the tracer gave up "
-        f"before they reached Q) are left out: two-sided {lost['two-sided']}, forward-only {lost['forward-only']}."
-    )
-    st.download_button(
-        "Landing points (CSV)", lambda: exports.points_csv(land.ends), file_name="landing_points.csv", mime="text/csv",
-        key="dl_landings", help="End points on Q of both kinds of start (kind, x1..xD).",
-    )
-
-
 with landing_slot:
-    ui.background_panel([job], 0.5, "The landing check", _waiting, _landing)
+    landing_check(scene, L, K, seed)

@@ -6,11 +6,11 @@ training images, the learned field does not. Without Fashion-MNIST installed its
 import numpy as np
 import streamlit as st
 
-from app import background, lesson, ui
+from app import lesson, ui
+from app.components.dimensions import memorisation
 from app.compute import dimensions, loading
 from app.compute.loading import IMAGE_DATA
 from app.figures import exact as fe
-from app.figures import learned as fl
 
 DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 784, 1024, 3072)
 
@@ -95,40 +95,7 @@ st.markdown(
 if real is not None:
     st.markdown(lesson.real_data_text(info.label, info.D, real, float(stats.top_share[int(np.searchsorted(dims, info.D)), 1])))
 
-st.subheader("5. Following the exact field memorises; the learned field does not")
-gen = info.pair["EFM"]
-st.markdown(
-    f"Fresh noise, carried by Theorem 3.1's map along the exact field of {n} noise charges on P and {n} training images "
-    f"of {info.label} on Q (L = {L:g}): each line ends **on** one of the image charges, a copy of a training image "
-    f"(distance 0 to its nearest training image). The shipped `{gen}` network, from the same noise, draws new images."
-)
-ckpt = None
-with ui.guard(f"Could not load {gen}"):
-    ckpt = loading.load_pretrained(gen)
-
-
-def _waiting(done: int, total: int) -> None:
-    st.info(f"Tracing 8 lines in {info.D + 1} dimensions, in the background… (the charts above are up to date)")
-
-
-def _memorised(ready: list) -> None:
-    mem, moved, near = ready[0][1]
-    k = len(mem.starts)
-    rows = [mem.starts, np.where(np.array(mem.cases)[:, None] == "lost", 0.0, mem.ends)]  # a lost line's last point is no image
-    labels = [""] * k + [f"#{c} · {d:.2f}" if case != "lost" else "lost" for c, d, case in zip(mem.charge, mem.nearest, mem.cases, strict=True)]
-    names = ["noise (start)", "exact: end"] + (["learned: end"] if moved is not None else [])
-    if moved is not None:
-        rows, labels = rows + [moved], labels + [f"{d:.2f}" for d in near]
-    tiles = np.concatenate(rows).reshape(-1, *info.shape)
-    ui.chart(fl.images_figure(tiles, k, labels=labels, y_labels=names, tile_px=fl.tile_px(info.shape[1])), key="hd_memorised")
-    caption = lesson.memorised_caption(info.held, info.D, mem.traced, mem.lost, mem.charge.tolist())
-    st.caption(caption + ("" if moved is not None else f" The learned row needs pretrained/{gen}."))
-
-
-if real is not None:  # the data set is there: trace in the background
-    job_key = ("memorised", data, n, L, loading.pretrained_key(gen))
-    job = background.submit("memorised", {job_key: (dimensions.memorisation_check, (n, L, ckpt, data))})[job_key]
-    ui.background_panel([job], 0.5, f"Tracing the exact lines at D = {info.D}", _waiting, _memorised)
+memorisation(data, n, L, trace=real is not None)
 
 ui.explain(
     "Four views of the same fact. Each charge's share of the field falls off like $r^{-D}$, so in high dimension the "

@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from app import lesson, state, ui
-from app.components.exact import scene_page, start_picker
+from app.components.exact import plate_decision, scene_page, start_picker
 from app.components.large_l import l_sweep
 from app.compute import exact
 from app.figures import common as fc
@@ -85,26 +85,7 @@ with p1:
         key="thm_profile",
     )
 with p2:
-    decision = line.decision[which]
-    if decision is None:
-        st.markdown(f"This line never meets the Q plate (its case: **{line.cases[which]}**), so no decision is taken there.")
-    else:
-        stop = decision.front * decision.behind <= 0
-        st.markdown(f"Where the line first meets the Q plate, the total field just in front of the plate and just behind it (±{line.delta:.3g}):")
-        st.latex(rf"E_z(L^-) = {ui.tex_number(decision.front)}")
-        st.latex(rf"E_z(L^+) = {ui.tex_number(decision.behind)}")
-        if stop:
-            st.success(
-                "**Opposite signs**: the field points into the plate from both sides, so the plate absorbs the line here. "
-                "The line **stops**: it ends on Q here."
-            )
-        else:
-            st.warning(
-                "**Same sign**: the field passes through the plate here. The line **continues**, turns round "
-                "on the other side of Q and lands on it later."
-            )
-        st.markdown("Behind the plate the total is P's push plus Q's pull:")
-        st.latex(rf"\begin{{aligned}} E_z(L^+) &= \underbrace{{{ui.tex_number(decision.behind_pos)}}}_{{E_z^+\ (P)}} \\ &\quad + \underbrace{{{ui.tex_number(decision.behind_neg)}}}_{{E_z^-\ (Q)}} \end{{aligned}}")  # two rows: one was cut in a narrow column
+    plate_decision(line, which)
 
 ui.explain(
     "The 3-D view shows the two lines that leave your start: the forward one (towards Q) and the backward one. The "
