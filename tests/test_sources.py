@@ -58,7 +58,7 @@ def test_the_trainer_takes_items_in_memory(tmp_path):
 
 
 def test_objectives_come_from_the_registry():
-    assert OBJECTIVES == tuple(REGISTRY) == ("efm", "fm", "pfgm", "pfgmpp")
+    assert OBJECTIVES == tuple(REGISTRY) == ("efm", "fm", "ifm", "pfgm", "pfgmpp")
     loss = make_objective(get_preset("tiny"))
     assert isinstance(loss, EFMObjective) and loss.L == 2.0 and loss.n_queries == 64
 
