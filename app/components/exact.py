@@ -6,7 +6,10 @@
   validated by ``app.state.check_charges`` / ``app.state.parse_upload`` and stored under ``app.state.CUSTOM_KEYS``;
 * ``probe_tool`` (Field lines): the exact field on a slice (log10 |E| and its direction) that a click moves the probe
   on, and E, E+ (P) and E- (Q) at the probe as lines of text;
-* ``start_picker`` (Theorem 3.1): plate P face on, a click picks the start of the lines.
+* ``start_picker`` (Theorem 3.1): plate P face on, a click picks the start of the lines;
+* ``plate_decision`` (Theorem 3.1): E_z just in front of Q and just behind it where a line meets Q, stop or continue;
+* ``landing_check`` (Field lines): where lines of both kinds of start land on Q, against the floor, in the
+  background (the energy distances from ``app.compute.large_l``).
 """
 
 from __future__ import annotations
