@@ -26,12 +26,14 @@ from efm_core import Spread
 log = logging.getLogger(__name__)
 BOUND = {"bind": "query-params", "persist_state": "session"}
 
-# every chart's toolbar: a few buttons, shown on hover in the top band of the figure (``app.figures.common.TOOLBAR_BAND``), which holds
-# nothing else; a chart that is clicked (``on_select``) gets no toolbar at all (``chart``)
+# every chart's toolbar: a few buttons, shown on hover in the top band of the figure
+# (``app.figures.common.TOOLBAR_BAND``), which holds nothing else; a chart that is clicked (``on_select``) gets no
+# toolbar at all (``chart``)
 PLOT_CONFIG = {
     "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian",
-                               "hoverClosest3d", "orbitRotation", "tableRotation", "resetCameraLastSave3d"],
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines", "hoverClosestCartesian",
+                               "hoverCompareCartesian", "hoverClosest3d", "orbitRotation", "tableRotation",
+                               "resetCameraLastSave3d"],
 }
 CLICK_CONFIG = {**PLOT_CONFIG, "displayModeBar": False}
 
@@ -60,14 +62,16 @@ def select(label: str, key: str, options: Sequence[Any], labels: dict[Any, str] 
     w = WIDGETS[key]
     _keep(key)
     fmt = (lambda v: labels.get(v, str(v))) if labels else str
-    return st.selectbox(label, list(options), index=list(options).index(w.default), format_func=fmt, key=key, help=w.help, **BOUND, **kw)
+    return st.selectbox(label, list(options), index=list(options).index(w.default), format_func=fmt, key=key,
+                        help=w.help, **BOUND, **kw)
 
 
 def segmented(label: str, key: str, options: Sequence[Any], labels: dict[Any, str], **kw: Any) -> Any:
     w = WIDGETS[key]
     _keep(key)
     value = st.segmented_control(
-        label, list(options), default=w.default, format_func=lambda v: labels[v], key=key, help=w.help, required=True, **BOUND, **kw
+        label, list(options), default=w.default, format_func=lambda v: labels[v], key=key, help=w.help, required=True,
+        **BOUND, **kw,
     )
     return w.default if value is None else value
 
@@ -99,7 +103,8 @@ def background_panel(
 
     A fragment polls every ``period`` seconds while a job is pending and calls ``waiting(done, total)``; with
     ``partial`` it also draws the results that arrived. When the last one arrives while polling, one full rerun draws
-    them without the timer. A failed job shows "``what`` failed: ..."; ``draw`` gets (index, result) of the finished jobs.
+    them without the timer. A failed job shows "``what`` failed: ..."; ``draw`` gets (index, result) of the finished
+    jobs.
     """
     pending = not all(f.done() for f in futures)
 
@@ -108,7 +113,8 @@ def background_panel(
         done = [f.done() for f in futures]
         if pending and all(done):
             st.rerun()
-        failed = [f for f, d in zip(futures, done, strict=True) if d and not f.cancelled() and f.exception() is not None]
+        failed = [f for f, d in zip(futures, done, strict=True)
+                  if d and not f.cancelled() and f.exception() is not None]
         if failed:
             st.error(f"{what} failed: {failed[0].exception()}")
             return
@@ -161,7 +167,8 @@ def guard(what: str) -> Iterator[None]:
         st.error(f"{what}: {err}")
     except Exception as err:  # the app never shows a traceback; the log keeps it
         log.exception("unexpected error: %s", what)
-        st.error(f"{what}: an unexpected {type(err).__name__} occurred ({err}). The previous settings still apply; try other values.")
+        st.error(f"{what}: an unexpected {type(err).__name__} occurred ({err}). The previous settings still apply; "
+                 "try other values.")
 
 
 def explain(what: str, why: str, equations: Sequence[str] = (), expanded: bool = True) -> None:
@@ -203,7 +210,8 @@ def tex_number(v: float) -> str:
 def noisy_metric(where: Any, label: str, value: Spread, spec: str, help: str) -> None:
     """A statistic with its noise (``efm_core.Spread``) as a metric in a narrow column: the value large, "± std" small
     and grey beneath it (as one string "0.031 ± 0.012" it was cut in a third of a page at 1000 px)."""
-    where.metric(label, f"{value.value:{spec}}", delta=f"± {value.std:{spec}}", delta_color="off", delta_arrow="off", help=help)
+    where.metric(label, f"{value.value:{spec}}", delta=f"± {value.std:{spec}}", delta_color="off", delta_arrow="off",
+                 help=help)
 
 
 def panels(n: int, stacked: bool) -> list[Any]:

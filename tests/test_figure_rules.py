@@ -18,7 +18,8 @@ PAYLOAD_LIMIT = 150_000  # bytes of figure JSON (issue 12)
 
 def _full_layout(fig: go.Figure) -> dict:
     """The layout as the browser resolves it: the template's values under the figure's own."""
-    return fig.layout.template.layout.to_plotly_json() | {k: v for k, v in fig.layout.to_plotly_json().items() if k != "template"}
+    own = {k: v for k, v in fig.layout.to_plotly_json().items() if k != "template"}
+    return fig.layout.template.layout.to_plotly_json() | own
 
 
 def test_template_puts_the_legend_below_and_keeps_the_top_band_free():
@@ -52,7 +53,8 @@ def test_log_ticks_are_plain_numbers_inside_the_range(lo, hi):
 
 def test_loss_axis_is_labelled_by_its_values():
     steps = np.arange(1.0, 2001)
-    fig = fl.loss_figure({"EFM": (steps, 0.5 + 7 * np.exp(-steps / 300)), "flow matching": (steps, 2 + 8 * np.exp(-steps / 500))}, 2000)
+    curves = {"EFM": (steps, 0.5 + 7 * np.exp(-steps / 300)), "flow matching": (steps, 2 + 8 * np.exp(-steps / 500))}
+    fig = fl.loss_figure(curves, 2000)
     for axis in ("yaxis", "yaxis2"):
         ax = fig.layout[axis]
         assert ax.type == "log" and ax.tickmode == "array" and list(ax.ticktext) == [f"{v:g}" for v in ax.tickvals]
@@ -108,7 +110,8 @@ def test_default_figures_stay_under_150_kB():
     L = d("L")
     lines = exact.field_lines(sc, L, d("n_lines"), 0, "both")
     cloud = exact.training_cloud(sc, L, d("sigma"), 600, 0)
-    fig = fe.field_lines_figure(sc.pos, sc.neg, L, lines.paths, lines.cases, pos_weights=sc.pos_w, neg_weights=sc.neg_w, cloud=cloud, cones=True)
+    fig = fe.field_lines_figure(sc.pos, sc.neg, L, lines.paths, lines.cases, pos_weights=sc.pos_w,
+                                neg_weights=sc.neg_w, cloud=cloud, cones=True)
     assert len(fig.to_json()) < PAYLOAD_LIMIT
     box = fc.view_box(sc.pos, sc.neg, L)
     sl = exact.field_slice(sc, L, 0.0, (box.z_lo, box.z_hi), box.ranges()[1])

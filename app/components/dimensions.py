@@ -23,9 +23,9 @@ def memorisation(data: str, n: int, L: float, trace: bool) -> None:
     st.subheader("5. Following the exact field memorises; the learned field does not")
     st.markdown(
         f"Fresh noise, carried by Theorem 3.1's map along the exact field of {n} noise charges on P and {n} training "
-        f"images of {info.label} on Q (L = {L:g}): each line ends **on** one of the image charges, a copy of a training "
-        f"image (distance 0 to its nearest training image). The shipped `{gen}` network, from the same noise, draws new "
-        "images."
+        f"images of {info.label} on Q (L = {L:g}): each line ends **on** one of the image charges, a copy of a "
+        f"training image (distance 0 to its nearest training image). The shipped `{gen}` network, from the same "
+        "noise, draws new images."
     )
     ckpt = None
     with ui.guard(f"Could not load {gen}"):

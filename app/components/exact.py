@@ -6,7 +6,10 @@
   validated by ``app.state.check_charges`` / ``app.state.parse_upload`` and stored under ``app.state.CUSTOM_KEYS``;
 * ``probe_tool`` (Field lines): the exact field on a slice (log10 |E| and its direction) that a click moves the probe
   on, and E, E+ (P) and E- (Q) at the probe as lines of text;
-* ``start_picker`` (Theorem 3.1): plate P face on, a click picks the start of the lines.
+* ``start_picker`` (Theorem 3.1): plate P face on, a click picks the start of the lines;
+* ``plate_decision`` (Theorem 3.1): E_z just in front of Q and just behind it where a line meets Q, stop or continue;
+* ``landing_check`` (Field lines): where lines of both kinds of start land on Q, against the floor, in the
+  background (the energy distances from ``app.compute.large_l``).
 """
 
 from __future__ import annotations
@@ -73,18 +76,24 @@ def scene_sidebar() -> Scene | None:
         ui.number("Seed", "seed")
         ui.slider("Plate distance L", "L", fmt="%.1f")
         c6, c30 = st.columns(2)
-        c6.button("L = 6", on_click=_set_L, args=(6.0,), help="The paper's good setting for a learned field: the exact lines stay close to where a tent sampler puts its "
-                  "training points.", width="stretch")
-        c30.button("L = 30", on_click=_set_L, args=(30.0,), help="The paper's poor setting for a learned field. The exact map is still fine (about half the flux leaves "
-                   "backwards at every L), but the lines bulge far outside where a tent sampler puts training points, so a "
-                   "network taught only between the plates must guess the field there (page Why large L is hard).", width="stretch")
+        c6.button("L = 6", on_click=_set_L, args=(6.0,),
+                  help="The paper's good setting for a learned field: the exact lines stay close to where a tent "
+                  "sampler puts its training points.", width="stretch")
+        c30.button("L = 30", on_click=_set_L, args=(30.0,),
+                   help="The paper's poor setting for a learned field. The exact map is still fine (about half the "
+                   "flux leaves backwards at every L), but the lines bulge far outside where a tent sampler puts "
+                   "training points, so a network taught only between the plates must guess the field there (page "
+                   "Why large L is hard).", width="stretch")
         for side, rows in custom.items():
             if rows is not None and len(rows) > state.URL_MAX_CUSTOM:
-                st.caption(f"{state.PLATE_NAMES[side]}: more than {state.URL_MAX_CUSTOM} hand-built charges are not put into the link.")
+                st.caption(f"{state.PLATE_NAMES[side]}: more than {state.URL_MAX_CUSTOM} hand-built charges are not "
+                           "put into the link.")
     ss = st.session_state
     with ui.guard("Could not build the charges"):
-        value = {k: ss.get(k, WIDGETS[k].default) for k in ("p_toy", "q_toy", "n_charges", "seed")}  # hidden widgets: default
-        return scene_charges(int(D), value["p_toy"], value["q_toy"], int(value["n_charges"]), int(value["seed"]), custom["pos"], custom["neg"])
+        # hidden widgets: default
+        value = {k: ss.get(k, WIDGETS[k].default) for k in ("p_toy", "q_toy", "n_charges", "seed")}
+        return scene_charges(int(D), value["p_toy"], value["q_toy"], int(value["n_charges"]), int(value["seed"]),
+                             custom["pos"], custom["neg"])
     return None
 
 
@@ -111,9 +120,9 @@ def charge_editor(scene: Scene, box: Box) -> None:
     """The whole editor for ``scene`` (its charges as the starting rows), sites spread over ``box``."""
     D = scene.D
     st.markdown(
-        "Click a grey dot to add a charge there; select charges (click, box or lasso) and remove them; edit the tables; "
-        "or upload a CSV / NPY point cloud (one charge per row: coordinates, then an optional charge magnitude). "
-        "Each plate's magnitudes are scaled to total charge 1 (P: +1, Q: −1)."
+        "Click a grey dot to add a charge there; select charges (click, box or lasso) and remove them; edit the "
+        "tables; or upload a CSV / NPY point cloud (one charge per row: coordinates, then an optional charge "
+        "magnitude). Each plate's magnitudes are scaled to total charge 1 (P: +1, Q: −1)."
     )
     rows = {}
     for side, pts, w in (("pos", scene.pos, scene.pos_w), ("neg", scene.neg, scene.neg_w)):
@@ -140,8 +149,9 @@ def _click_view(rows: dict[str, np.ndarray], D: int, box: Box) -> None:
     """The face-on view: a click on a site adds a charge, a selection of charges can be removed."""
     ss = st.session_state
     target = st.segmented_control(
-        "A click adds a charge to", ["pos", "neg"], default="pos", format_func=lambda s: "P (+)" if s == "pos" else "Q (−)",
-        key="edit_target", required=True, help="Which plate a click on a grey dot adds a charge to (D = 1: the row you click decides).",
+        "A click adds a charge to", ["pos", "neg"], default="pos",
+        format_func=lambda s: "P (+)" if s == "pos" else "Q (−)", key="edit_target", required=True,
+        help="Which plate a click on a grey dot adds a charge to (D = 1: the row you click decides).",
     )
     event = st.plotly_chart(
         fe.plate_editor_figure(rows["pos"], rows["neg"], _sites(box, D)), key=ui.chart_key("editor"), on_select="rerun",
@@ -158,7 +168,8 @@ def _click_view(rows: dict[str, np.ndarray], D: int, box: Box) -> None:
                 side = ("pos" if p["y"] < 0.5 else "neg") if D == 1 else (target or "pos")
                 new = np.array([([p["x"], p["y"]] if D == 2 else [p["x"]]) + [1.0]])
                 with ui.guard("Could not add the charge"):
-                    ss[CUSTOM_KEYS[side]] = state.check_charges(np.concatenate([rows[side], new]), D, state.PLATE_NAMES[side])
+                    ss[CUSTOM_KEYS[side]] = state.check_charges(np.concatenate([rows[side], new]), D,
+                                                                state.PLATE_NAMES[side])
                     rows[side] = ss[CUSTOM_KEYS[side]]
                     added = True
             elif curve in (1, 2):
@@ -181,14 +192,16 @@ def _remove_button(rows: dict[str, np.ndarray]) -> None:
             if chosen[side]:
                 keep = np.setdiff1d(np.arange(len(rows[side])), chosen[side])
                 if keep.size == 0:
-                    ss["_editor_error"] = f"{state.PLATE_NAMES[side]} needs at least one charge; not all can be removed."
+                    ss["_editor_error"] = (f"{state.PLATE_NAMES[side]} needs at least one charge; not all can be "
+                                           "removed.")
                     continue
                 ss[CUSTOM_KEYS[side]] = rows[side][keep]
         ss["_editor_selected"] = None
         ss["_editor_version"] = ss.get("_editor_version", 0) + 1
 
     st.button(
-        f"Remove {n_chosen} selected charge{'s' if n_chosen != 1 else ''}", disabled=n_chosen == 0, on_click=_remove_selected,
+        f"Remove {n_chosen} selected charge{'s' if n_chosen != 1 else ''}", disabled=n_chosen == 0,
+        on_click=_remove_selected,
         help="Select charges in the picture above (click one, or drag a box / lasso), then remove them.",
     )
     if ss.get("_editor_error"):
@@ -201,9 +214,11 @@ def _plate_table(side: str, rows: np.ndarray, D: int) -> None:
     base = pd.DataFrame(rows, columns=[f"x{i + 1}" for i in range(D)] + ["q"])
     edited = st.data_editor(
         base, num_rows="dynamic", key=state.table_key(side, rows), height=220,
-        column_config={"q": st.column_config.NumberColumn("q", help="Charge magnitude (> 0); the plate's sign is fixed.", min_value=0.0)},
+        column_config={"q": st.column_config.NumberColumn(
+            "q", help="Charge magnitude (> 0); the plate's sign is fixed.", min_value=0.0)},
     )
-    changed = edited.shape != base.shape or not np.allclose(edited.to_numpy(dtype=float), base.to_numpy(), equal_nan=True)
+    changed = edited.shape != base.shape or not np.allclose(edited.to_numpy(dtype=float), base.to_numpy(),
+                                                            equal_nan=True)
     if changed:
         new_rows = None
         with ui.guard(f"The table of {state.PLATE_NAMES[side]} was not applied"):
@@ -229,7 +244,9 @@ def _plate_files(side: str, rows: np.ndarray, D: int) -> None:
     letter = "P" if side == "pos" else "Q"
     st.file_uploader(
         f"Upload charges for {letter} (CSV or NPY)", type=["csv", "txt", "npy"], key=f"upload_{side}",
-        on_change=_on_upload, help=f"One charge per row: {D} coordinate(s), then an optional magnitude > 0. At most {state.MAX_CHARGES} rows.",
+        on_change=_on_upload,
+        help=f"One charge per row: {D} coordinate(s), then an optional magnitude > 0. At most {state.MAX_CHARGES} "
+        "rows.",
     )
     if ss.get(f"_upload_error_{side}"):
         st.error(ss.pop(f"_upload_error_{side}") + " The plate keeps its previous charges.")
@@ -267,27 +284,33 @@ def _probe(scene: exact.Scene, L: float, box: fc.Box) -> None:
             sl = exact.field_slice(scene, L, y_slice, (box.z_lo, box.z_hi), box.ranges()[1])
         if sl is not None:
             near = exact.near_slice(scene, L, y_slice)
-            slice_fig = fe.slice_figure(sl.z, sl.x, sl.log10_norm, sl.direction, L, near, (probe_point[-1], probe_point[0]))
+            slice_fig = fe.slice_figure(sl.z, sl.x, sl.log10_norm, sl.direction, L, near,
+                                        (probe_point[-1], probe_point[0]))
 
             def _move_probe(selection: dict) -> bool:
                 p = selection["points"][0]
                 ss["probe"] = (float(p["y"]),) + ((y_slice,) if D == 2 else ()) + (float(p["x"]),)
                 return True
 
-            event = ui.chart(slice_fig, key=ui.chart_key("probe_fig"), on_select=ui.on_selection("probe_fig", _move_probe), selection_mode="points")
+            event = ui.chart(slice_fig, key=ui.chart_key("probe_fig"),
+                             on_select=ui.on_selection("probe_fig", _move_probe), selection_mode="points")
             ui.consume_selection("probe_fig", event, _move_probe)
     with pc2:
         with ui.guard("Could not evaluate the field at the probe"):
             pr = exact.probe(scene, L, tuple(float(v) for v in probe_point))
             names = [f"x{ui.subscript(i + 1)}" for i in range(D)] + ["z"]
-            st.markdown("Probe at (" + ", ".join(f"{n} = {v:.2f}" for n, v in zip(names, probe_point, strict=True)) + "). Click the slice to move it.")
-            rows = (("E (total)", pr.E), ("E⁺ (P)", pr.E_pos), ("E⁻ (Q)", pr.E_neg))  # lines, not a table: a table's third column was cut at 1000 px
-            st.markdown("\n".join(f"- **{label}**: " + ", ".join(f"{n} {x:.3e}" for n, x in zip(names, v, strict=True)) + f"; norm {np.linalg.norm(v):.3e}"
-                                   for label, v in rows))
+            st.markdown("Probe at (" + ", ".join(f"{n} = {v:.2f}" for n, v in zip(names, probe_point, strict=True))
+                        + "). Click the slice to move it.")
+            # lines, not a table: a table's third column was cut at 1000 px
+            rows = (("E (total)", pr.E), ("E⁺ (P)", pr.E_pos), ("E⁻ (Q)", pr.E_neg))
+            st.markdown("\n".join(
+                f"- **{label}**: " + ", ".join(f"{n} {x:.3e}" for n, x in zip(names, v, strict=True))
+                + f"; norm {np.linalg.norm(v):.3e}" for label, v in rows))
             verdict = "towards Q (+z)" if pr.E[-1] > 0 else "away from Q (−z)"
             st.markdown(
                 f"$\\log_{{10}}|E| = {pr.log10_norm:.2f}$. The z components: ${ui.tex_number(pr.E_pos[-1])}$ from P "
-                f"($E_z^+$, P pushes) and ${ui.tex_number(pr.E_neg[-1])}$ from Q ($E_z^-$, Q pulls); their sum points {verdict}."
+                f"($E_z^+$, P pushes) and ${ui.tex_number(pr.E_neg[-1])}$ from Q ($E_z^-$, Q pulls); their sum points "
+                f"{verdict}."
             )
 
 

@@ -62,15 +62,19 @@ def controls(scene: exact.Scene, settings: lab.LabSettings, p_toy: str | None) -
     paused = run is not None and not stale and not run.done and not run.running and run.error is None
     b1, b2, b3 = st.columns([3, 2, 5], vertical_alignment="center")
     b1.button(
-        "Continue" if paused else "Start training", type="primary", on_click=_start, disabled=run is not None and run.running and not stale,
-        help="Train a fresh network with the settings above (or continue the paused run). The page stays usable while it trains.",
+        "Continue" if paused else "Start training", type="primary", on_click=_start,
+        disabled=run is not None and run.running and not stale,
+        help="Train a fresh network with the settings above (or continue the paused run). The page stays usable while "
+        "it trains.",
         width="stretch",
     )
-    b2.button("Stop", on_click=_stop, disabled=run is None or not run.running, help="Pause training; the pictures show the last state.", width="stretch")
+    b2.button("Stop", on_click=_stop, disabled=run is None or not run.running,
+              help="Pause training; the pictures show the last state.", width="stretch")
     if ss.get("_lab_error"):
         st.error(ss.pop("_lab_error"))
     if stale:
-        b3.info("The settings changed since this run started: the pictures show the old run. Press **Start training** for a new one.")
+        b3.info("The settings changed since this run started: the pictures show the old run. Press **Start training** "
+                "for a new one.")
     return run is not None and run.running
 
 
@@ -91,8 +95,9 @@ def live_panel(training: bool, solver: str, solver_steps: int, y_slice: float) -
         if run.error:
             st.error(run.error)
         total = run.settings.steps
-        st.progress(min(run.step_count / total, 1.0), text=f"step {run.step_count} / {total} · {run.steps_per_second():.0f} steps/s (wall clock)"
-                    + (" · training…" if run.running else (" · done" if run.done else " · paused")))
+        phase = " · training…" if run.running else (" · done" if run.done else " · paused")
+        st.progress(min(run.step_count / total, 1.0),
+                    text=f"step {run.step_count} / {total} · {run.steps_per_second():.0f} steps/s (wall clock)" + phase)
         ui.chart(fl.loss_figure(run.losses(), total), key="lab_loss")
 
     @st.fragment(run_every=PICTURE_TICK if training else None)
@@ -127,7 +132,8 @@ def _view(run: lab.LabRun, solver: str, solver_steps: int, y_slice: float) -> la
         with ui.guard("Could not evaluate the learned fields"):
             t0 = time.perf_counter()
             view = lab.lab_view(run, solver, solver_steps, y_slice, run_box.ranges()[1])
-            ss["_lab_view"], ss["_lab_view_key"], ss["_lab_view_time"] = view, (id(run), view.step, *key[2:]), time.perf_counter()
+            ss["_lab_view"], ss["_lab_view_key"] = view, (id(run), view.step, *key[2:])
+            ss["_lab_view_time"] = time.perf_counter()
             ss["_lab_view_cost"] = ss["_lab_view_time"] - t0
     return view
 
@@ -138,22 +144,27 @@ def _metrics(view: lab.LabView) -> None:
         with col:
             st.markdown(f"**{name}**")
             noise = f"± is one standard deviation over bootstrap resamples of the {lab.LAB_POINTS} moved points."
-            ui.noisy_metric(st, "W2 to Q", m["w2"], ".3f", f"Exact 2-Wasserstein distance between the moved points and as many of Q's charges (drawn by magnitude). Lower is better. {noise}")
-            ui.noisy_metric(st, "Energy distance", m["energy"], ".3f", f"Unbiased energy distance (the U-statistic) between the moved points and Q's charges: about 0 when they follow Q. {noise}")
+            ui.noisy_metric(st, "W2 to Q", m["w2"], ".3f", "Exact 2-Wasserstein distance between the moved points and "
+                            f"as many of Q's charges (drawn by magnitude). Lower is better. {noise}")
+            ui.noisy_metric(st, "Energy distance", m["energy"], ".3f", "Unbiased energy distance (the U-statistic) "
+                            f"between the moved points and Q's charges: about 0 when they follow Q. {noise}")
             a, b = st.columns(2)
             a.metric("NFE", f"{m['nfe']:.0f}", help="Network evaluations (batched) the solver used to move all points.")
-            b.metric("Bad lines", f"{m['bad']:.0f}", help="Lines where the field turned back (f_z ≤ 0.05, the slope was guarded) or became non-finite; "
-                     "for two-sided EFM, lines that did not reach Q within the solver's step limit (lost).")
+            b.metric("Bad lines", f"{m['bad']:.0f}",
+                     help="Lines where the field turned back (f_z ≤ 0.05, the slope was guarded) or became "
+                     "non-finite; for two-sided EFM, lines that did not reach Q within the solver's step limit (lost).")
             st.metric("Median angle to E", "—" if math.isnan(m["angle"]) else f"{m['angle']:.1f}°",
-                      help="Median over the slice of the angle between this model's field and the exact E (the map below); "
-                      "none for PFGM++, whose field is not a field between the plates.")
+                      help="Median over the slice of the angle between this model's field and the exact E (the map "
+                      "below); none for PFGM++, whose field is not a field between the plates.")
 
 
 def _pictures(run: lab.LabRun, view: lab.LabView, y_slice: float) -> None:
     """Metrics, learned and exact lines side by side, the error maps and the landing points of one evaluation."""
     both, L, scene = run.settings.two_sided, run.settings.L, run.scene
-    st.caption(f"Pictures and numbers below: the averaged (EMA) weights at step {view.step}, {len(next(iter(view.moved.values())).x)} fresh points of P."
-               + (" Two-sided EFM moves them by Theorem 3.1's map (lines in arc length, both sides of P); the solver above moves flow matching." if both else ""))
+    n_points = len(next(iter(view.moved.values())).x)
+    st.caption(f"Pictures and numbers below: the averaged (EMA) weights at step {view.step}, {n_points} fresh points "
+               "of P." + (" Two-sided EFM moves them by Theorem 3.1's map (lines in arc length, both sides of P); the "
+                          "solver above moves flow matching." if both else ""))
     _metrics(view)
     drawn = lab.LAB_DRAWN
     learned_lines = {
@@ -167,18 +178,21 @@ def _pictures(run: lab.LabRun, view: lab.LabView, y_slice: float) -> None:
     exact_lines = {}
     with ui.guard("Could not trace the exact lines"):
         title = "exact field lines (two-sided starts)" if both else "exact field lines (forward starts)"
-        exact_lines[title] = lab.exact_lines(scene, L, run.starts[:drawn], "both" if both else "forward", run.settings.seed)
+        exact_lines[title] = lab.exact_lines(scene, L, run.starts[:drawn], "both" if both else "forward",
+                                             run.settings.seed)
     first, *rest = learned_lines.items()  # EFM, then the exact lines, then flow matching
     run_box = fc.view_box(scene.pos, scene.neg, L)
-    ui.chart(fl.lines_panels_figure(dict([first, *exact_lines.items(), *rest]), scene.pos, scene.neg, L, run_box, outside=both),
-                    key="lab_lines")
+    panels = dict([first, *exact_lines.items(), *rest])
+    ui.chart(fl.lines_panels_figure(panels, scene.pos, scene.neg, L, run_box, outside=both), key="lab_lines")
     m1, m2 = st.columns([3, 2])
     with m1:
-        st.markdown("**Angle between the learned field and E**" + (f" (slice x₂ = {y_slice:g})" if scene.D == 2 else ""))
+        st.markdown("**Angle between the learned field and E**"
+                    + (f" (slice x₂ = {y_slice:g})" if scene.D == 2 else ""))
         tabs = st.tabs(list(view.errors))
         for tab, (name, err) in zip(tabs, view.errors.items(), strict=True):
             with tab:
-                ui.chart(fl.error_map_figure(err.z, err.x, err.angle, L, exact.near_slice(scene, L, y_slice)), key=f"lab_error_{name}")
+                near = exact.near_slice(scene, L, y_slice)
+                ui.chart(fl.error_map_figure(err.z, err.x, err.angle, L, near), key=f"lab_error_{name}")
     with m2:
         st.markdown("**Where the moved points land on Q**")
         ends = {name: m.x for name, m in view.moved.items()}
@@ -187,10 +201,11 @@ def _pictures(run: lab.LabRun, view: lab.LabView, y_slice: float) -> None:
 
 def _downloads(view: lab.LabView, curves: dict, both: bool) -> None:
     e1, e2, e3 = st.columns(3)
-    e1.download_button("Loss log (CSV)", exports.loss_csv(curves), file_name="training_loss.csv", mime="text/csv", key="dl_lab_loss",
-                       help="Every step's loss of each model: model, step, loss.")
-    e2.download_button("Moved points (NPY)", exports.npy_bytes(view.moved["EFM"].x), file_name="efm_moved_points.npy", key="dl_lab_points",
-                       help="The EFM end points on Q, float32 (K, D). Load with numpy.load.")
-    e3.download_button("EFM trajectories (NPY)", exports.npy_bytes(view.moved["EFM"].path), file_name="efm_trajectories.npy", key="dl_lab_paths",
-                       help="Two-sided: the moved points after every solver step, z last, float32 (S + 1, K, D + 1)." if both
-                       else "The moved points at 24 heights from z = 0 to z = L, float32 (24, K, D).")
+    e1.download_button("Loss log (CSV)", exports.loss_csv(curves), file_name="training_loss.csv", mime="text/csv",
+                       key="dl_lab_loss", help="Every step's loss of each model: model, step, loss.")
+    e2.download_button("Moved points (NPY)", exports.npy_bytes(view.moved["EFM"].x), file_name="efm_moved_points.npy",
+                       key="dl_lab_points", help="The EFM end points on Q, float32 (K, D). Load with numpy.load.")
+    e3.download_button("EFM trajectories (NPY)", exports.npy_bytes(view.moved["EFM"].path),
+                       file_name="efm_trajectories.npy", key="dl_lab_paths",
+                       help="Two-sided: the moved points after every solver step, z last, float32 (S + 1, K, D + 1)."
+                       if both else "The moved points at 24 heights from z = 0 to z = L, float32 (24, K, D).")

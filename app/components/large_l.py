@@ -28,21 +28,26 @@ def rows_arrays(rows: list[large_l.LRow]) -> dict[str, np.ndarray]:
     return out
 
 
-def l_sweep(scene: exact.Scene, K: int, seed: int, p_toy: str | None, current_L: float | None, key: str, cases: bool = False) -> None:
+def l_sweep(scene: exact.Scene, K: int, seed: int, p_toy: str | None, current_L: float | None, key: str,
+            cases: bool = False) -> None:
     """Submit the sweep over ``exact.SWEEP_LS`` (K lines of each kind) and draw it as its results arrive; the
     sentence once every L is in. ``cases``: also the share of each Theorem 3.1 case over L."""
-    jobs = {("lstory", scene.key, Li, K, seed, p_toy): (large_l.l_row, (scene, Li, K, seed, p_toy)) for Li in exact.SWEEP_LS}
+    jobs = {("lstory", scene.key, Li, K, seed, p_toy): (large_l.l_row, (scene, Li, K, seed, p_toy))
+            for Li in exact.SWEEP_LS}
     futures = list(background.submit("lstory", jobs).values())
 
     def waiting(done: int, total: int) -> None:
-        st.progress(done / total, text=f"Measuring {K} lines of each kind at {total} values of L, in the background: {done} done.")
+        st.progress(done / total,
+                    text=f"Measuring {K} lines of each kind at {total} values of L, in the background: {done} done.")
 
     def draw(ready: list) -> None:
         rows = [r for _, r in ready]
         a = rows_arrays(rows)
-        noisy = {name: (a[name], a[f"{name}_std"]) for name in ("ed_two_sided", "ed_forward", "backward_share", "outside_share")}
-        fig = story.l_sweep_figure(a["L"], {"two-sided": noisy["ed_two_sided"], "forward-only": noisy["ed_forward"]}, (a["floor_mean"], a["floor_hi"]),
-                                   noisy["backward_share"], a["bulge"], a["region_radius"], noisy["outside_share"], current_L)
+        noisy = {name: (a[name], a[f"{name}_std"])
+                 for name in ("ed_two_sided", "ed_forward", "backward_share", "outside_share")}
+        fig = story.l_sweep_figure(a["L"], {"two-sided": noisy["ed_two_sided"], "forward-only": noisy["ed_forward"]},
+                                   (a["floor_mean"], a["floor_hi"]), noisy["backward_share"], a["bulge"],
+                                   a["region_radius"], noisy["outside_share"], current_L)
         ui.chart(fig, key=key)
         if cases:
             shares = {c: np.array([r.case_shares[c] for r in rows]) for c in rows[0].case_shares}

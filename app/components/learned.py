@@ -47,7 +47,8 @@ def pick_inputs(images: np.ndarray, cols: int, max_picks: int) -> list[int]:
         return True
 
     gallery_event = ui.chart(
-        fl.images_figure(images, cols, labels=[f"#{i}" for i in range(n_items)], selected=valid, clickable=True), width="content",
+        fl.images_figure(images, cols, labels=[f"#{i}" for i in range(n_items)], selected=valid, clickable=True),
+        width="content",
         key=ui.chart_key("tr_gallery"), on_select=ui.on_selection("tr_gallery", _toggle), selection_mode="points",
     )
     ui.consume_selection("tr_gallery", gallery_event, _toggle)
@@ -55,7 +56,8 @@ def pick_inputs(images: np.ndarray, cols: int, max_picks: int) -> list[int]:
     with p1:
         ui._keep("tr_pick")
         picks = st.multiselect(
-            "Inputs", list(range(n_items)), default=WIDGETS["tr_pick"].default, format_func=lambda i: f"#{i}", key="tr_pick",
+            "Inputs", list(range(n_items)), default=WIDGETS["tr_pick"].default, format_func=lambda i: f"#{i}",
+            key="tr_pick",
             max_selections=max_picks, help=WIDGETS["tr_pick"].help, **ui.BOUND,
         )
     p2.button("Random inputs", on_click=_set_random, help="Pick four gallery images at random.", width="stretch")
@@ -65,7 +67,8 @@ def pick_inputs(images: np.ndarray, cols: int, max_picks: int) -> list[int]:
 WHAT = "The nearest training images, their distances and the near-copy share"
 
 
-def _draw(label: str, found: tuple[np.ndarray, np.ndarray, np.ndarray] | None, info: ImageData, tile: int, cols: int) -> None:
+def _draw(label: str, found: tuple[np.ndarray, np.ndarray, np.ndarray] | None, info: ImageData, tile: int,
+          cols: int) -> None:
     st.markdown(f"**{label}**")
     if found is None:  # data that is no finite set (a toy's density): nothing to be near
         return
@@ -88,9 +91,11 @@ def memorisation_check(
     st.subheader("Memorisation check: each sample beside its nearest training image")
     shown = {label: models[label] for label in results}
     if not all(learned.data_installed(ckpt.config) for _, ckpt in shown.values()):
-        st.info(loading.missing_data_message(WHAT, "the samples and the classifier's readings above come from the shipped checkpoints alone"))
+        st.info(loading.missing_data_message(
+            WHAT, "the samples and the classifier's readings above come from the shipped checkpoints alone"))
         return
-    jobs = {(label, key, run): (learned.nearest_training, (ckpt.config, results[label].x)) for label, (key, ckpt) in shown.items()}
+    jobs = {(label, key, run): (learned.nearest_training, (ckpt.config, results[label].x))
+            for label, (key, ckpt) in shown.items()}
     futures = list(background.submit("gen_nearest", jobs).values())
 
     def waiting(done: int, total: int) -> None:

@@ -51,10 +51,10 @@ def upload_box(shown: bool) -> None:
         return
     with st.container(border=True):
         st.file_uploader(
-            "Upload a checkpoint: NAME.safetensors and NAME.json together", type=["safetensors", "json"], accept_multiple_files=True,
-            key="gen_files", on_change=_on_upload,
-            help="The two files `python -m efm_core train` writes. The card is checked (format, config, hashes, tensor shapes) and "
-            f"nothing in it is executed; at most {loading.MAX_UPLOAD_BYTES // 2**20} MB.",
+            "Upload a checkpoint: NAME.safetensors and NAME.json together", type=["safetensors", "json"],
+            accept_multiple_files=True, key="gen_files", on_change=_on_upload,
+            help="The two files `python -m efm_core train` writes. The card is checked (format, config, hashes, tensor "
+            f"shapes) and nothing in it is executed; at most {loading.MAX_UPLOAD_BYTES // 2**20} MB.",
         )
         if ss.get(ERROR_KEY):
             st.error(f"This upload cannot be used: {ss.pop(ERROR_KEY)} The previous model is kept.")

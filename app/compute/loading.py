@@ -32,7 +32,8 @@ DatasetError = datasets.DatasetError
 
 
 def pretrained_dir() -> Path:
-    """The folder of the shipped checkpoints: ``$EFM_PRETRAINED_DIR`` if set, else ``pretrained/`` of this repository."""
+    """The folder of the shipped checkpoints: ``$EFM_PRETRAINED_DIR`` if set, else ``pretrained/`` of this
+    repository."""
     env = os.environ.get(PRETRAINED_ENV)
     return Path(env) if env else Path(__file__).resolve().parents[2] / "pretrained"
 
@@ -50,7 +51,8 @@ def _load_file(path: str, stamp: tuple[float, int]) -> Checkpoint:
 
 
 def load_pretrained(name: str) -> Checkpoint | None:
-    """The shipped checkpoint ``name``, None if it is not there. Raises ``CheckpointError`` if it is there but broken."""
+    """The shipped checkpoint ``name``, None if it is not there. Raises ``CheckpointError`` if it is there but
+    broken."""
     base = pretrained_path(name)
     if base is None:
         return None
@@ -86,14 +88,14 @@ def _check_upload_config(config: ExperimentConfig, name: str) -> None:
     """Refuse configs the app should not build: data read from files on this server, nets too big to allocate, or
     PFGM / PFGM++ models (their lines start on a prior, not on P: the pages draw lines between two plates)."""
     if config.one_plate:
-        raise CheckpointError(f"{name}: a {config.objective} model generates from its prior, which the app's pages do not "
-                              "draw; sample and evaluate it with the CLI (python -m efm_core sample / eval).")
+        raise CheckpointError(f"{name}: a {config.objective} model generates from its prior, which the app's pages "
+                              "do not draw; sample and evaluate it with the CLI (python -m efm_core sample / eval).")
     for side in ("p", "q"):
         spec = getattr(config, side)
         if spec is not None and spec.get("kind") not in UPLOAD_SOURCES:
             raise CheckpointError(
-                f"{name}: its data ({side} = {spec.get('kind')!r}) is read from files, which the app does not open for an "
-                f"uploaded checkpoint. Use the CLI for it; here, data must be one of {', '.join(UPLOAD_SOURCES)}."
+                f"{name}: its data ({side} = {spec.get('kind')!r}) is read from files, which the app does not open for "
+                f"an uploaded checkpoint. Use the CLI for it; here, data must be one of {', '.join(UPLOAD_SOURCES)}."
             )
     size = math.prod(data_info(config.p).shape)
     if size > MAX_ITEM_SIZE:
@@ -104,7 +106,8 @@ def _check_upload_config(config: ExperimentConfig, name: str) -> None:
             raise CheckpointError(f"{name}: net {key} = {value} is larger than the app allows ({limit}).")
     mults = config.net.get("mults")
     if isinstance(mults, list) and (len(mults) > 5 or any(not isinstance(m, int) or m > 16 for m in mults)):
-        raise CheckpointError(f"{name}: net mults {mults} are outside what the app allows (at most 5 levels, each <= 16).")
+        raise CheckpointError(f"{name}: net mults {mults} are outside what the app allows (at most 5 levels, each "
+                              "<= 16).")
 
 
 def read_upload(files: Sequence[tuple[str, bytes]]) -> tuple[str, str, bytes, bytes]:
@@ -117,19 +120,21 @@ def read_upload(files: Sequence[tuple[str, bytes]]) -> tuple[str, str, bytes, by
     for fname, data in files:
         suffix = Path(fname).suffix.lower()
         if suffix not in by_suffix:
-            raise ValueError(f"{fname!r} is neither a .safetensors nor a .json file; a checkpoint is NAME.safetensors + NAME.json.")
+            raise ValueError(f"{fname!r} is neither a .safetensors nor a .json file; a checkpoint is NAME.safetensors "
+                             "+ NAME.json.")
         by_suffix[suffix].append((fname, data))
     for suffix, found in by_suffix.items():
         if len(found) != 1:
             what = "no" if not found else f"{len(found)}"
             raise ValueError(
-                f"{what} {suffix} file{'s' if len(found) != 1 else ''} in the upload; upload exactly one NAME.safetensors "
-                "and its NAME.json model card together (as written by `python -m efm_core train`)."
+                f"{what} {suffix} file{'s' if len(found) != 1 else ''} in the upload; upload exactly one "
+                "NAME.safetensors and its NAME.json model card together (as written by `python -m efm_core train`)."
             )
     (_, st_bytes), (js_name, js_bytes) = by_suffix[".safetensors"][0], by_suffix[".json"][0]
     total = len(st_bytes) + len(js_bytes)
     if total > MAX_UPLOAD_BYTES:
-        raise ValueError(f"the upload is {total / 2**20:.0f} MB; the app takes checkpoints up to {MAX_UPLOAD_BYTES // 2**20} MB.")
+        raise ValueError(f"the upload is {total / 2**20:.0f} MB; the app takes checkpoints up to "
+                         f"{MAX_UPLOAD_BYTES // 2**20} MB.")
     base = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(js_name).stem)[:64] or "upload"
     digest = hashlib.sha256(st_bytes + b"\0" + js_bytes).hexdigest()
     return digest, base, st_bytes, js_bytes
@@ -165,7 +170,8 @@ def describe(ckpt: Checkpoint) -> str:
     what = {"efm": "EFM", "fm": "flow matching", "pfgm": "PFGM", "pfgmpp": "PFGM++"}[c.objective]
     minutes = ckpt.card.get("cpu_minutes") or (ckpt.card.get("train_seconds") or 0) / 60
     q = "—" if c.q is None else c.q.get("kind")
-    return f"{what}, {c.p.get('kind')} → {q}, L = {c.L:g}, {ckpt.card.get('steps')} steps, {minutes:.1f} min of training"
+    return (f"{what}, {c.p.get('kind')} → {q}, L = {c.L:g}, {ckpt.card.get('steps')} steps, {minutes:.1f} min of "
+            "training")
 
 
 # ------------------------------------------------------------------------------------------- image data sets
@@ -192,8 +198,9 @@ class ImageData(NamedTuple):
 
 IMAGE_DATA = {
     "digits": ImageData(
-        "8×8 digits", {"EFM": "digits-gen", "flow matching": "fm-digits-gen"}, (1, 8, 8), {"kind": "digits", "classes": None, "split": "train"},
-        "digits", DIGITS_COPY_DISTANCE, "Held-out real digits lie 0.94 or more, median 2.05, from theirs.",
+        "8×8 digits", {"EFM": "digits-gen", "flow matching": "fm-digits-gen"}, (1, 8, 8),
+        {"kind": "digits", "classes": None, "split": "train"}, "digits", DIGITS_COPY_DISTANCE,
+        "Held-out real digits lie 0.94 or more, median 2.05, from theirs.",
     ),
     "fashion": ImageData(
         "28×28 Fashion-MNIST", {"EFM": "fashion-gen", "flow matching": "fm-fashion-gen"}, (1, 28, 28),

@@ -35,12 +35,15 @@ _AXIS_2D = {**_AXIS, "automargin": True, "title": {"standoff": 6}, "ticks": "out
 # onto the axis title), the top band is left to the toolbar, and thin side margins keep the 3-D axis titles inside.
 TEMPLATE = go.layout.Template(
     layout={
-        "paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#262730", "size": 13}, "hovermode": "closest",
+        "paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#262730", "size": 13},
+        "hovermode": "closest",
         "xaxis": _AXIS_2D, "yaxis": _AXIS_2D,
-        "scene": {k: {**_AXIS, "backgroundcolor": "white", "showbackground": True} for k in ("xaxis", "yaxis", "zaxis")},
+        "scene": {k: {**_AXIS, "backgroundcolor": "white", "showbackground": True}
+                  for k in ("xaxis", "yaxis", "zaxis")},
         "colorway": ["#7b3294", "#ff7f0e", "#2ca02c", "#333333"],
         "margin": {"l": 8, "r": 8, "t": TOOLBAR_BAND, "b": 6},
-        "legend": {"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0.0, "xanchor": "left", "font": {"size": 12}},
+        "legend": {"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0.0, "xanchor": "left",
+                   "font": {"size": 12}},
     }
 )
 
@@ -109,7 +112,8 @@ def view_box(pos: np.ndarray, neg: np.ndarray, L: float) -> Box:
 
 
 def fit_box(paths: list[np.ndarray], base: Box, L: float, pad: float = 1.0) -> Box:
-    """The part of ``base`` that holds ``paths`` (and both plates), with ``pad`` around: a closer view of a few lines."""
+    """The part of ``base`` that holds ``paths`` (and both plates), with ``pad`` around: a closer view of a few
+    lines."""
     pts = np.concatenate([clip_to_box(p, base) for p in paths]) if paths else np.zeros((0, len(base.centre) + 1))
     pts = pts[np.isfinite(pts).all(axis=1)]
     if len(pts) == 0:
@@ -165,11 +169,13 @@ def square_view(points: np.ndarray, pad: float = 0.15, widest: float = 1.6) -> t
     lo, hi = np.nanmin(points, axis=0), np.nanmax(points, axis=0)
     centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2 * (1 + 2 * pad), 0.5)
     half = np.maximum(half, half.max() / widest)
-    return [float(centre[0] - half[0]), float(centre[0] + half[0])], [float(centre[1] - half[1]), float(centre[1] + half[1])]
+    return ([float(centre[0] - half[0]), float(centre[0] + half[0])],
+            [float(centre[1] - half[1]), float(centre[1] + half[1])])
 
 
 def error_bars(std: np.ndarray) -> dict:
-    """Plotly error bars of ±1 ``std`` (a statistic's noise, e.g. ``efm_core.bootstrap``'s), thin, in their trace's colour."""
+    """Plotly error bars of ±1 ``std`` (a statistic's noise, e.g. ``efm_core.bootstrap``'s), thin, in their trace's
+    colour."""
     return {"type": "data", "array": np.asarray(std, dtype=float), "visible": True, "thickness": 1.2, "width": 3}
 
 
@@ -178,13 +184,15 @@ def log_ticks(lo: float, hi: float, most: int = 6) -> dict:
     two decades or more, else the 1-2-5 values inside it, every label a plain number (never Plotly's bare digits)."""
     lo, hi = max(lo, 1e-300), max(hi, lo * 1.0001)
     k0, k1 = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
-    for mantissas in ((1.0,), (1.0, 5.0), (1.0, 2.0, 5.0)) if k1 - k0 >= 2 else ((1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)):
+    for mantissas in (((1.0,), (1.0, 5.0), (1.0, 2.0, 5.0)) if k1 - k0 >= 2
+                      else ((1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0))):
         vals = [m * 10.0**k for k in range(k0, k1 + 1) for m in mantissas if lo <= m * 10.0**k <= hi]
         if len(vals) >= 2 or mantissas == (1.0, 1.5, 2.0, 3.0, 5.0, 7.0):
             break
     if len(vals) > most:
         vals = vals[:: -(-len(vals) // most)]
-    return {"type": "log", "tickmode": "array", "tickvals": vals, "ticktext": [f"{v:g}" for v in vals], "minor": {"showgrid": False}}
+    return {"type": "log", "tickmode": "array", "tickvals": vals, "ticktext": [f"{v:g}" for v in vals],
+            "minor": {"showgrid": False}}
 
 
 def add_slice_overlay(fig: go.Figure, L: float, charges: dict[str, np.ndarray]) -> None:
@@ -197,8 +205,11 @@ def add_slice_overlay(fig: go.Figure, L: float, charges: dict[str, np.ndarray]) 
     for side, color in (("pos", POS_COLOR), ("neg", NEG_COLOR)):
         pts = charges.get(side)
         if pts is not None and len(pts):
-            fig.add_trace(go.Scatter(x=compact(pts[:, 0]), y=compact(pts[:, 1]), mode="markers", name="P charges" if side == "pos" else "Q charges",
-                                     marker={"color": color, "size": MIN_MARKER, "line": {"width": 0.5, "color": "white"}}, hoverinfo="skip"))
+            fig.add_trace(go.Scatter(
+                x=compact(pts[:, 0]), y=compact(pts[:, 1]), mode="markers",
+                name="P charges" if side == "pos" else "Q charges",
+                marker={"color": color, "size": MIN_MARKER, "line": {"width": 0.5, "color": "white"}}, hoverinfo="skip",
+            ))
 
 
 def site_grid(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
